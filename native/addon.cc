@@ -1,0 +1,586 @@
+// N-API bindings of the compute core. Each binding unpacks typed arrays owned by
+// JavaScript, checks every length against the dimensions it was given, and runs one kernel
+// from kernels/ for float32 or float64 (the float64 path serves finite-difference checks).
+// Nothing here keeps a pointer or an allocation past the call (see napi_args.h).
+#include <string>
+#include <vector>
+
+#include "kernels/adamw.h"
+#include "kernels/attention.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/elementwise.h"
+#include "kernels/gemm.h"
+#include "kernels/layout.h"
+#include "kernels/norm.h"
+#include "kernels/svd.h"
+#include "napi_args.h"
+
+using namespace scaleot;
+
+namespace {
+
+// Dispatches `body` (a generic lambda taking a type tag) on the dtype of array `ref`.
+template <typename F>
+void dispatch(Args& args, const Array& ref, F body) {
+  if (!args.ok()) return;
+  if (ref.dtype == DType::F32) body(float(0));
+  else if (ref.dtype == DType::F64) body(double(0));
+  else args.fail("expected Float32Array or Float64Array");
+}
+
+template <typename T>
+T* ptr(const Array& a) {
+  return static_cast<T*>(a.data);
+}
+
+size_t usz(int64_t v) { return v < 0 ? 0 : static_cast<size_t>(v); }
+
+// gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, strideA, strideB, strideC)
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  Args args(env, info, "gemm");
+  const bool ta = args.i64(0) != 0, tb = args.i64(1) != 0;
+  const int64_t M = args.i64(2), N = args.i64(3), K = args.i64(4);
+  const double alpha = args.f64(5);
+  Array A = args.array(6);
+  const int64_t lda = args.i64(7);
+  Array B = args.array(8);
+  const int64_t ldb = args.i64(9);
+  const double beta = args.f64(10);
+  Array C = args.array(11);
+  const int64_t ldc = args.i64(12), batch = args.i64(13), sA = args.i64(14), sB = args.i64(15), sC = args.i64(16);
+  if (!args.require(M >= 0 && N >= 0 && K >= 0 && batch >= 1, "bad dimensions")) return nullptr;
+  // Last element touched by each operand, for the bounds check.
+  const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
+  auto extent = [](int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) -> int64_t {
+    if (rows == 0 || cols == 0) return 0;
+    return (batch - 1) * stride + (rows - 1) * ld + cols;
+  };
+  if (!args.require(lda >= acols && ldb >= bcols && ldc >= N, "leading dimension too small")) return nullptr;
+  const DType dt = A.dtype;
+  args.check(A, dt, usz(extent(arows, acols, lda, sA, batch)), "A");
+  args.check(B, dt, usz(extent(brows, bcols, ldb, sB, batch)), "B");
+  args.check(C, dt, usz(extent(M, N, ldc, sC, batch)), "C");
+  dispatch(args, A, [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t b = 0; b < batch; ++b)
+      gemm_ref<T>(ta, tb, M, N, K, T(alpha), ptr<T>(A) + b * sA, lda, ptr<T>(B) + b * sB, ldb, T(beta),
+                  ptr<T>(C) + b * sC, ldc);
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+int64_t shape_total(const int32_t* shape, int ndim) {
+  int64_t t = 1;
+  for (int d = 0; d < ndim; ++d) t *= shape[d];
+  return t;
+}
+
+// Largest offset reachable with these strides plus one.
+int64_t strided_extent(const int32_t* shape, const int32_t* strides, int ndim) {
+  int64_t e = 0;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] == 0) return 0;
+    e += static_cast<int64_t>(strides[d]) * (shape[d] - 1);
+  }
+  return e + 1;
+}
+
+// binary(op, shape(Int32), a, stridesA(Int32), b, stridesB(Int32), out)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  Args args(env, info, "binary");
+  const int op = static_cast<int>(args.i64(0));
+  Array shape = args.array(1), a = args.array(2), sa = args.array(3), b = args.array(4), sb = args.array(5),
+        out = args.array(6);
+  if (!args.ok()) return nullptr;
+  const int nd = static_cast<int>(shape.length);
+  if (!args.require(nd <= 16, "at most 16 dimensions")) return nullptr;
+  args.check(shape, DType::I32, 0, "shape");
+  args.check(sa, DType::I32, usz(nd), "stridesA");
+  args.check(sb, DType::I32, usz(nd), "stridesB");
+  if (!args.ok()) return nullptr;
+  const int32_t* sh = ptr<int32_t>(shape);
+  const int64_t total = shape_total(sh, nd);
+  args.check(a, a.dtype, usz(strided_extent(sh, ptr<int32_t>(sa), nd)), "a");
+  args.check(b, a.dtype, usz(strided_extent(sh, ptr<int32_t>(sb), nd)), "b");
+  args.check(out, a.dtype, usz(total), "out");
+  args.require(op >= 0 && op <= 3, "unknown binary op");
+  dispatch(args, a, [&](auto tag) {
+    using T = decltype(tag);
+    if (total > 0) binary_broadcast<T>(op, nd, sh, ptr<T>(a), ptr<int32_t>(sa), ptr<T>(b), ptr<int32_t>(sb), ptr<T>(out));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// unary(op, n, x, y, param)
+napi_value Unary(napi_env env, napi_callback_info info) {
+  Args args(env, info, "unary");
+  const int op = static_cast<int>(args.i64(0));
+  const int64_t n = args.i64(1);
+  Array x = args.array(2), y = args.array(3);
+  const double p = args.f64(4);
+  args.check(x, x.dtype, usz(n), "x");
+  args.check(y, x.dtype, usz(n), "y");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    unary<T>(op, n, ptr<T>(x), ptr<T>(y), T(p));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// activationBackward(op, n, x, gy, gx)
+napi_value ActivationBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "activationBackward");
+  const int op = static_cast<int>(args.i64(0));
+  const int64_t n = args.i64(1);
+  Array x = args.array(2), gy = args.array(3), gx = args.array(4);
+  args.check(x, x.dtype, usz(n), "x");
+  args.check(gy, x.dtype, usz(n), "gy");
+  args.check(gx, x.dtype, usz(n), "gx");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    activation_backward<T>(op, n, ptr<T>(x), ptr<T>(gy), ptr<T>(gx));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// axpy(n, alpha, x, y): y += alpha x
+napi_value Axpy(napi_env env, napi_callback_info info) {
+  Args args(env, info, "axpy");
+  const int64_t n = args.i64(0);
+  const double alpha = args.f64(1);
+  Array x = args.array(2), y = args.array(3);
+  args.check(x, x.dtype, usz(n), "x");
+  args.check(y, x.dtype, usz(n), "y");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    axpy<T>(n, T(alpha), ptr<T>(x), ptr<T>(y));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// sumAxis(outer, mid, inner, x, out)
+napi_value SumAxis(napi_env env, napi_callback_info info) {
+  Args args(env, info, "sumAxis");
+  const int64_t o = args.i64(0), m = args.i64(1), i = args.i64(2);
+  Array x = args.array(3), out = args.array(4);
+  args.check(x, x.dtype, usz(o * m * i), "x");
+  args.check(out, x.dtype, usz(o * i), "out");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    sum_axis<T>(o, m, i, ptr<T>(x), ptr<T>(out));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// maxAxis(outer, mid, inner, x, out, argmax Int32)
+napi_value MaxAxis(napi_env env, napi_callback_info info) {
+  Args args(env, info, "maxAxis");
+  const int64_t o = args.i64(0), m = args.i64(1), i = args.i64(2);
+  Array x = args.array(3), out = args.array(4), idx = args.array(5);
+  args.require(m >= 1, "max over an empty axis");
+  args.check(x, x.dtype, usz(o * m * i), "x");
+  args.check(out, x.dtype, usz(o * i), "out");
+  args.check(idx, DType::I32, usz(o * i), "argmax");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    max_axis<T>(o, m, i, ptr<T>(x), ptr<T>(out), ptr<int32_t>(idx));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// sumSquares(n, x) -> number
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args args(env, info, "sumSquares");
+  const int64_t n = args.i64(0);
+  Array x = args.array(1);
+  args.check(x, x.dtype, usz(n), "x");
+  double r = 0;
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    r = sum_squares<T>(n, ptr<T>(x));
+  });
+  return args.ok() ? number(env, r) : nullptr;
+}
+
+// permute(shape Int32, perm Int32, x, out)
+napi_value Permute(napi_env env, napi_callback_info info) {
+  Args args(env, info, "permute");
+  Array shape = args.array(0), perm = args.array(1), x = args.array(2), out = args.array(3);
+  if (!args.ok()) return nullptr;
+  const int nd = static_cast<int>(shape.length);
+  args.require(nd <= 16 && perm.length == shape.length, "bad permutation");
+  args.check(shape, DType::I32, 0, "shape");
+  args.check(perm, DType::I32, usz(nd), "perm");
+  if (!args.ok()) return nullptr;
+  std::vector<bool> seen(static_cast<size_t>(nd), false);
+  for (int d = 0; d < nd; ++d) {
+    const int p = ptr<int32_t>(perm)[d];
+    if (!args.require(p >= 0 && p < nd && !seen[p], "perm is not a permutation")) return nullptr;
+    seen[p] = true;
+  }
+  const int64_t total = shape_total(ptr<int32_t>(shape), nd);
+  args.check(x, x.dtype, usz(total), "x");
+  args.check(out, x.dtype, usz(total), "out");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    if (total > 0) permute<T>(nd, ptr<int32_t>(shape), ptr<int32_t>(perm), ptr<T>(x), ptr<T>(out));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// narrow(outer, dim, inner, start, len, x, out) and narrowAdd(..., g, out)
+napi_value NarrowImpl(napi_env env, napi_callback_info info, bool add) {
+  Args args(env, info, add ? "narrowAdd" : "narrow");
+  const int64_t o = args.i64(0), d = args.i64(1), i = args.i64(2), s = args.i64(3), l = args.i64(4);
+  Array src = args.array(5), dst = args.array(6);
+  args.require(s >= 0 && l >= 0 && s + l <= d, "slice out of range");
+  const size_t big = usz(o * d * i), small = usz(o * l * i);
+  args.check(src, src.dtype, add ? small : big, "source");
+  args.check(dst, src.dtype, add ? big : small, "destination");
+  dispatch(args, src, [&](auto tag) {
+    using T = decltype(tag);
+    if (add) narrow_add<T>(o, d, i, s, l, ptr<T>(src), ptr<T>(dst));
+    else narrow<T>(o, d, i, s, l, ptr<T>(src), ptr<T>(dst));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+napi_value Narrow(napi_env env, napi_callback_info info) { return NarrowImpl(env, info, false); }
+napi_value NarrowAdd(napi_env env, napi_callback_info info) { return NarrowImpl(env, info, true); }
+
+bool ids_in_range(Args& args, const Array& ids, int64_t n, int64_t rows) {
+  if (!args.check(ids, DType::I32, usz(n), "ids")) return false;
+  const int32_t* p = ptr<int32_t>(ids);
+  for (int64_t t = 0; t < n; ++t)
+    if (p[t] < 0 || p[t] >= rows)
+      return args.require(false, "token id " + std::to_string(p[t]) + " at position " + std::to_string(t) +
+                                     " is outside the embedding table of " + std::to_string(rows) + " rows");
+  return true;
+}
+
+// embeddingForward(n, rows, dim, ids, W, out)
+napi_value EmbeddingForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "embeddingForward");
+  const int64_t n = args.i64(0), rows = args.i64(1), dim = args.i64(2);
+  Array ids = args.array(3), W = args.array(4), out = args.array(5);
+  ids_in_range(args, ids, n, rows);
+  args.check(W, W.dtype, usz(rows * dim), "W");
+  args.check(out, W.dtype, usz(n * dim), "out");
+  dispatch(args, W, [&](auto tag) {
+    using T = decltype(tag);
+    embedding_forward<T>(n, dim, ptr<int32_t>(ids), ptr<T>(W), ptr<T>(out));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// embeddingBackward(n, rows, dim, ids, gy, gW)
+napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "embeddingBackward");
+  const int64_t n = args.i64(0), rows = args.i64(1), dim = args.i64(2);
+  Array ids = args.array(3), gy = args.array(4), gW = args.array(5);
+  ids_in_range(args, ids, n, rows);
+  args.check(gy, gy.dtype, usz(n * dim), "gy");
+  args.check(gW, gy.dtype, usz(rows * dim), "gW");
+  dispatch(args, gy, [&](auto tag) {
+    using T = decltype(tag);
+    embedding_backward<T>(n, dim, ptr<int32_t>(ids), ptr<T>(gy), ptr<T>(gW));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// layernormForward(N, C, x, w, b|null-length-0, eps, y, mean, rstd)
+napi_value LayerNormForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "layernormForward");
+  const int64_t N = args.i64(0), C = args.i64(1);
+  Array x = args.array(2), w = args.array(3), b = args.array(4);
+  const double eps = args.f64(5);
+  Array y = args.array(6), mean = args.array(7), rstd = args.array(8);
+  const DType dt = x.dtype;
+  args.check(x, dt, usz(N * C), "x");
+  args.check(w, dt, usz(C), "weight");
+  const bool has_b = b.length > 0;
+  if (has_b) args.check(b, dt, usz(C), "bias");
+  args.check(y, dt, usz(N * C), "y");
+  args.check(mean, dt, usz(N), "mean");
+  args.check(rstd, dt, usz(N), "rstd");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    layernorm_forward<T>(N, C, ptr<T>(x), ptr<T>(w), has_b ? ptr<T>(b) : nullptr, T(eps), ptr<T>(y), ptr<T>(mean),
+                         ptr<T>(rstd));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// layernormBackward(N, C, x, w, mean, rstd, gy, gx, gw|len0, gb|len0)
+napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "layernormBackward");
+  const int64_t N = args.i64(0), C = args.i64(1);
+  Array x = args.array(2), w = args.array(3), mean = args.array(4), rstd = args.array(5), gy = args.array(6),
+        gx = args.array(7), gw = args.array(8), gb = args.array(9);
+  const DType dt = x.dtype;
+  args.check(x, dt, usz(N * C), "x");
+  args.check(w, dt, usz(C), "weight");
+  args.check(mean, dt, usz(N), "mean");
+  args.check(rstd, dt, usz(N), "rstd");
+  args.check(gy, dt, usz(N * C), "gy");
+  args.check(gx, dt, usz(N * C), "gx");
+  const bool has_gw = gw.length > 0, has_gb = gb.length > 0;
+  if (has_gw) args.check(gw, dt, usz(C), "gw");
+  if (has_gb) args.check(gb, dt, usz(C), "gb");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    layernorm_backward<T>(N, C, ptr<T>(x), ptr<T>(w), ptr<T>(mean), ptr<T>(rstd), ptr<T>(gy), ptr<T>(gx),
+                          has_gw ? ptr<T>(gw) : nullptr, has_gb ? ptr<T>(gb) : nullptr);
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// rmsnormForward(N, C, x, w, eps, y, rstd)
+napi_value RmsNormForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "rmsnormForward");
+  const int64_t N = args.i64(0), C = args.i64(1);
+  Array x = args.array(2), w = args.array(3);
+  const double eps = args.f64(4);
+  Array y = args.array(5), rstd = args.array(6);
+  const DType dt = x.dtype;
+  args.check(x, dt, usz(N * C), "x");
+  args.check(w, dt, usz(C), "weight");
+  args.check(y, dt, usz(N * C), "y");
+  args.check(rstd, dt, usz(N), "rstd");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    rmsnorm_forward<T>(N, C, ptr<T>(x), ptr<T>(w), T(eps), ptr<T>(y), ptr<T>(rstd));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// rmsnormBackward(N, C, x, w, rstd, gy, gx, gw|len0)
+napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "rmsnormBackward");
+  const int64_t N = args.i64(0), C = args.i64(1);
+  Array x = args.array(2), w = args.array(3), rstd = args.array(4), gy = args.array(5), gx = args.array(6),
+        gw = args.array(7);
+  const DType dt = x.dtype;
+  args.check(x, dt, usz(N * C), "x");
+  args.check(w, dt, usz(C), "weight");
+  args.check(rstd, dt, usz(N), "rstd");
+  args.check(gy, dt, usz(N * C), "gy");
+  args.check(gx, dt, usz(N * C), "gx");
+  const bool has_gw = gw.length > 0;
+  if (has_gw) args.check(gw, dt, usz(C), "gw");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    rmsnorm_backward<T>(N, C, ptr<T>(x), ptr<T>(w), ptr<T>(rstd), ptr<T>(gy), ptr<T>(gx), has_gw ? ptr<T>(gw) : nullptr);
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+bool attention_dims_ok(Args& args, int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D) {
+  return args.require(B >= 0 && Hq >= 1 && Hkv >= 1 && Hq % Hkv == 0 && Tq >= 0 && Tk >= Tq && D >= 1,
+                      "bad attention dimensions (need Hq % Hkv == 0 and Tk >= Tq)");
+}
+
+// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q, k, v, out, P)
+napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "attentionForward");
+  const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
+  const double scale = args.f64(6);
+  Array q = args.array(7), k = args.array(8), v = args.array(9), out = args.array(10), P = args.array(11);
+  if (!attention_dims_ok(args, B, Hq, Hkv, Tq, Tk, D)) return nullptr;
+  const DType dt = q.dtype;
+  args.check(q, dt, usz(B * Hq * Tq * D), "q");
+  args.check(k, dt, usz(B * Hkv * Tk * D), "k");
+  args.check(v, dt, usz(B * Hkv * Tk * D), "v");
+  args.check(out, dt, usz(B * Hq * Tq * D), "out");
+  args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
+  dispatch(args, q, [&](auto tag) {
+    using T = decltype(tag);
+    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(out), ptr<T>(P));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q, k, v, P, gout, gq, gk, gv)
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "attentionBackward");
+  const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
+  const double scale = args.f64(6);
+  Array q = args.array(7), k = args.array(8), v = args.array(9), P = args.array(10), go = args.array(11),
+        gq = args.array(12), gk = args.array(13), gv = args.array(14);
+  if (!attention_dims_ok(args, B, Hq, Hkv, Tq, Tk, D)) return nullptr;
+  const DType dt = q.dtype;
+  args.check(q, dt, usz(B * Hq * Tq * D), "q");
+  args.check(k, dt, usz(B * Hkv * Tk * D), "k");
+  args.check(v, dt, usz(B * Hkv * Tk * D), "v");
+  args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
+  args.check(go, dt, usz(B * Hq * Tq * D), "gout");
+  args.check(gq, dt, usz(B * Hq * Tq * D), "gq");
+  args.check(gk, dt, usz(B * Hkv * Tk * D), "gk");
+  args.check(gv, dt, usz(B * Hkv * Tk * D), "gv");
+  dispatch(args, q, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> ds(static_cast<size_t>(Tk));
+    attention_backward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(P), ptr<T>(go),
+                          ptr<T>(gq), ptr<T>(gk), ptr<T>(gv), ds.data());
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// rope(BH, T, D, cos, sin, sign, x, y)
+napi_value Rope(napi_env env, napi_callback_info info) {
+  Args args(env, info, "rope");
+  const int64_t BH = args.i64(0), Tn = args.i64(1), D = args.i64(2);
+  Array c = args.array(3), s = args.array(4);
+  const double sign = args.f64(5);
+  Array x = args.array(6), y = args.array(7);
+  args.require(D % 2 == 0, "rotary dimension must be even");
+  const DType dt = x.dtype;
+  args.check(c, dt, usz(Tn * D / 2), "cos");
+  args.check(s, dt, usz(Tn * D / 2), "sin");
+  args.check(x, dt, usz(BH * Tn * D), "x");
+  args.check(y, dt, usz(BH * Tn * D), "y");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    rope<T>(BH, Tn, D, ptr<T>(c), ptr<T>(s), T(sign), ptr<T>(x), ptr<T>(y));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+bool targets_ok(Args& args, const Array& t, int64_t N, int64_t V) {
+  if (!args.check(t, DType::I32, usz(N), "targets")) return false;
+  const int32_t* p = ptr<int32_t>(t);
+  for (int64_t n = 0; n < N; ++n)
+    if (p[n] >= V)
+      return args.require(false, "target " + std::to_string(p[n]) + " at row " + std::to_string(n) +
+                                     " is outside the vocabulary of " + std::to_string(V));
+  return true;
+}
+
+// crossEntropyForward(N, V, logits, targets, losses, lse)
+napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "crossEntropyForward");
+  const int64_t N = args.i64(0), V = args.i64(1);
+  Array x = args.array(2), t = args.array(3), losses = args.array(4), lse = args.array(5);
+  const DType dt = x.dtype;
+  args.check(x, dt, usz(N * V), "logits");
+  targets_ok(args, t, N, V);
+  args.check(losses, dt, usz(N), "losses");
+  args.check(lse, dt, usz(N), "lse");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    cross_entropy_forward<T>(N, V, ptr<T>(x), ptr<int32_t>(t), ptr<T>(losses), ptr<T>(lse));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// crossEntropyBackward(N, V, logits, targets, lse, g, glogits)
+napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
+  Args args(env, info, "crossEntropyBackward");
+  const int64_t N = args.i64(0), V = args.i64(1);
+  Array x = args.array(2), t = args.array(3), lse = args.array(4), g = args.array(5), gx = args.array(6);
+  const DType dt = x.dtype;
+  args.check(x, dt, usz(N * V), "logits");
+  targets_ok(args, t, N, V);
+  args.check(lse, dt, usz(N), "lse");
+  args.check(g, dt, usz(N), "g");
+  args.check(gx, dt, usz(N * V), "glogits");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    cross_entropy_backward<T>(N, V, ptr<T>(x), ptr<int32_t>(t), ptr<T>(lse), ptr<T>(g), ptr<T>(gx));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// logSoftmax(N, V, x, y)
+napi_value LogSoftmax(napi_env env, napi_callback_info info) {
+  Args args(env, info, "logSoftmax");
+  const int64_t N = args.i64(0), V = args.i64(1);
+  Array x = args.array(2), y = args.array(3);
+  args.check(x, x.dtype, usz(N * V), "x");
+  args.check(y, x.dtype, usz(N * V), "y");
+  dispatch(args, x, [&](auto tag) {
+    using T = decltype(tag);
+    log_softmax<T>(N, V, ptr<T>(x), ptr<T>(y));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// adamwStep(n, p, g, m, v, decayFactor, b1, 1-b1, b2, 1-b2, stepSize, bc2Sqrt, eps)
+napi_value AdamWStep(napi_env env, napi_callback_info info) {
+  Args args(env, info, "adamwStep");
+  const int64_t n = args.i64(0);
+  Array p = args.array(1), g = args.array(2), m = args.array(3), v = args.array(4);
+  const double decay = args.f64(5), b1 = args.f64(6), omb1 = args.f64(7), b2 = args.f64(8), omb2 = args.f64(9),
+               step = args.f64(10), bc2s = args.f64(11), eps = args.f64(12);
+  const DType dt = p.dtype;
+  args.check(p, dt, usz(n), "param");
+  args.check(g, dt, usz(n), "grad");
+  args.check(m, dt, usz(n), "exp_avg");
+  args.check(v, dt, usz(n), "exp_avg_sq");
+  dispatch(args, p, [&](auto tag) {
+    using T = decltype(tag);
+    adamw_step<T>(n, ptr<T>(p), ptr<T>(g), ptr<T>(m), ptr<T>(v), T(decay), T(b1), T(omb1), T(b2), T(omb2), T(step),
+                  T(bc2s), T(eps));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
+// svd(m, n, A Float64, U Float64 (m*k), S Float64 (k), V Float64 (n*k)) -> sweeps (-1: no convergence)
+napi_value Svd(napi_env env, napi_callback_info info) {
+  Args args(env, info, "svd");
+  const int64_t m = args.i64(0), n = args.i64(1);
+  Array A = args.array(2), U = args.array(3), S = args.array(4), V = args.array(5);
+  args.require(m >= 1 && n >= 1, "matrix must be non-empty");
+  const int64_t k = m < n ? m : n;
+  args.check(A, DType::F64, usz(m * n), "A");
+  args.check(U, DType::F64, usz(m * k), "U");
+  args.check(S, DType::F64, usz(k), "S");
+  args.check(V, DType::F64, usz(n * k), "V");
+  if (!args.ok()) return nullptr;
+  const int sweeps = svd_jacobi(m, n, ptr<double>(A), ptr<double>(U), ptr<double>(S), ptr<double>(V));
+  return number(env, sweeps);
+}
+
+struct Export {
+  const char* name;
+  napi_callback fn;
+};
+
+napi_value Init(napi_env env, napi_value exports) {
+  const Export table[] = {
+      {"gemm", Gemm},
+      {"binary", Binary},
+      {"unary", Unary},
+      {"activationBackward", ActivationBackward},
+      {"axpy", Axpy},
+      {"sumAxis", SumAxis},
+      {"maxAxis", MaxAxis},
+      {"sumSquares", SumSquares},
+      {"permute", Permute},
+      {"narrow", Narrow},
+      {"narrowAdd", NarrowAdd},
+      {"embeddingForward", EmbeddingForward},
+      {"embeddingBackward", EmbeddingBackward},
+      {"layernormForward", LayerNormForward},
+      {"layernormBackward", LayerNormBackward},
+      {"rmsnormForward", RmsNormForward},
+      {"rmsnormBackward", RmsNormBackward},
+      {"attentionForward", AttentionForward},
+      {"attentionBackward", AttentionBackward},
+      {"rope", Rope},
+      {"crossEntropyForward", CrossEntropyForward},
+      {"crossEntropyBackward", CrossEntropyBackward},
+      {"logSoftmax", LogSoftmax},
+      {"adamwStep", AdamWStep},
+      {"svd", Svd},
+  };
+  for (const auto& e : table) {
+    napi_value f;
+    napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, nullptr, &f);
+    napi_set_named_property(env, exports, e.name, f);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

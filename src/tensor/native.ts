@@ -1,0 +1,80 @@
+// Loads the C++ compute core (built by `npm install` through node-gyp) and types its
+// functions. Every function borrows the typed arrays it is given for the duration of the
+// call only: JavaScript owns all tensor memory (see native/napi_args.h).
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type FloatArray = Float32Array | Float64Array;
+
+/** The kernel set a backend provides; model code never calls it directly. */
+export interface NativeKernels {
+  gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: FloatArray, lda: number,
+    B: FloatArray, ldb: number, beta: number, C: FloatArray, ldc: number, batch: number, strideA: number,
+    strideB: number, strideC: number): void;
+  binary(op: number, shape: Int32Array, a: FloatArray, stridesA: Int32Array, b: FloatArray, stridesB: Int32Array,
+    out: FloatArray): void;
+  unary(op: number, n: number, x: FloatArray, y: FloatArray, param: number): void;
+  activationBackward(op: number, n: number, x: FloatArray, gy: FloatArray, gx: FloatArray): void;
+  axpy(n: number, alpha: number, x: FloatArray, y: FloatArray): void;
+  sumAxis(outer: number, mid: number, inner: number, x: FloatArray, out: FloatArray): void;
+  maxAxis(outer: number, mid: number, inner: number, x: FloatArray, out: FloatArray, argmax: Int32Array): void;
+  sumSquares(n: number, x: FloatArray): number;
+  permute(shape: Int32Array, perm: Int32Array, x: FloatArray, out: FloatArray): void;
+  narrow(outer: number, dim: number, inner: number, start: number, len: number, x: FloatArray, out: FloatArray): void;
+  narrowAdd(outer: number, dim: number, inner: number, start: number, len: number, g: FloatArray, out: FloatArray): void;
+  embeddingForward(n: number, rows: number, dim: number, ids: Int32Array, W: FloatArray, out: FloatArray): void;
+  embeddingBackward(n: number, rows: number, dim: number, ids: Int32Array, gy: FloatArray, gW: FloatArray): void;
+  layernormForward(N: number, C: number, x: FloatArray, w: FloatArray, b: FloatArray, eps: number, y: FloatArray,
+    mean: FloatArray, rstd: FloatArray): void;
+  layernormBackward(N: number, C: number, x: FloatArray, w: FloatArray, mean: FloatArray, rstd: FloatArray,
+    gy: FloatArray, gx: FloatArray, gw: FloatArray, gb: FloatArray): void;
+  rmsnormForward(N: number, C: number, x: FloatArray, w: FloatArray, eps: number, y: FloatArray, rstd: FloatArray): void;
+  rmsnormBackward(N: number, C: number, x: FloatArray, w: FloatArray, rstd: FloatArray, gy: FloatArray, gx: FloatArray,
+    gw: FloatArray): void;
+  attentionForward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
+    q: FloatArray, k: FloatArray, v: FloatArray, out: FloatArray, P: FloatArray): void;
+  attentionBackward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
+    q: FloatArray, k: FloatArray, v: FloatArray, P: FloatArray, gout: FloatArray, gq: FloatArray, gk: FloatArray,
+    gv: FloatArray): void;
+  rope(BH: number, T: number, D: number, cos: FloatArray, sin: FloatArray, sign: number, x: FloatArray,
+    y: FloatArray): void;
+  crossEntropyForward(N: number, V: number, logits: FloatArray, targets: Int32Array, losses: FloatArray,
+    lse: FloatArray): void;
+  crossEntropyBackward(N: number, V: number, logits: FloatArray, targets: Int32Array, lse: FloatArray,
+    g: FloatArray, glogits: FloatArray): void;
+  logSoftmax(N: number, V: number, x: FloatArray, y: FloatArray): void;
+  adamwStep(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, decayFactor: number, b1: number,
+    oneMinusB1: number, b2: number, oneMinusB2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
+  svd(m: number, n: number, A: Float64Array, U: Float64Array, S: Float64Array, V: Float64Array): number;
+}
+
+/** Codes shared with native/kernels/elementwise.h. */
+export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+export const UnaryOp = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, scale: 4, addScalar: 5, relu: 6, gelu: 7, silu: 8, tanh: 9, sigmoid: 10,
+  square: 11, powScalar: 12,
+} as const;
+
+function packageRoot(): string {
+  // This file is dist/src/tensor/native.js after compilation; walk up to package.json.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('scaleot: cannot locate the package root (binding.gyp) from ' + fileURLToPath(import.meta.url));
+}
+
+function load(): NativeKernels {
+  const root = packageRoot();
+  const path = join(root, 'build', 'Release', 'scaleot_native.node');
+  if (!existsSync(path)) {
+    throw new Error(`scaleot: native addon not built (${path} is missing); run \`npm install\` or \`npm run build\``);
+  }
+  const require = createRequire(import.meta.url);
+  return require(path) as NativeKernels;
+}
+
+export const native: NativeKernels = load();

@@ -1,0 +1,110 @@
+// Matrix products. matmul(a, b) multiplies the last two axes, with optional transposes
+// read in place (no copies): a (..., M, K) or its transpose, b (..., K, N), (K, N), or
+// their transposes. A 2-D b is shared by every batch entry (a weight matrix).
+import { native } from '../native.js';
+import { record } from '../autograd.js';
+import { Tensor, ShapeError, allocate, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
+import { add } from './arithmetic.js';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+interface Plan {
+  batchShape: number[];
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  bShared: boolean;
+}
+
+function plan(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Plan {
+  if (a.ndim < 2 || b.ndim < 2) throw new ShapeError(`matmul: needs >= 2-d operands, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  const M = ta ? a.shape[a.ndim - 1] : a.shape[a.ndim - 2];
+  const K = ta ? a.shape[a.ndim - 2] : a.shape[a.ndim - 1];
+  const Kb = tb ? b.shape[b.ndim - 1] : b.shape[b.ndim - 2];
+  const N = tb ? b.shape[b.ndim - 2] : b.shape[b.ndim - 1];
+  const what = `${formatShape(a.shape)}${ta ? 'ᵀ' : ''} @ ${formatShape(b.shape)}${tb ? 'ᵀ' : ''}`;
+  if (K !== Kb) throw new ShapeError(`matmul: inner dimensions differ in ${what}`);
+  const batchShape = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const bShared = b.ndim === 2;
+  if (!bShared && !shapesEqual(batchShape, bBatch)) throw new ShapeError(`matmul: batch dimensions differ in ${what}`);
+  const batch = batchShape.reduce((p, d) => p * d, 1);
+  return { batchShape, batch, M, N, K, bShared };
+}
+
+function gemmInto(a: Tensor, b: Tensor, ta: boolean, tb: boolean, p: Plan, out: Tensor, beta: number): void {
+  const lda = a.shape[a.ndim - 1];
+  const ldb = b.shape[b.ndim - 1];
+  if (p.bShared && !ta) {
+    // Fold the batch into M: one big product with the shared matrix.
+    native.gemm(0, tb ? 1 : 0, p.batch * p.M, p.N, p.K, 1, a.data, lda, b.data, ldb, beta, out.data, p.N, 1, 0, 0, 0);
+    return;
+  }
+  native.gemm(ta ? 1 : 0, tb ? 1 : 0, p.M, p.N, p.K, 1, a.data, lda, b.data, ldb, beta, out.data, p.N, p.batch,
+    p.M * p.K, p.bShared ? 0 : p.K * p.N, p.M * p.N);
+}
+
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  assertSameDType('matmul', a, b);
+  const ta = !!opts.transA, tb = !!opts.transB;
+  const p = plan(a, b, ta, tb);
+  const out = new Tensor(allocate(p.batch * p.M * p.N, a.dtype), [...p.batchShape, p.M, p.N]);
+  gemmInto(a, b, ta, tb, p, out, 0);
+  return record('matmul', out, [a, b], (g) => {
+    // C = op(A) op(B):  d op(A) = G op(B)ᵀ,  d op(B) = op(A)ᵀ G; undo the op on each side.
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (a.requiresGrad) {
+      if (!ta) ga = matmul(g, b, { transB: !tb });
+      else if (p.bShared) ga = batchedWithShared(b, g, tb, p);
+      else ga = matmul(b, g, { transA: tb, transB: true });
+    }
+    if (b.requiresGrad) {
+      if (p.bShared) {
+        // Sum over the batch: fold batch into the contraction axis.
+        const a2 = flattenBatch(a, ta);
+        const g2 = new Tensor(g.data, [p.batch * p.M, p.N]);
+        gb = tb ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+      } else {
+        gb = tb ? matmul(g, a, { transA: true, transB: ta }) : matmul(a, g, { transA: !ta });
+      }
+    }
+    return [ga, gb];
+  });
+}
+
+/** a as a (batch*M, K) matrix; a transposed a is copied into that layout first. */
+function flattenBatch(a: Tensor, ta: boolean): Tensor {
+  const K = ta ? a.shape[a.ndim - 2] : a.shape[a.ndim - 1];
+  if (!ta) return new Tensor(a.data, [a.size / K, K]);
+  const M = a.shape[a.ndim - 1];
+  const batch = a.size / (M * K);
+  const out = new Tensor(allocate(a.size, a.dtype), [batch * M, K]);
+  native.permute(Int32Array.from([batch, K, M]), Int32Array.from([0, 2, 1]), a.data, out.data);
+  return out;
+}
+
+/** dA for C = Aᵀ op(B) with A batched and B shared: dA[b] = op(B) G[b]ᵀ -> (K, M) per batch. */
+function batchedWithShared(b: Tensor, g: Tensor, tb: boolean, p: Plan): Tensor {
+  const out = new Tensor(allocate(p.batch * p.K * p.M, g.dtype), [...p.batchShape, p.K, p.M]);
+  const ldb = b.shape[1];
+  native.gemm(tb ? 1 : 0, 1, p.K, p.M, p.N, 1, b.data, ldb, g.data, p.N, 0, out.data, p.M, p.batch, 0, p.M * p.N,
+    p.K * p.M);
+  return out;
+}
+
+/**
+ * y = x W^T + b with W stored (out, in) as torch.nn.Linear, or y = x W + b with W stored
+ * (in, out) as GPT-2's Conv1D (`weightLayout: 'in_out'`).
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLayout: 'out_in' | 'in_out' = 'out_in'): Tensor {
+  const y = matmul(x, weight, { transB: weightLayout === 'out_in' });
+  if (!bias) return y;
+  const outDim = weightLayout === 'out_in' ? weight.shape[0] : weight.shape[1];
+  if (bias.ndim !== 1 || bias.shape[0] !== outDim) throw new ShapeError(`linear: bias ${formatShape(bias.shape)} for ${outDim} outputs`);
+  return add(y, bias);
+}
+
