@@ -2,7 +2,9 @@
 // JavaScript, checks every length against the dimensions it was given, and runs one kernel
 // from kernels/ for float32 or float64 (the float64 path serves finite-difference checks).
 // Nothing here keeps a pointer or an allocation past the call (see napi_args.h).
+#include <cstdlib>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/adamw.h"
@@ -13,11 +15,58 @@
 #include "kernels/layout.h"
 #include "kernels/norm.h"
 #include "kernels/svd.h"
+#include "fast/fast_kernels.h"
 #include "napi_args.h"
+#include "threadpool.h"
 
 using namespace scaleot;
 
 namespace {
+
+// The fast float32 kernels in use, or null for the reference kernels ("reference" mode).
+const FastKernels* g_fast = nullptr;
+std::string g_mode = "reference";
+
+// float32 calls go to the fast table when one is selected; float64 always runs the
+// reference kernels (the precise path for finite-difference checks).
+template <typename T>
+const FastKernels* fast_for() {
+  return std::is_same<T, float>::value ? g_fast : nullptr;
+}
+
+bool cpu_has(const char* feature) {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (std::string(feature) == "avx512")
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  if (std::string(feature) == "avx2") return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+  return false;
+}
+
+// Selects the kernels: "auto" (best the CPU has), "avx512", "avx2", "portable" or
+// "reference". Returns an error message, or "" on success.
+std::string select_kernels(const std::string& mode) {
+  const FastKernels* table = nullptr;
+  std::string chosen = mode;
+  if (mode == "auto") {
+    if (cpu_has("avx512") && fast_kernels_avx512()) table = fast_kernels_avx512();
+    else if (cpu_has("avx2") && fast_kernels_avx2()) table = fast_kernels_avx2();
+    else table = fast_kernels_portable();
+    chosen = table->isa;
+  } else if (mode == "avx512" || mode == "avx2") {
+    table = mode == "avx512" ? fast_kernels_avx512() : fast_kernels_avx2();
+    if (!table || !cpu_has(mode.c_str())) return "this CPU or build has no " + mode + " support";
+  } else if (mode == "portable") {
+    table = fast_kernels_portable();
+  } else if (mode != "reference") {
+    return "unknown kernel set '" + mode + "' (expected auto, avx512, avx2, portable or reference)";
+  }
+  g_fast = table;
+  g_mode = chosen;
+  return "";
+}
 
 // Dispatches `body` (a generic lambda taking a type tag) on the dtype of array `ref`.
 template <typename F>
@@ -32,6 +81,8 @@ template <typename T>
 T* ptr(const Array& a) {
   return static_cast<T*>(a.data);
 }
+
+float* F32(const Array& a) { return static_cast<float*>(a.data); }
 
 size_t usz(int64_t v) { return v < 0 ? 0 : static_cast<size_t>(v); }
 
@@ -62,6 +113,12 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   args.check(C, dt, usz(extent(M, N, ldc, sC, batch)), "C");
   dispatch(args, A, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>()) {
+      f->sgemm_batched(ta, tb, M, N, K, float(alpha), reinterpret_cast<const float*>(A.data), lda, sA,
+                       reinterpret_cast<const float*>(B.data), ldb, sB, float(beta), reinterpret_cast<float*>(C.data),
+                       ldc, sC, batch);
+      return;
+    }
     for (int64_t b = 0; b < batch; ++b)
       gemm_ref<T>(ta, tb, M, N, K, T(alpha), ptr<T>(A) + b * sA, lda, ptr<T>(B) + b * sB, ldb, T(beta),
                   ptr<T>(C) + b * sC, ldc);
@@ -122,6 +179,7 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   args.check(y, x.dtype, usz(n), "y");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>()) return f->unary(op, n, reinterpret_cast<const float*>(x.data), reinterpret_cast<float*>(y.data), float(p));
     unary<T>(op, n, ptr<T>(x), ptr<T>(y), T(p));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -138,6 +196,8 @@ napi_value ActivationBackward(napi_env env, napi_callback_info info) {
   args.check(gx, x.dtype, usz(n), "gx");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->activation_backward(op, n, reinterpret_cast<const float*>(x.data), reinterpret_cast<const float*>(gy.data), reinterpret_cast<float*>(gx.data));
     activation_backward<T>(op, n, ptr<T>(x), ptr<T>(gy), ptr<T>(gx));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -153,6 +213,7 @@ napi_value Axpy(napi_env env, napi_callback_info info) {
   args.check(y, x.dtype, usz(n), "y");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>()) return f->axpy(n, float(alpha), reinterpret_cast<const float*>(x.data), reinterpret_cast<float*>(y.data));
     axpy<T>(n, T(alpha), ptr<T>(x), ptr<T>(y));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -304,6 +365,8 @@ napi_value LayerNormForward(napi_env env, napi_callback_info info) {
   args.check(rstd, dt, usz(N), "rstd");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->layernorm_forward(N, C, F32(x), F32(w), has_b ? F32(b) : nullptr, float(eps), F32(y), F32(mean), F32(rstd));
     layernorm_forward<T>(N, C, ptr<T>(x), ptr<T>(w), has_b ? ptr<T>(b) : nullptr, T(eps), ptr<T>(y), ptr<T>(mean),
                          ptr<T>(rstd));
   });
@@ -328,6 +391,9 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   if (has_gb) args.check(gb, dt, usz(C), "gb");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->layernorm_backward(N, C, F32(x), F32(w), F32(mean), F32(rstd), F32(gy), F32(gx), has_gw ? F32(gw) : nullptr,
+                                   has_gb ? F32(gb) : nullptr);
     layernorm_backward<T>(N, C, ptr<T>(x), ptr<T>(w), ptr<T>(mean), ptr<T>(rstd), ptr<T>(gy), ptr<T>(gx),
                           has_gw ? ptr<T>(gw) : nullptr, has_gb ? ptr<T>(gb) : nullptr);
   });
@@ -394,6 +460,8 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
   args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
   dispatch(args, q, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->attention_forward(B, Hq, Hkv, Tq, Tk, D, float(scale), F32(q), F32(k), F32(v), F32(out), F32(P));
     attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(out), ptr<T>(P));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -418,6 +486,9 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   args.check(gv, dt, usz(B * Hkv * Tk * D), "gv");
   dispatch(args, q, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->attention_backward(B, Hq, Hkv, Tq, Tk, D, float(scale), F32(q), F32(k), F32(v), F32(P), F32(go), F32(gq),
+                                   F32(gk), F32(gv));
     std::vector<T> ds(static_cast<size_t>(Tk));
     attention_backward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(P), ptr<T>(go),
                           ptr<T>(gq), ptr<T>(gk), ptr<T>(gv), ds.data());
@@ -467,6 +538,8 @@ napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
   args.check(lse, dt, usz(N), "lse");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->cross_entropy_forward(N, V, F32(x), ptr<int32_t>(t), F32(losses), F32(lse));
     cross_entropy_forward<T>(N, V, ptr<T>(x), ptr<int32_t>(t), ptr<T>(losses), ptr<T>(lse));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -485,6 +558,8 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   args.check(gx, dt, usz(N * V), "glogits");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->cross_entropy_backward(N, V, F32(x), ptr<int32_t>(t), F32(lse), F32(g), F32(gx));
     cross_entropy_backward<T>(N, V, ptr<T>(x), ptr<int32_t>(t), ptr<T>(lse), ptr<T>(g), ptr<T>(gx));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -518,6 +593,9 @@ napi_value AdamWStep(napi_env env, napi_callback_info info) {
   args.check(v, dt, usz(n), "exp_avg_sq");
   dispatch(args, p, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->adamw_step(n, F32(p), F32(g), F32(m), F32(v), float(decay), float(b1), float(omb1), float(b2), float(omb2),
+                           float(step), float(bc2s), float(eps));
     adamw_step<T>(n, ptr<T>(p), ptr<T>(g), ptr<T>(m), ptr<T>(v), T(decay), T(b1), T(omb1), T(b2), T(omb2), T(step),
                   T(bc2s), T(eps));
   });
@@ -538,6 +616,55 @@ napi_value Svd(napi_env env, napi_callback_info info) {
   if (!args.ok()) return nullptr;
   const int sweeps = svd_jacobi(m, n, ptr<double>(A), ptr<double>(U), ptr<double>(S), ptr<double>(V));
   return number(env, sweeps);
+}
+
+// setKernels(mode: string) -> selected ISA name
+napi_value SetKernels(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char buf[64] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], buf, sizeof(buf), &len) != napi_ok) {
+    napi_throw_error(env, nullptr, "scaleot native setKernels: expected a string");
+    return nullptr;
+  }
+  const std::string err = select_kernels(buf);
+  if (!err.empty()) {
+    napi_throw_error(env, nullptr, ("scaleot native setKernels: " + err).c_str());
+    return nullptr;
+  }
+  napi_value r;
+  napi_create_string_utf8(env, g_mode.c_str(), NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+napi_value GetKernels(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_string_utf8(env, g_mode.c_str(), NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+// setNumThreads(n) / getNumThreads()
+napi_value SetNumThreads(napi_env env, napi_callback_info info) {
+  Args args(env, info, "setNumThreads");
+  const int64_t n = args.i64(0);
+  if (!args.require(n >= 1 && n <= 64, "thread count must be in [1, 64]")) return nullptr;
+  set_num_threads(static_cast<int>(n));
+  return number(env, num_threads());
+}
+
+napi_value GetNumThreads(napi_env env, napi_callback_info) { return number(env, num_threads()); }
+
+// cpuFeatures() -> "avx512 avx2" (what the CPU offers among the compiled kernel sets)
+napi_value CpuFeatures(napi_env env, napi_callback_info) {
+  std::string f;
+  if (cpu_has("avx512") && fast_kernels_avx512()) f += "avx512 ";
+  if (cpu_has("avx2") && fast_kernels_avx2()) f += "avx2 ";
+  f += "portable";
+  napi_value r;
+  napi_create_string_utf8(env, f.c_str(), NAPI_AUTO_LENGTH, &r);
+  return r;
 }
 
 struct Export {
@@ -572,11 +699,23 @@ napi_value Init(napi_env env, napi_value exports) {
       {"logSoftmax", LogSoftmax},
       {"adamwStep", AdamWStep},
       {"svd", Svd},
+      {"setKernels", SetKernels},
+      {"getKernels", GetKernels},
+      {"setNumThreads", SetNumThreads},
+      {"getNumThreads", GetNumThreads},
+      {"cpuFeatures", CpuFeatures},
   };
   for (const auto& e : table) {
     napi_value f;
     napi_create_function(env, e.name, NAPI_AUTO_LENGTH, e.fn, nullptr, &f);
     napi_set_named_property(env, exports, e.name, f);
+  }
+  // SCALEOT_KERNELS picks the kernel set at load; default: the best the CPU offers.
+  const char* env_mode = std::getenv("SCALEOT_KERNELS");
+  const std::string err = select_kernels(env_mode && env_mode[0] ? env_mode : "auto");
+  if (!err.empty()) {
+    napi_throw_error(env, nullptr, ("scaleot native: SCALEOT_KERNELS: " + err).c_str());
+    return nullptr;
   }
   return exports;
 }

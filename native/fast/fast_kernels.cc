@@ -1,0 +1,703 @@
+// Fast float32 kernels, compiled once per instruction set (see fast_kernels.h).
+//
+// SGEMM follows the GotoBLAS/BLIS structure: B is packed into KC x NR slivers, A into
+// MC x KC blocks of MR-row slivers, and a register-blocked MR x NR micro-kernel runs over
+// them (AVX-512: 12x32, AVX2: 6x16, portable: 4x16). Work is split across threads over
+// rows or columns of C, never over K, so every element of C is summed in the same order
+// whatever the thread count.
+#if defined(SCALEOT_ISA_UNAVAILABLE)
+// This instruction set does not exist on the build target: provide an empty table.
+#include "fast_kernels.h"
+namespace scaleot {
+const FastKernels* SCALEOT_TABLE_NAME() { return nullptr; }
+}  // namespace scaleot
+#else
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "../threadpool.h"
+#include "fast_kernels.h"
+#include "simd.h"
+
+#if defined(SCALEOT_ISA_AVX512)
+#define ISA_NAME "avx512"
+#define TABLE_FN fast_kernels_avx512
+#define ISA_NS isa_avx512
+#elif defined(SCALEOT_ISA_AVX2)
+#define ISA_NAME "avx2"
+#define TABLE_FN fast_kernels_avx2
+#define ISA_NS isa_avx2
+#else
+#define ISA_NAME "portable"
+#define TABLE_FN fast_kernels_portable
+#define ISA_NS isa_portable
+#endif
+
+namespace scaleot {
+namespace ISA_NS {
+
+using namespace simd;
+
+// ---------------------------------------------------------------------------------------
+// SGEMM
+
+#if defined(SCALEOT_ISA_AVX512)
+constexpr int MR = 12, NR = 32;
+#elif defined(SCALEOT_ISA_AVX2)
+constexpr int MR = 6, NR = 16;
+#else
+constexpr int MR = 4, NR = 16;
+#endif
+constexpr int64_t KC = 256;
+constexpr int64_t MC = MR * 16;
+constexpr int64_t NC = NR * 128;
+
+// Below this many multiply-adds a product runs on one thread.
+constexpr int64_t kParallelGemmWork = int64_t(1) << 18;
+
+struct PackBuffers {
+  std::vector<float> a, b;
+  float* A(size_t n) {
+    if (a.size() < n) a.resize(n);
+    return a.data();
+  }
+  float* B(size_t n) {
+    if (b.size() < n) b.resize(n);
+    return b.data();
+  }
+};
+
+// Per-thread pack buffers, bounded by MC*KC + KC*NC floats; kept for reuse between calls.
+thread_local PackBuffers t_pack;
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] * alpha into MR-row slivers: sliver s holds, for each k,
+// MR consecutive values (rows past mc are zero).
+void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc, int64_t kc, float alpha,
+            float* out) {
+  for (int64_t s = 0; s < mc; s += MR) {
+    const int64_t rows = std::min<int64_t>(MR, mc - s);
+    float* dst = out + s * kc;
+    if (!ta) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* src = A + (i0 + s + r) * lda + p0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = alpha * src[k];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (p0 + k) * lda + i0 + s;
+        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = alpha * src[r];
+      }
+    }
+    if (rows < MR)
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t r = rows; r < MR; ++r) dst[k * MR + r] = 0.0f;
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-column slivers: for each k, NR consecutive values.
+void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out) {
+  for (int64_t s = 0; s < nc; s += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - s);
+    float* dst = out + s * kc;
+    if (!tb) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = B + (p0 + k) * ldb + j0 + s;
+        float* d = dst + k * NR;
+        if (cols == NR) std::memcpy(d, src, sizeof(float) * NR);
+        else {
+          for (int64_t c = 0; c < cols; ++c) d[c] = src[c];
+          for (int64_t c = cols; c < NR; ++c) d[c] = 0.0f;
+        }
+      }
+    } else {
+      for (int64_t c = 0; c < cols; ++c) {
+        const float* src = B + (j0 + s + c) * ldb + p0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+      }
+      for (int64_t c = cols; c < NR; ++c)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.0f;
+    }
+  }
+}
+
+// acc (MR x NR) = sum_k a[k] (x) b[k]; then C = acc + beta * C on the valid mr x nr part.
+inline void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, float beta, int64_t mr,
+                         int64_t nr) {
+  constexpr int NV = NR / W;
+  vf acc[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) acc[i][v] = zero();
+  for (int64_t k = 0; k < kc; ++k) {
+    vf bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vf ai = set1(a[i]);
+      for (int v = 0; v < NV; ++v) acc[i][v] = fmadd(ai, bv[v], acc[i][v]);
+    }
+    a += MR;
+    b += NR;
+  }
+  if (mr == MR && nr == NR) {
+    if (beta == 0.0f) {
+      for (int i = 0; i < MR; ++i)
+        for (int v = 0; v < NV; ++v) store(C + i * ldc + v * W, acc[i][v]);
+    } else {
+      const vf bb = set1(beta);
+      for (int i = 0; i < MR; ++i)
+        for (int v = 0; v < NV; ++v) store(C + i * ldc + v * W, fmadd(bb, load(C + i * ldc + v * W), acc[i][v]));
+    }
+    return;
+  }
+  alignas(64) float tile[MR * NR];
+  for (int i = 0; i < MR; ++i)
+    for (int v = 0; v < NV; ++v) store(tile + i * NR + v * W, acc[i][v]);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float* c = C + i * ldc + j;
+      *c = beta == 0.0f ? tile[i * NR + j] : beta * *c + tile[i * NR + j];
+    }
+}
+
+// One thread's product: C[0:M, 0:N] for the given (already offset) operands.
+void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+    return;
+  }
+  PackBuffers& buf = t_pack;
+  const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
+  const int64_t kc_max = std::min<int64_t>(KC, K);
+  const int64_t mc_max = std::min<int64_t>(MC, (M + MR - 1) / MR * MR);
+  float* bp = buf.B(static_cast<size_t>(nc_max * kc_max));
+  float* ap = buf.A(static_cast<size_t>(mc_max * kc_max));
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min<int64_t>(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min<int64_t>(KC, K - pc);
+      const float beta_eff = pc == 0 ? beta : 1.0f;
+      pack_b(tb, B, ldb, pc, jc, kc, nc, bp);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min<int64_t>(MC, M - ic);
+        pack_a(ta, A, lda, ic, pc, mc, kc, alpha, ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min<int64_t>(NR, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mc - ir);
+            micro_kernel(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_eff, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Offsets of op(A) row i / op(B) column j in memory.
+inline const float* a_rows(bool ta, const float* A, int64_t lda, int64_t i) { return ta ? A + i : A + i * lda; }
+inline const float* b_cols(bool tb, const float* B, int64_t ldb, int64_t j) { return tb ? B + j * ldb : B + j; }
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int nt = num_threads();
+  if (nt == 1 || M * N * K < kParallelGemmWork) {
+    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Split the larger output dimension; column splits keep whole NR slivers.
+  const bool split_n = N >= M || M < MR * nt;
+  parallel_run(nt, [&](int t, int parts) {
+    int64_t lo, hi;
+    if (split_n) {
+      split_range(N, parts, t, NR, &lo, &hi);
+      if (hi > lo)
+        sgemm_serial(ta, tb, M, hi - lo, K, alpha, A, lda, b_cols(tb, B, ldb, lo), ldb, beta, C + lo, ldc);
+    } else {
+      split_range(M, parts, t, MR, &lo, &hi);
+      if (hi > lo)
+        sgemm_serial(ta, tb, hi - lo, N, K, alpha, a_rows(ta, A, lda, lo), lda, B, ldb, beta, C + lo * ldc, ldc);
+    }
+  });
+}
+
+void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   int64_t sa, const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc,
+                   int64_t batch) {
+  const int nt = num_threads();
+  if (batch == 1) {
+    sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (nt > 1 && batch >= nt && M * N * K * batch >= kParallelGemmWork) {
+    // Many small products: each thread takes whole entries of the batch.
+    parallel_run(nt, [&](int t, int parts) {
+      int64_t lo, hi;
+      split_range(batch, parts, t, 1, &lo, &hi);
+      for (int64_t e = lo; e < hi; ++e)
+        sgemm_serial(ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc);
+    });
+    return;
+  }
+  for (int64_t e = 0; e < batch; ++e) sgemm(ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc);
+}
+
+// ---------------------------------------------------------------------------------------
+// Elementwise maps (ops numbered as in kernels/elementwise.h)
+
+constexpr int64_t kParallelElems = 1 << 16;
+
+// Runs body(lo, hi) over [0, n) in W-aligned chunks, on all threads when n is large.
+template <typename F>
+void chunked(int64_t n, F body) {
+  const int nt = num_threads();
+  if (nt == 1 || n < kParallelElems) {
+    body(int64_t(0), n);
+    return;
+  }
+  parallel_run(nt, [&](int t, int parts) {
+    int64_t lo, hi;
+    split_range(n, parts, t, 64, &lo, &hi);
+    if (hi > lo) body(lo, hi);
+  });
+}
+
+inline vf gelu_v(vf x) {
+  const vf c = set1(0.7978845608028654f), k = set1(0.044715f);
+  const vf x3 = mul(mul(x, x), x);
+  const vf t = tanh(mul(c, fmadd(k, x3, x)));
+  return mul(mul(set1(0.5f), x), add(set1(1.0f), t));
+}
+
+inline vf gelu_grad_v(vf x) {
+  const vf c = set1(0.7978845608028654f), k = set1(0.044715f);
+  const vf x2 = mul(x, x);
+  const vf t = tanh(mul(c, fmadd(mul(k, x2), x, x)));
+  const vf du = mul(c, fmadd(set1(3.0f * 0.044715f), x2, set1(1.0f)));
+  const vf half = set1(0.5f);
+  // 0.5 (1 + t) + 0.5 x (1 - t^2) du
+  return fmadd(mul(mul(half, x), sub(set1(1.0f), mul(t, t))), du, mul(half, add(set1(1.0f), t)));
+}
+
+inline vf map_v(int op, vf v, vf p) {
+  switch (op) {
+    case 0: return sub(zero(), v);
+    case 1: return exp(v);
+    case 3: return sqrt(v);
+    case 4: return mul(v, p);
+    case 5: return add(v, p);
+    case 6: return max(v, zero());
+    case 7: return gelu_v(v);
+    case 8: return mul(v, sigmoid(v));
+    case 9: return tanh(v);
+    case 10: return sigmoid(v);
+    default: return mul(v, v);  // 11: square
+  }
+}
+
+void unary(int op, int64_t n, const float* x, float* y, float p) {
+  if (op == 2 || op == 12) {  // log, pow: scalar libm (not on a hot path)
+    chunked(n, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) y[i] = op == 2 ? std::log(x[i]) : std::pow(x[i], p);
+    });
+    return;
+  }
+  chunked(n, [&](int64_t lo, int64_t hi) {
+    const vf pv = set1(p);
+    int64_t i = lo;
+    for (; i + W <= hi; i += W) store(y + i, map_v(op, load(x + i), pv));
+    for (; i < hi; ++i) {
+      // Scalar tail through the one-lane path of the same formulas.
+      alignas(64) float in[W > 0 ? W : 1] = {0}, out[W > 0 ? W : 1];
+      in[0] = x[i];
+      store(out, map_v(op, load(in), pv));
+      y[i] = out[0];
+    }
+  });
+}
+
+inline vf act_grad_v(int op, vf v) {
+  switch (op) {
+    case 6: return gt_select(v, zero(), set1(1.0f), zero());
+    case 7: return gelu_grad_v(v);
+    case 8: {
+      const vf s = sigmoid(v);
+      return mul(s, fmadd(v, sub(set1(1.0f), s), set1(1.0f)));
+    }
+    case 9: {
+      const vf t = tanh(v);
+      return sub(set1(1.0f), mul(t, t));
+    }
+    default: {
+      const vf s = sigmoid(v);
+      return mul(s, sub(set1(1.0f), s));
+    }
+  }
+}
+
+void activation_backward(int op, int64_t n, const float* x, const float* gy, float* gx) {
+  chunked(n, [&](int64_t lo, int64_t hi) {
+    int64_t i = lo;
+    for (; i + W <= hi; i += W) store(gx + i, mul(load(gy + i), act_grad_v(op, load(x + i))));
+    for (; i < hi; ++i) {
+      alignas(64) float in[W] = {0}, out[W];
+      in[0] = x[i];
+      store(out, act_grad_v(op, load(in)));
+      gx[i] = gy[i] * out[0];
+    }
+  });
+}
+
+void axpy(int64_t n, float alpha, const float* x, float* y) {
+  chunked(n, [&](int64_t lo, int64_t hi) {
+    const vf a = set1(alpha);
+    int64_t i = lo;
+    for (; i + W <= hi; i += W) store(y + i, fmadd(a, load(x + i), load(y + i)));
+    for (; i < hi; ++i) y[i] += alpha * x[i];
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Row reductions: dot-like sums in W lanes, combined at the end (fixed order).
+
+inline float row_sum(const float* x, int64_t n) {
+  vf s = zero();
+  int64_t i = 0;
+  for (; i + W <= n; i += W) s = add(s, load(x + i));
+  float r = reduce_add(s);
+  for (; i < n; ++i) r += x[i];
+  return r;
+}
+
+inline float row_max(const float* x, int64_t n) {
+  float m = -INFINITY;
+  int64_t i = 0;
+  if (n >= W) {
+    vf mv = load(x);
+    for (i = W; i + W <= n; i += W) mv = max(mv, load(x + i));
+    m = reduce_max(mv);
+  }
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// Runs body(row) for rows [0, N) split across threads when the work is large.
+template <typename F>
+void rows_parallel(int64_t N, int64_t row_cost, F body) {
+  const int nt = num_threads();
+  if (nt == 1 || N * row_cost < kParallelElems || N < nt) {
+    for (int64_t r = 0; r < N; ++r) body(r);
+    return;
+  }
+  parallel_run(nt, [&](int t, int parts) {
+    int64_t lo, hi;
+    split_range(N, parts, t, 1, &lo, &hi);
+    for (int64_t r = lo; r < hi; ++r) body(r);
+  });
+}
+
+void layernorm_forward(int64_t N, int64_t C, const float* x, const float* w, const float* b, float eps, float* y,
+                       float* mean, float* rstd) {
+  rows_parallel(N, C, [&](int64_t n) {
+    const float* xr = x + n * C;
+    float* yr = y + n * C;
+    const float m = row_sum(xr, C) / static_cast<float>(C);
+    const vf mv = set1(m);
+    vf acc = zero();
+    int64_t c = 0;
+    for (; c + W <= C; c += W) {
+      const vf d = sub(load(xr + c), mv);
+      acc = fmadd(d, d, acc);
+    }
+    float var = reduce_add(acc);
+    for (; c < C; ++c) var += (xr[c] - m) * (xr[c] - m);
+    var /= static_cast<float>(C);
+    const float r = 1.0f / std::sqrt(var + eps);
+    const vf rv = set1(r);
+    c = 0;
+    for (; c + W <= C; c += W) {
+      const vf xh = mul(sub(load(xr + c), mv), rv);
+      vf o = mul(xh, load(w + c));
+      if (b) o = add(o, load(b + c));
+      store(yr + c, o);
+    }
+    for (; c < C; ++c) yr[c] = (xr[c] - m) * r * w[c] + (b ? b[c] : 0.0f);
+    mean[n] = m;
+    rstd[n] = r;
+  });
+}
+
+void layernorm_backward(int64_t N, int64_t C, const float* x, const float* w, const float* mean, const float* rstd,
+                        const float* gy, float* gx, float* gw, float* gb) {
+  const int nt = (num_threads() > 1 && N * C >= kParallelElems && N >= num_threads()) ? num_threads() : 1;
+  // Per-thread partial sums of gw and gb, combined in thread order afterwards.
+  std::vector<float> partial(static_cast<size_t>(2 * nt * C), 0.0f);
+  auto work = [&](int t, int parts) {
+    int64_t lo, hi;
+    split_range(N, parts, t, 1, &lo, &hi);
+    float* pgw = partial.data() + (2 * t) * C;
+    float* pgb = partial.data() + (2 * t + 1) * C;
+    for (int64_t n = lo; n < hi; ++n) {
+      const float* xr = x + n * C;
+      const float* gr = gy + n * C;
+      float* gxr = gx + n * C;
+      const vf mv = set1(mean[n]), rv = set1(rstd[n]);
+      vf sd = zero(), sdx = zero();
+      int64_t c = 0;
+      for (; c + W <= C; c += W) {
+        const vf xh = mul(sub(load(xr + c), mv), rv);
+        const vf g = load(gr + c);
+        const vf d = mul(g, load(w + c));
+        sd = add(sd, d);
+        sdx = fmadd(d, xh, sdx);
+        store(pgw + c, fmadd(g, xh, load(pgw + c)));
+        store(pgb + c, add(g, load(pgb + c)));
+      }
+      float sum_d = reduce_add(sd), sum_dx = reduce_add(sdx);
+      for (; c < C; ++c) {
+        const float xh = (xr[c] - mean[n]) * rstd[n];
+        const float d = gr[c] * w[c];
+        sum_d += d;
+        sum_dx += d * xh;
+        pgw[c] += gr[c] * xh;
+        pgb[c] += gr[c];
+      }
+      const vf md = set1(sum_d / static_cast<float>(C)), mdx = set1(sum_dx / static_cast<float>(C));
+      c = 0;
+      for (; c + W <= C; c += W) {
+        const vf xh = mul(sub(load(xr + c), mv), rv);
+        const vf d = mul(load(gr + c), load(w + c));
+        store(gxr + c, mul(sub(sub(d, md), mul(xh, mdx)), rv));
+      }
+      const float r = rstd[n], m = mean[n];
+      for (; c < C; ++c) {
+        const float xh = (xr[c] - m) * r;
+        gxr[c] = (gr[c] * w[c] - sum_d / C - xh * (sum_dx / C)) * r;
+      }
+    }
+  };
+  if (nt == 1) work(0, 1);
+  else parallel_run(nt, work);
+  for (int t = 0; t < nt; ++t) {
+    const float* pgw = partial.data() + (2 * t) * C;
+    const float* pgb = partial.data() + (2 * t + 1) * C;
+    for (int64_t c = 0; c < C; ++c) {
+      if (gw) gw[c] += pgw[c];
+      if (gb) gb[c] += pgb[c];
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Cross-entropy over the vocabulary: one pass for the max, one for the sum of exp.
+
+inline float row_sum_exp(const float* x, int64_t n, float m) {
+  const vf mv = set1(m);
+  vf s = zero();
+  int64_t i = 0;
+  for (; i + W <= n; i += W) s = add(s, exp(sub(load(x + i), mv)));
+  float r = reduce_add(s);
+  for (; i < n; ++i) r += std::exp(x[i] - m);
+  return r;
+}
+
+void cross_entropy_forward(int64_t N, int64_t V, const float* logits, const int32_t* targets, float* losses,
+                           float* lse) {
+  rows_parallel(N, V, [&](int64_t n) {
+    const float* row = logits + n * V;
+    const float m = row_max(row, V);
+    const float l = m + std::log(row_sum_exp(row, V, m));
+    lse[n] = l;
+    losses[n] = targets[n] < 0 ? 0.0f : l - row[targets[n]];
+  });
+}
+
+void cross_entropy_backward(int64_t N, int64_t V, const float* logits, const int32_t* targets, const float* lse,
+                            const float* g, float* glogits) {
+  rows_parallel(N, V, [&](int64_t n) {
+    const float* row = logits + n * V;
+    float* grow = glogits + n * V;
+    if (targets[n] < 0) {
+      std::memset(grow, 0, sizeof(float) * V);
+      return;
+    }
+    const vf gv = set1(g[n]), lv = set1(lse[n]);
+    int64_t j = 0;
+    for (; j + W <= V; j += W) store(grow + j, mul(gv, exp(sub(load(row + j), lv))));
+    for (; j < V; ++j) grow[j] = g[n] * std::exp(row[j] - lse[n]);
+    grow[targets[n]] -= g[n];
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Causal attention: per (batch, kv head) unit on one thread, GEMMs on packed panels,
+// causal row blocks only touch the keys they can see.
+
+constexpr int64_t kRowBlock = 64;
+
+thread_local std::vector<float> t_scratch;
+
+void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
+                       const float* q, const float* k, const float* v, float* out, float* P) {
+  const int64_t group = Hq / Hkv, shift = Tk - Tq;
+  const int64_t units = B * Hq;
+  auto unit = [&](int64_t u) {
+    const int64_t b = u / Hq, h = u % Hq, hk = h / group;
+    const float* qh = q + ((b * Hq + h) * Tq) * D;
+    const float* kh = k + ((b * Hkv + hk) * Tk) * D;
+    const float* vh = v + ((b * Hkv + hk) * Tk) * D;
+    float* oh = out + ((b * Hq + h) * Tq) * D;
+    float* ph = P + ((b * Hq + h) * Tq) * Tk;
+    for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
+      const int64_t rows = std::min(kRowBlock, Tq - i0);
+      const int64_t keys = std::min(Tk, i0 + rows + shift);  // visible to the block's last row
+      // S = scale * Q K^T for the visible keys
+      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * D, D, kh, D, 0.0f, ph + i0 * Tk, Tk);
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = i0 + r, last = i + shift;  // inclusive
+        float* prow = ph + i * Tk;
+        const float m = row_max(prow, last + 1);
+        const vf mv = set1(m);
+        vf s = zero();
+        int64_t j = 0;
+        for (; j + W <= last + 1; j += W) {
+          const vf e = exp(sub(load(prow + j), mv));
+          store(prow + j, e);
+          s = add(s, e);
+        }
+        float sum = reduce_add(s);
+        for (; j <= last; ++j) {
+          prow[j] = std::exp(prow[j] - m);
+          sum += prow[j];
+        }
+        const float inv = 1.0f / sum;
+        const vf iv = set1(inv);
+        j = 0;
+        for (; j + W <= last + 1; j += W) store(prow + j, mul(load(prow + j), iv));
+        for (; j <= last; ++j) prow[j] *= inv;
+        for (j = last + 1; j < Tk; ++j) prow[j] = 0.0f;
+      }
+      // O = P V over the visible keys
+      sgemm_serial(false, false, rows, D, keys, 1.0f, ph + i0 * Tk, Tk, vh, D, 0.0f, oh + i0 * D, D);
+    }
+  };
+  const int nt = num_threads();
+  if (nt == 1 || units == 1) {
+    for (int64_t u = 0; u < units; ++u) unit(u);
+    return;
+  }
+  parallel_run(nt, [&](int t, int parts) {
+    int64_t lo, hi;
+    split_range(units, parts, t, 1, &lo, &hi);
+    for (int64_t u = lo; u < hi; ++u) unit(u);
+  });
+}
+
+void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
+                        const float* q, const float* k, const float* v, const float* P, const float* gout, float* gq,
+                        float* gk, float* gv) {
+  const int64_t group = Hq / Hkv, shift = Tk - Tq;
+  const int64_t units = B * Hkv;  // a KV head and all its query heads stay on one thread
+  auto unit = [&](int64_t u) {
+    const int64_t b = u / Hkv, hk = u % Hkv;
+    const float* kh = k + ((b * Hkv + hk) * Tk) * D;
+    const float* vh = v + ((b * Hkv + hk) * Tk) * D;
+    float* gkh = gk + ((b * Hkv + hk) * Tk) * D;
+    float* gvh = gv + ((b * Hkv + hk) * Tk) * D;
+    std::memset(gkh, 0, sizeof(float) * Tk * D);
+    std::memset(gvh, 0, sizeof(float) * Tk * D);
+    if (t_scratch.size() < static_cast<size_t>(Tq * Tk)) t_scratch.resize(static_cast<size_t>(Tq * Tk));
+    float* ds = t_scratch.data();
+    for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
+      const float* qh = q + ((b * Hq + h) * Tq) * D;
+      const float* ph = P + ((b * Hq + h) * Tq) * Tk;
+      const float* goh = gout + ((b * Hq + h) * Tq) * D;
+      float* gqh = gq + ((b * Hq + h) * Tq) * D;
+      for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
+        const int64_t rows = std::min(kRowBlock, Tq - i0);
+        const int64_t keys = std::min(Tk, i0 + rows + shift);
+        // dP = dO V^T on the visible keys
+        sgemm_serial(false, true, rows, keys, D, 1.0f, goh + i0 * D, D, vh, D, 0.0f, ds + i0 * Tk, Tk);
+        for (int64_t r = 0; r < rows; ++r) {
+          const int64_t i = i0 + r, last = i + shift;
+          const float* prow = ph + i * Tk;
+          float* drow = ds + i * Tk;
+          vf acc = zero();
+          int64_t j = 0;
+          for (; j + W <= last + 1; j += W) acc = fmadd(load(prow + j), load(drow + j), acc);
+          float dot = reduce_add(acc);
+          for (; j <= last; ++j) dot += prow[j] * drow[j];
+          // dS = P (dP - dot) * scale
+          const vf dv = set1(dot), sv = set1(scale);
+          j = 0;
+          for (; j + W <= last + 1; j += W) store(drow + j, mul(mul(load(prow + j), sub(load(drow + j), dv)), sv));
+          for (; j <= last; ++j) drow[j] = prow[j] * (drow[j] - dot) * scale;
+          for (j = last + 1; j < keys; ++j) drow[j] = 0.0f;
+        }
+        // dQ = dS K
+        sgemm_serial(false, false, rows, D, keys, 1.0f, ds + i0 * Tk, Tk, kh, D, 0.0f, gqh + i0 * D, D);
+        // dK += dS^T Q,  dV += P^T dO  (over the visible keys)
+        sgemm_serial(true, false, keys, D, rows, 1.0f, ds + i0 * Tk, Tk, qh + i0 * D, D, 1.0f, gkh, D);
+        sgemm_serial(true, false, keys, D, rows, 1.0f, ph + i0 * Tk, Tk, goh + i0 * D, D, 1.0f, gvh, D);
+      }
+    }
+  };
+  const int nt = num_threads();
+  if (nt == 1 || units == 1) {
+    for (int64_t u = 0; u < units; ++u) unit(u);
+    return;
+  }
+  parallel_run(nt, [&](int t, int parts) {
+    int64_t lo, hi;
+    split_range(units, parts, t, 1, &lo, &hi);
+    for (int64_t u = lo; u < hi; ++u) unit(u);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// AdamW (torch semantics, see kernels/adamw.h)
+
+void adamw_step(int64_t n, float* p, const float* g, float* m, float* v, float decay, float b1, float omb1, float b2,
+                float omb2, float step_size, float bc2_sqrt, float eps) {
+  chunked(n, [&](int64_t lo, int64_t hi) {
+    const vf dv = set1(decay), b1v = set1(b1), o1 = set1(omb1), b2v = set1(b2), o2 = set1(omb2),
+             ss = set1(-step_size), bc = set1(bc2_sqrt), ev = set1(eps);
+    int64_t i = lo;
+    for (; i + W <= hi; i += W) {
+      const vf gi = load(g + i);
+      const vf mi = add(mul(load(m + i), b1v), mul(gi, o1));
+      const vf vi = add(mul(load(v + i), b2v), mul(mul(gi, gi), o2));
+      const vf denom = add(div(sqrt(vi), bc), ev);
+      store(p + i, add(mul(load(p + i), dv), mul(ss, div(mi, denom))));
+      store(m + i, mi);
+      store(v + i, vi);
+    }
+    for (; i < hi; ++i) {
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * omb1;
+      const float vi = v[i] * b2 + gi * gi * omb2;
+      const float denom = std::sqrt(vi) / bc2_sqrt + eps;
+      p[i] = p[i] * decay + (-step_size) * (mi / denom);
+      m[i] = mi;
+      v[i] = vi;
+    }
+  });
+}
+
+const FastKernels kTable = {
+    ISA_NAME,          sgemm,          sgemm_batched,         unary,
+    activation_backward, axpy,         layernorm_forward,     layernorm_backward,
+    attention_forward, attention_backward, cross_entropy_forward, cross_entropy_backward,
+    adamw_step,
+};
+
+}  // namespace ISA_NS
+
+const FastKernels* TABLE_FN() { return &ISA_NS::kTable; }
+
+}  // namespace scaleot
+#endif  // SCALEOT_ISA_UNAVAILABLE
