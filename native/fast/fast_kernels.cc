@@ -266,21 +266,22 @@ void chunked(int64_t n, F body) {
   });
 }
 
-inline vf gelu_v(vf x) {
-  const vf c = set1(0.7978845608028654f), k = set1(0.044715f);
-  const vf x3 = mul(mul(x, x), x);
-  const vf t = tanh(mul(c, fmadd(k, x3, x)));
-  return mul(mul(set1(0.5f), x), add(set1(1.0f), t));
+// GELU (tanh form) written as x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): the
+// same function as 0.5 x (1 + tanh u), without the cancellation of 1 + tanh u for x << 0.
+inline vf gelu_u2(vf x) {  // 2u
+  const vf c2 = set1(2.0f * 0.7978845608028654f), k = set1(0.044715f);
+  return mul(c2, fmadd(mul(k, mul(x, x)), x, x));
 }
 
+inline vf gelu_v(vf x) { return mul(x, sigmoid(gelu_u2(x))); }
+
 inline vf gelu_grad_v(vf x) {
-  const vf c = set1(0.7978845608028654f), k = set1(0.044715f);
-  const vf x2 = mul(x, x);
-  const vf t = tanh(mul(c, fmadd(mul(k, x2), x, x)));
-  const vf du = mul(c, fmadd(set1(3.0f * 0.044715f), x2, set1(1.0f)));
-  const vf half = set1(0.5f);
-  // 0.5 (1 + t) + 0.5 x (1 - t^2) du
-  return fmadd(mul(mul(half, x), sub(set1(1.0f), mul(t, t))), du, mul(half, add(set1(1.0f), t)));
+  // d/dx [x s(2u)] = s + 2 x s (1 - s) u',  with 1 - s = sigmoid(-2u) computed directly
+  const vf u2 = gelu_u2(x);
+  const vf s = sigmoid(u2);
+  const vf s_neg = sigmoid(sub(zero(), u2));
+  const vf du = mul(set1(0.7978845608028654f), fmadd(set1(3.0f * 0.044715f), mul(x, x), set1(1.0f)));
+  return fmadd(mul(mul(set1(2.0f), x), mul(s, s_neg)), du, s);
 }
 
 inline vf map_v(int op, vf v, vf p) {

@@ -114,10 +114,23 @@ inline vf exp(vf x) {
   return mul(p, pow2i(n));
 }
 
-/** tanh via 1 - 2 / (e^{2x} + 1); exact limits at +-inf thanks to the clamp in exp. */
+inline vf abs(vf x) { return max(x, sub(zero(), x)); }
+
+/**
+ * tanh: 1 - 2 / (e^{2x} + 1) for |x| >= 0.625 (exact limits thanks to the clamp in exp);
+ * Cephes' odd polynomial below that, where the subtraction would cancel.
+ */
 inline vf tanh(vf x) {
   const vf e = exp(add(x, x));
-  return sub(set1(1.0f), div(set1(2.0f), add(e, set1(1.0f))));
+  const vf big = sub(set1(1.0f), div(set1(2.0f), add(e, set1(1.0f))));
+  const vf z = mul(x, x);
+  vf p = set1(-5.70498872745e-3f);
+  p = fmadd(p, z, set1(2.06390887954e-2f));
+  p = fmadd(p, z, set1(-5.37397155531e-2f));
+  p = fmadd(p, z, set1(1.33314422036e-1f));
+  p = fmadd(p, z, set1(-3.33332819422e-1f));
+  const vf small = fmadd(mul(p, z), x, x);
+  return gt_select(abs(x), set1(0.625f), big, small);
 }
 
 inline vf sigmoid(vf x) { return div(set1(1.0f), add(set1(1.0f), exp(sub(zero(), x)))); }

@@ -45,25 +45,25 @@ enum UnaryOp : int {
   kTanh = 9, kSigmoid = 10, kSquare = 11, kPowScalar = 12
 };
 
-// GPT-2's "gelu_new": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+// GPT-2's "gelu_new": 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), evaluated as
+// the identical x * sigmoid(2u), which keeps relative accuracy in the x << 0 tail where
+// 1 + tanh(u) cancels.
 template <typename T>
 inline T gelu_tanh(T x) {
-  const T c = T(0.7978845608028654);
-  return T(0.5) * x * (T(1) + std::tanh(c * (x + T(0.044715) * x * x * x)));
+  const T u2 = T(2) * T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+  return x * sigmoid(u2);
 }
 
 template <typename T>
 inline T gelu_tanh_grad(T x) {
-  const T c = T(0.7978845608028654);
-  const T u = c * (x + T(0.044715) * x * x * x);
-  const T t = std::tanh(u);
-  const T du = c * (T(1) + T(3) * T(0.044715) * x * x);
-  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
-}
-
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
+  const T u2 = T(2) * T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+  const T du = T(0.7978845608028654) * (T(1) + T(3) * T(0.044715) * x * x);
+  return sigmoid(u2) + T(2) * x * sigmoid(u2) * sigmoid(-u2) * du;
 }
 
 template <typename T>

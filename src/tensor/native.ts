@@ -48,6 +48,14 @@ export interface NativeKernels {
   adamwStep(n: number, p: FloatArray, g: FloatArray, m: FloatArray, v: FloatArray, decayFactor: number, b1: number,
     oneMinusB1: number, b2: number, oneMinusB2: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   svd(m: number, n: number, A: Float64Array, U: Float64Array, S: Float64Array, V: Float64Array): number;
+
+  /** Selects the float32 kernels: 'auto' | 'avx512' | 'avx2' | 'portable' | 'reference'; returns the set chosen. */
+  setKernels(mode: string): string;
+  getKernels(): string;
+  setNumThreads(n: number): number;
+  getNumThreads(): number;
+  /** The fast kernel sets this CPU and build can run, best first, e.g. "avx512 avx2 portable". */
+  cpuFeatures(): string;
 }
 
 /** Codes shared with native/kernels/elementwise.h. */
