@@ -168,6 +168,35 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   return args.ok() ? undefined(env) : nullptr;
 }
 
+// binaryRows(op, rows, cols, a, ars, acs, b, brs, bcs, out): see kernels/elementwise.h
+napi_value BinaryRows(napi_env env, napi_callback_info info) {
+  Args args(env, info, "binaryRows");
+  const int op = static_cast<int>(args.i64(0));
+  const int64_t rows = args.i64(1), cols = args.i64(2);
+  Array a = args.array(3);
+  const int64_t ars = args.i64(4), acs = args.i64(5);
+  Array b = args.array(6);
+  const int64_t brs = args.i64(7), bcs = args.i64(8);
+  Array out = args.array(9);
+  if (!args.require(op >= 0 && op <= 3 && rows >= 0 && cols >= 0 && (acs == 0 || acs == 1) && (bcs == 0 || bcs == 1) &&
+                        ars >= 0 && brs >= 0,
+                    "bad arguments"))
+    return nullptr;
+  auto extent = [&](int64_t rs, int64_t cs) -> size_t {
+    return rows == 0 || cols == 0 ? 0 : usz((rows - 1) * rs + (cols - 1) * cs + 1);
+  };
+  args.check(a, a.dtype, extent(ars, acs), "a");
+  args.check(b, a.dtype, extent(brs, bcs), "b");
+  args.check(out, a.dtype, usz(rows * cols), "out");
+  dispatch(args, a, [&](auto tag) {
+    using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->binary_rows(op, rows, cols, F32(a), ars, acs, F32(b), brs, bcs, F32(out));
+    binary_rows<T>(op, rows, cols, ptr<T>(a), ars, acs, ptr<T>(b), brs, bcs, ptr<T>(out));
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
 // unary(op, n, x, y, param)
 napi_value Unary(napi_env env, napi_callback_info info) {
   Args args(env, info, "unary");
@@ -676,6 +705,7 @@ napi_value Init(napi_env env, napi_value exports) {
   const Export table[] = {
       {"gemm", Gemm},
       {"binary", Binary},
+      {"binaryRows", BinaryRows},
       {"unary", Unary},
       {"activationBackward", ActivationBackward},
       {"axpy", Axpy},

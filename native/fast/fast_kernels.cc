@@ -51,9 +51,13 @@ constexpr int MR = 6, NR = 16;
 #else
 constexpr int MR = 4, NR = 16;
 #endif
-constexpr int64_t KC = 256;
-constexpr int64_t MC = MR * 16;
-constexpr int64_t NC = NR * 128;
+int64_t env_or(const char* name, int64_t dflt) {
+  const char* e = std::getenv(name);
+  return e && std::atoll(e) > 0 ? std::atoll(e) : dflt;
+}
+const int64_t KC = env_or("SCALEOT_KC", 256);
+const int64_t MC = env_or("SCALEOT_MC", MR * 16) / MR * MR;
+const int64_t NC = env_or("SCALEOT_NC", NR * 128) / NR * NR;
 
 // Below this many multiply-adds a product runs on one thread.
 constexpr int64_t kParallelGemmWork = int64_t(1) << 18;
@@ -401,6 +405,44 @@ void rows_parallel(int64_t N, int64_t row_cost, F body) {
   });
 }
 
+inline vf binop(int op, vf x, vf y) {
+  switch (op) {
+    case 0: return add(x, y);
+    case 1: return sub(x, y);
+    case 2: return mul(x, y);
+    default: return div(x, y);
+  }
+}
+
+inline float binop_s(int op, float x, float y) { return op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y; }
+
+void binary_rows(int op, int64_t rows, int64_t cols, const float* a, int64_t ars, int64_t acs, const float* b,
+                 int64_t brs, int64_t bcs, float* out) {
+  auto row_range = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* ar = a + r * ars;
+      const float* br = b + r * brs;
+      float* o = out + r * cols;
+      int64_t c = c0;
+      if (acs == 1 && bcs == 1) {
+        for (; c + W <= c1; c += W) store(o + c, binop(op, load(ar + c), load(br + c)));
+      } else if (acs == 1) {
+        const vf y = set1(br[0]);
+        for (; c + W <= c1; c += W) store(o + c, binop(op, load(ar + c), y));
+      } else if (bcs == 1) {
+        const vf x = set1(ar[0]);
+        for (; c + W <= c1; c += W) store(o + c, binop(op, x, load(br + c)));
+      }
+      for (; c < c1; ++c) o[c] = binop_s(op, ar[c * acs], br[c * bcs]);
+    }
+  };
+  if (rows == 1) {  // one long row: split the columns
+    chunked(cols, [&](int64_t lo, int64_t hi) { row_range(0, 1, lo, hi); });
+    return;
+  }
+  rows_parallel(rows, cols, [&](int64_t r) { row_range(r, r + 1, 0, cols); });
+}
+
 void layernorm_forward(int64_t N, int64_t C, const float* x, const float* w, const float* b, float eps, float* y,
                        float* mean, float* rstd) {
   rows_parallel(N, C, [&](int64_t n) {
@@ -690,7 +732,7 @@ void adamw_step(int64_t n, float* p, const float* g, float* m, float* v, float d
 }
 
 const FastKernels kTable = {
-    ISA_NAME,          sgemm,          sgemm_batched,         unary,
+    ISA_NAME,          sgemm,          sgemm_batched,         binary_rows,          unary,
     activation_backward, axpy,         layernorm_forward,     layernorm_backward,
     attention_forward, attention_backward, cross_entropy_forward, cross_entropy_backward,
     adamw_step,

@@ -16,6 +16,8 @@ struct FastKernels {
   void (*sgemm_batched)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                         int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
                         float* C, int64_t ldc, int64_t stride_c, int64_t batch);
+  void (*binary_rows)(int op, int64_t rows, int64_t cols, const float* a, int64_t ars, int64_t acs, const float* b,
+                      int64_t brs, int64_t bcs, float* out);
   void (*unary)(int op, int64_t n, const float* x, float* y, float p);
   void (*activation_backward)(int op, int64_t n, const float* x, const float* gy, float* gx);
   void (*axpy)(int64_t n, float alpha, const float* x, float* y);

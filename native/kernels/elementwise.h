@@ -40,6 +40,22 @@ void binary_broadcast(int op, int ndim, const int32_t* shape, const T* a, const 
   }
 }
 
+// The common broadcasts as a 2-D problem: out[r, c] = a[r*ars + c*acs] op b[r*brs + c*bcs]
+// with acs, bcs in {0, 1} (same shape, a row vector such as a bias, a column vector, a scalar).
+template <typename T>
+void binary_rows(int op, int64_t rows, int64_t cols, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs,
+                 int64_t bcs, T* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* ar = a + r * ars;
+    const T* br = b + r * brs;
+    T* o = out + r * cols;
+    for (int64_t c = 0; c < cols; ++c) {
+      const T x = ar[c * acs], y = br[c * bcs];
+      o[c] = op == kAdd ? x + y : op == kSub ? x - y : op == kMul ? x * y : x / y;
+    }
+  }
+}
+
 enum UnaryOp : int {
   kNeg = 0, kExp = 1, kLog = 2, kSqrt = 3, kScale = 4, kAddScalar = 5, kRelu = 6, kGelu = 7, kSilu = 8,
   kTanh = 9, kSigmoid = 10, kSquare = 11, kPowScalar = 12

@@ -15,6 +15,8 @@ export interface NativeKernels {
     strideB: number, strideC: number): void;
   binary(op: number, shape: Int32Array, a: FloatArray, stridesA: Int32Array, b: FloatArray, stridesB: Int32Array,
     out: FloatArray): void;
+  binaryRows(op: number, rows: number, cols: number, a: FloatArray, ars: number, acs: number, b: FloatArray, brs: number,
+    bcs: number, out: FloatArray): void;
   unary(op: number, n: number, x: FloatArray, y: FloatArray, param: number): void;
   activationBackward(op: number, n: number, x: FloatArray, gy: FloatArray, gx: FloatArray): void;
   axpy(n: number, alpha: number, x: FloatArray, y: FloatArray): void;

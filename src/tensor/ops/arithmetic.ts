@@ -31,10 +31,54 @@ function broadcastStrides(shape: Shape, outShape: Shape): Int32Array {
   return strides;
 }
 
+/**
+ * How operand `x` of size xs maps onto an output of n elements whose last axis has `last`
+ * elements, as (row stride, column stride) of a (rows, cols) problem, or null when the
+ * broadcast is not one of the common forms.
+ */
+type RowsPlan = { rows: number; cols: number; a: [number, number]; b: [number, number] };
+
+function rowsPlan(a: Shape, b: Shape, out: Shape): RowsPlan | null {
+  const n = sizeOf(out);
+  const kind = (s: Shape): 'full' | 'scalar' | 'trailing' | 'column' | null => {
+    const size = sizeOf(s);
+    if (size === n && shapesEqual(s, out.slice(out.length - s.length)) && s.length === out.length) return 'full';
+    if (size === 1) return 'scalar';
+    // broadcast only over leading axes: s equals out's trailing axes (ignoring leading 1s)
+    const t = s.slice(s.findIndex((d) => d !== 1));
+    if (shapesEqual(t, out.slice(out.length - t.length)) && size === sizeOf(t)) return 'trailing';
+    // a column: s equals out except its last axis is 1
+    if (out.length > 1 && s.length === out.length && s[s.length - 1] === 1 && shapesEqual(s.slice(0, -1), out.slice(0, -1))) return 'column';
+    return null;
+  };
+  const ka = kind(a), kb = kind(b);
+  if (!ka || !kb) return null;
+  const last = out[out.length - 1] ?? 1;
+  const tsize = (s: Shape) => sizeOf(s);
+  // Choose cols: the trailing block if any operand is 'trailing', else the last axis (columns)
+  // or everything (full/scalar).
+  let cols: number;
+  if (ka === 'trailing' || kb === 'trailing') {
+    if (ka === 'column' || kb === 'column') return null;
+    cols = ka === 'trailing' ? tsize(a) : tsize(b);
+    if (ka === 'trailing' && kb === 'trailing' && tsize(a) !== tsize(b)) return null;
+  } else if (ka === 'column' || kb === 'column') cols = last;
+  else cols = n;
+  const rows = cols === 0 ? 0 : n / cols;
+  const strides = (k: string): [number, number] =>
+    k === 'full' ? [cols, 1] : k === 'scalar' ? [0, 0] : k === 'trailing' ? [0, 1] : [1, 0];
+  return { rows, cols, a: strides(ka), b: strides(kb) };
+}
+
 function binary(name: string, op: number, a: Tensor, b: Tensor): Tensor {
   assertSameDType(name, a, b);
   const shape = broadcastShapes(a.shape, b.shape, name);
   const out = new Tensor(allocate(sizeOf(shape), a.dtype), shape);
+  const plan = rowsPlan(a.shape, b.shape, shape);
+  if (plan) {
+    native.binaryRows(op, plan.rows, plan.cols, a.data, plan.a[0], plan.a[1], b.data, plan.b[0], plan.b[1], out.data);
+    return out;
+  }
   native.binary(op, Int32Array.from(shape), a.data, broadcastStrides(a.shape, shape), b.data,
     broadcastStrides(b.shape, shape), out.data);
   return out;
