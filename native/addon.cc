@@ -474,53 +474,81 @@ bool attention_dims_ok(Args& args, int64_t B, int64_t Hq, int64_t Hkv, int64_t T
                       "bad attention dimensions (need Hq % Hkv == 0 and Tk >= Tq)");
 }
 
-// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q, k, v, out, P)
+// One strided operand: (array, offset, sb, sh, sr) at argument k..k+4, checked to stay
+// inside its array for B x H x T rows of D elements.
+struct Operand {
+  Array arr;
+  int64_t off, sb, sh, sr;
+};
+
+Operand operand(Args& args, size_t k, DType dt, int64_t B, int64_t H, int64_t T, int64_t D, const char* name) {
+  Operand o{args.array(k), args.i64(k + 1), args.i64(k + 2), args.i64(k + 3), args.i64(k + 4)};
+  if (!args.ok()) return o;
+  if (!args.require(o.off >= 0 && o.sb >= 0 && o.sh >= 0 && o.sr >= D, std::string(name) + ": bad strides")) return o;
+  const int64_t extent = (B == 0 || H == 0 || T == 0) ? 0 : o.off + (B - 1) * o.sb + (H - 1) * o.sh + (T - 1) * o.sr + D;
+  args.check(o.arr, dt, usz(extent), name);
+  return o;
+}
+
+template <typename T>
+View<T> view(const Operand& o) {
+  return View<T>{static_cast<T*>(o.arr.data) + o.off, o.sb, o.sh, o.sr};
+}
+
+template <typename T>
+View<const T> cview(const Operand& o) {
+  return View<const T>{static_cast<const T*>(o.arr.data) + o.off, o.sb, o.sh, o.sr};
+}
+
+// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P)
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   Args args(env, info, "attentionForward");
   const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
   const double scale = args.f64(6);
-  Array q = args.array(7), k = args.array(8), v = args.array(9), out = args.array(10), P = args.array(11);
   if (!attention_dims_ok(args, B, Hq, Hkv, Tq, Tk, D)) return nullptr;
-  const DType dt = q.dtype;
-  args.check(q, dt, usz(B * Hq * Tq * D), "q");
-  args.check(k, dt, usz(B * Hkv * Tk * D), "k");
-  args.check(v, dt, usz(B * Hkv * Tk * D), "v");
-  args.check(out, dt, usz(B * Hq * Tq * D), "out");
+  Array first = args.array(7);
+  const DType dt = first.dtype;
+  Operand q = operand(args, 7, dt, B, Hq, Tq, D, "q");
+  Operand k = operand(args, 12, dt, B, Hkv, Tk, D, "k");
+  Operand v = operand(args, 17, dt, B, Hkv, Tk, D, "v");
+  Operand out = operand(args, 22, dt, B, Hq, Tq, D, "out");
+  Array P = args.array(27);
   args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
-  dispatch(args, q, [&](auto tag) {
+  dispatch(args, first, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>())
-      return f->attention_forward(B, Hq, Hkv, Tq, Tk, D, float(scale), F32(q), F32(k), F32(v), F32(out), F32(P));
-    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(out), ptr<T>(P));
+      return f->attention_forward(B, Hq, Hkv, Tq, Tk, D, float(scale), cview<float>(q), cview<float>(k), cview<float>(v),
+                                  view<float>(out), F32(P));
+    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), view<T>(out), ptr<T>(P));
   });
   return args.ok() ? undefined(env) : nullptr;
 }
 
-// attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q, k, v, P, gout, gq, gk, gv)
+// attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), P, gout..(5), gq..(5), gk..(5), gv..(5))
 napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   Args args(env, info, "attentionBackward");
   const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
   const double scale = args.f64(6);
-  Array q = args.array(7), k = args.array(8), v = args.array(9), P = args.array(10), go = args.array(11),
-        gq = args.array(12), gk = args.array(13), gv = args.array(14);
   if (!attention_dims_ok(args, B, Hq, Hkv, Tq, Tk, D)) return nullptr;
-  const DType dt = q.dtype;
-  args.check(q, dt, usz(B * Hq * Tq * D), "q");
-  args.check(k, dt, usz(B * Hkv * Tk * D), "k");
-  args.check(v, dt, usz(B * Hkv * Tk * D), "v");
+  Array first = args.array(7);
+  const DType dt = first.dtype;
+  Operand q = operand(args, 7, dt, B, Hq, Tq, D, "q");
+  Operand k = operand(args, 12, dt, B, Hkv, Tk, D, "k");
+  Operand v = operand(args, 17, dt, B, Hkv, Tk, D, "v");
+  Array P = args.array(22);
   args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
-  args.check(go, dt, usz(B * Hq * Tq * D), "gout");
-  args.check(gq, dt, usz(B * Hq * Tq * D), "gq");
-  args.check(gk, dt, usz(B * Hkv * Tk * D), "gk");
-  args.check(gv, dt, usz(B * Hkv * Tk * D), "gv");
-  dispatch(args, q, [&](auto tag) {
+  Operand go = operand(args, 23, dt, B, Hq, Tq, D, "gout");
+  Operand gq = operand(args, 28, dt, B, Hq, Tq, D, "gq");
+  Operand gk = operand(args, 33, dt, B, Hkv, Tk, D, "gk");
+  Operand gv = operand(args, 38, dt, B, Hkv, Tk, D, "gv");
+  dispatch(args, first, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>())
-      return f->attention_backward(B, Hq, Hkv, Tq, Tk, D, float(scale), F32(q), F32(k), F32(v), F32(P), F32(go), F32(gq),
-                                   F32(gk), F32(gv));
+      return f->attention_backward(B, Hq, Hkv, Tq, Tk, D, float(scale), cview<float>(q), cview<float>(k), cview<float>(v),
+                                   F32(P), cview<float>(go), view<float>(gq), view<float>(gk), view<float>(gv));
     std::vector<T> ds(static_cast<size_t>(Tk));
-    attention_backward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(P), ptr<T>(go),
-                          ptr<T>(gq), ptr<T>(gk), ptr<T>(gv), ds.data());
+    attention_backward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), ptr<T>(P), cview<T>(go),
+                          view<T>(gq), view<T>(gk), view<T>(gv), ds.data());
   });
   return args.ok() ? undefined(env) : nullptr;
 }

@@ -100,7 +100,7 @@ class Args {
     return ok_;
   }
 
-  static constexpr size_t kMax = 32;
+  static constexpr size_t kMax = 48;
   napi_env env_;
   const char* fn_;
   size_t argc_;

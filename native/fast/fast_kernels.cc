@@ -585,21 +585,21 @@ constexpr int64_t kRowBlock = 64;
 thread_local std::vector<float> t_scratch;
 
 void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
-                       const float* q, const float* k, const float* v, float* out, float* P) {
+                       View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P) {
   const int64_t group = Hq / Hkv, shift = Tk - Tq;
   const int64_t units = B * Hq;
   auto unit = [&](int64_t u) {
     const int64_t b = u / Hq, h = u % Hq, hk = h / group;
-    const float* qh = q + ((b * Hq + h) * Tq) * D;
-    const float* kh = k + ((b * Hkv + hk) * Tk) * D;
-    const float* vh = v + ((b * Hkv + hk) * Tk) * D;
-    float* oh = out + ((b * Hq + h) * Tq) * D;
+    const float* qh = q.at(b, h);
+    const float* kh = k.at(b, hk);
+    const float* vh = v.at(b, hk);
+    float* oh = out.at(b, h);
     float* ph = P + ((b * Hq + h) * Tq) * Tk;
     for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
       const int64_t rows = std::min(kRowBlock, Tq - i0);
       const int64_t keys = std::min(Tk, i0 + rows + shift);  // visible to the block's last row
       // S = scale * Q K^T for the visible keys
-      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * D, D, kh, D, 0.0f, ph + i0 * Tk, Tk);
+      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, ph + i0 * Tk, Tk);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r, last = i + shift;  // inclusive
         float* prow = ph + i * Tk;
@@ -625,7 +625,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         for (j = last + 1; j < Tk; ++j) prow[j] = 0.0f;
       }
       // O = P V over the visible keys
-      sgemm_serial(false, false, rows, D, keys, 1.0f, ph + i0 * Tk, Tk, vh, D, 0.0f, oh + i0 * D, D);
+      sgemm_serial(false, false, rows, D, keys, 1.0f, ph + i0 * Tk, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
     }
   };
   const int nt = num_threads();
@@ -641,30 +641,32 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
 }
 
 void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
-                        const float* q, const float* k, const float* v, const float* P, const float* gout, float* gq,
-                        float* gk, float* gv) {
+                        View<const float> q, View<const float> k, View<const float> v, const float* P,
+                        View<const float> gout, View<float> gq, View<float> gk, View<float> gv) {
   const int64_t group = Hq / Hkv, shift = Tk - Tq;
   const int64_t units = B * Hkv;  // a KV head and all its query heads stay on one thread
   auto unit = [&](int64_t u) {
     const int64_t b = u / Hkv, hk = u % Hkv;
-    const float* kh = k + ((b * Hkv + hk) * Tk) * D;
-    const float* vh = v + ((b * Hkv + hk) * Tk) * D;
-    float* gkh = gk + ((b * Hkv + hk) * Tk) * D;
-    float* gvh = gv + ((b * Hkv + hk) * Tk) * D;
-    std::memset(gkh, 0, sizeof(float) * Tk * D);
-    std::memset(gvh, 0, sizeof(float) * Tk * D);
+    const float* kh = k.at(b, hk);
+    const float* vh = v.at(b, hk);
+    float* gkh = gk.at(b, hk);
+    float* gvh = gv.at(b, hk);
+    for (int64_t j = 0; j < Tk; ++j) {
+      std::memset(gkh + j * gk.sr, 0, sizeof(float) * D);
+      std::memset(gvh + j * gv.sr, 0, sizeof(float) * D);
+    }
     if (t_scratch.size() < static_cast<size_t>(Tq * Tk)) t_scratch.resize(static_cast<size_t>(Tq * Tk));
     float* ds = t_scratch.data();
     for (int64_t h = hk * group; h < (hk + 1) * group; ++h) {
-      const float* qh = q + ((b * Hq + h) * Tq) * D;
+      const float* qh = q.at(b, h);
       const float* ph = P + ((b * Hq + h) * Tq) * Tk;
-      const float* goh = gout + ((b * Hq + h) * Tq) * D;
-      float* gqh = gq + ((b * Hq + h) * Tq) * D;
+      const float* goh = gout.at(b, h);
+      float* gqh = gq.at(b, h);
       for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
         const int64_t rows = std::min(kRowBlock, Tq - i0);
         const int64_t keys = std::min(Tk, i0 + rows + shift);
         // dP = dO V^T on the visible keys
-        sgemm_serial(false, true, rows, keys, D, 1.0f, goh + i0 * D, D, vh, D, 0.0f, ds + i0 * Tk, Tk);
+        sgemm_serial(false, true, rows, keys, D, 1.0f, goh + i0 * gout.sr, gout.sr, vh, v.sr, 0.0f, ds + i0 * Tk, Tk);
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t i = i0 + r, last = i + shift;
           const float* prow = ph + i * Tk;
@@ -682,10 +684,10 @@ void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t 
           for (j = last + 1; j < keys; ++j) drow[j] = 0.0f;
         }
         // dQ = dS K
-        sgemm_serial(false, false, rows, D, keys, 1.0f, ds + i0 * Tk, Tk, kh, D, 0.0f, gqh + i0 * D, D);
+        sgemm_serial(false, false, rows, D, keys, 1.0f, ds + i0 * Tk, Tk, kh, k.sr, 0.0f, gqh + i0 * gq.sr, gq.sr);
         // dK += dS^T Q,  dV += P^T dO  (over the visible keys)
-        sgemm_serial(true, false, keys, D, rows, 1.0f, ds + i0 * Tk, Tk, qh + i0 * D, D, 1.0f, gkh, D);
-        sgemm_serial(true, false, keys, D, rows, 1.0f, ph + i0 * Tk, Tk, goh + i0 * D, D, 1.0f, gvh, D);
+        sgemm_serial(true, false, keys, D, rows, 1.0f, ds + i0 * Tk, Tk, qh + i0 * q.sr, q.sr, 1.0f, gkh, gk.sr);
+        sgemm_serial(true, false, keys, D, rows, 1.0f, ph + i0 * Tk, Tk, goh + i0 * gout.sr, gout.sr, 1.0f, gvh, gv.sr);
       }
     }
   };

@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "../kernels/attention.h"
+
 namespace scaleot {
 
 struct FastKernels {
@@ -25,11 +27,12 @@ struct FastKernels {
                             float* mean, float* rstd);
   void (*layernorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* mean, const float* rstd,
                              const float* gy, float* gx, float* gw, float* gb);
+  // Strided views as in kernels/attention.h.
   void (*attention_forward)(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
-                            const float* q, const float* k, const float* v, float* out, float* P);
+                            View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P);
   void (*attention_backward)(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
-                             const float* q, const float* k, const float* v, const float* P, const float* gout,
-                             float* gq, float* gk, float* gv);
+                             View<const float> q, View<const float> k, View<const float> v, const float* P,
+                             View<const float> gout, View<float> gq, View<float> gk, View<float> gv);
   void (*cross_entropy_forward)(int64_t N, int64_t V, const float* logits, const int32_t* targets, float* losses,
                                 float* lse);
   void (*cross_entropy_backward)(int64_t N, int64_t V, const float* logits, const int32_t* targets, const float* lse,

@@ -1,8 +1,11 @@
 // Causal multi-head attention with grouped KV heads, reference version.
-// q: (B, Hq, Tq, D); k, v: (B, Hkv, Tk, D); out: (B, Hq, Tq, D); P: (B, Hq, Tq, Tk) saved
-// softmax probabilities. Query row i sits at absolute position i + (Tk - Tq), so a KV
-// cache (Tk > Tq) and plain training (Tk == Tq) share one kernel; it attends keys
-// j <= i + Tk - Tq. Query head h reads KV head h / (Hq / Hkv).
+// Each of q, k, v, out is addressed through a View: element (b, h, t, d) sits at
+// data[b*sb + h*sh + t*sr + d]. That covers contiguous (B, H, T, D) tensors and heads read
+// in place from a fused (B, T, 3C) projection or written straight into (B, T, C), so the
+// model needs no permute copies. q: (B, Hq, Tq, D); k, v: (B, Hkv, Tk, D); P: saved
+// softmax probabilities, contiguous (B, Hq, Tq, Tk). Query row i sits at absolute
+// position i + (Tk - Tq), so a KV cache (Tk > Tq) and training (Tk == Tq) share one
+// kernel; it attends keys j <= i + Tk - Tq. Query head h reads KV head h / (Hq / Hkv).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -10,17 +13,24 @@
 namespace scaleot {
 
 template <typename T>
-void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, T scale, const T* q,
-                       const T* k, const T* v, T* out, T* P) {
+struct View {
+  T* p;
+  int64_t sb, sh, sr;
+  T* at(int64_t b, int64_t h) const { return p + b * sb + h * sh; }
+};
+
+template <typename T>
+void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, T scale, View<const T> q,
+                       View<const T> k, View<const T> v, View<T> out, T* P) {
   const int64_t group = Hq / Hkv;
   const int64_t shift = Tk - Tq;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h) {
       const int64_t hk = h / group;
-      const T* qh = q + ((b * Hq + h) * Tq) * D;
-      const T* kh = k + ((b * Hkv + hk) * Tk) * D;
-      const T* vh = v + ((b * Hkv + hk) * Tk) * D;
-      T* oh = out + ((b * Hq + h) * Tq) * D;
+      const T* qh = q.at(b, h);
+      const T* kh = k.at(b, hk);
+      const T* vh = v.at(b, hk);
+      T* oh = out.at(b, h);
       T* ph = P + ((b * Hq + h) * Tq) * Tk;
       for (int64_t i = 0; i < Tq; ++i) {
         const int64_t last = i + shift;  // inclusive
@@ -28,7 +38,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         T mx = -INFINITY;
         for (int64_t j = 0; j <= last; ++j) {
           T s = 0;
-          for (int64_t d = 0; d < D; ++d) s += qh[i * D + d] * kh[j * D + d];
+          for (int64_t d = 0; d < D; ++d) s += qh[i * q.sr + d] * kh[j * k.sr + d];
           s *= scale;
           prow[j] = s;
           if (s > mx) mx = s;
@@ -41,56 +51,60 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         const T inv = T(1) / sum;
         for (int64_t j = 0; j <= last; ++j) prow[j] *= inv;
         for (int64_t j = last + 1; j < Tk; ++j) prow[j] = 0;
-        T* orow = oh + i * D;
+        T* orow = oh + i * out.sr;
         for (int64_t d = 0; d < D; ++d) orow[d] = 0;
         for (int64_t j = 0; j <= last; ++j) {
           const T p = prow[j];
-          for (int64_t d = 0; d < D; ++d) orow[d] += p * vh[j * D + d];
+          for (int64_t d = 0; d < D; ++d) orow[d] += p * vh[j * v.sr + d];
         }
       }
     }
 }
 
 // gq is overwritten; gk, gv are overwritten (summed over the query heads of each group).
-// dS needs one row of Tk scratch (ds).
+// gq/gk/gv use the strides of q/k/v; gout uses those of out. ds: Tk scratch.
 template <typename T>
-void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, T scale, const T* q,
-                        const T* k, const T* v, const T* P, const T* gout, T* gq, T* gk, T* gv, T* ds) {
+void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, T scale, View<const T> q,
+                        View<const T> k, View<const T> v, const T* P, View<const T> gout, View<T> gq, View<T> gk,
+                        View<T> gv, T* ds) {
   const int64_t group = Hq / Hkv;
   const int64_t shift = Tk - Tq;
-  for (int64_t n = 0; n < B * Hkv * Tk * D; ++n) gk[n] = 0, gv[n] = 0;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t hk = 0; hk < Hkv; ++hk)
+      for (int64_t j = 0; j < Tk; ++j)
+        for (int64_t d = 0; d < D; ++d) gk.at(b, hk)[j * gk.sr + d] = 0, gv.at(b, hk)[j * gv.sr + d] = 0;
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h) {
       const int64_t hk = h / group;
-      const T* qh = q + ((b * Hq + h) * Tq) * D;
-      const T* kh = k + ((b * Hkv + hk) * Tk) * D;
-      const T* vh = v + ((b * Hkv + hk) * Tk) * D;
+      const T* qh = q.at(b, h);
+      const T* kh = k.at(b, hk);
+      const T* vh = v.at(b, hk);
       const T* ph = P + ((b * Hq + h) * Tq) * Tk;
-      const T* goh = gout + ((b * Hq + h) * Tq) * D;
-      T* gqh = gq + ((b * Hq + h) * Tq) * D;
-      T* gkh = gk + ((b * Hkv + hk) * Tk) * D;
-      T* gvh = gv + ((b * Hkv + hk) * Tk) * D;
+      const T* goh = gout.at(b, h);
+      T* gqh = gq.at(b, h);
+      T* gkh = gk.at(b, hk);
+      T* gvh = gv.at(b, hk);
       for (int64_t i = 0; i < Tq; ++i) {
         const int64_t last = i + shift;
         const T* prow = ph + i * Tk;
-        const T* gorow = goh + i * D;
+        const T* gorow = goh + i * gout.sr;
         // dP_j = gout_i . v_j ;  dS_j = P_j (dP_j - sum_t P_t dP_t)
         T dot = 0;
         for (int64_t j = 0; j <= last; ++j) {
           T dp = 0;
-          for (int64_t d = 0; d < D; ++d) dp += gorow[d] * vh[j * D + d];
+          for (int64_t d = 0; d < D; ++d) dp += gorow[d] * vh[j * v.sr + d];
           ds[j] = dp;
           dot += prow[j] * dp;
         }
-        T* gqrow = gqh + i * D;
+        T* gqrow = gqh + i * gq.sr;
         for (int64_t d = 0; d < D; ++d) gqrow[d] = 0;
         for (int64_t j = 0; j <= last; ++j) {
           const T p = prow[j];
           const T s = p * (ds[j] - dot) * scale;
           for (int64_t d = 0; d < D; ++d) {
-            gqrow[d] += s * kh[j * D + d];
-            gkh[j * D + d] += s * qh[i * D + d];
-            gvh[j * D + d] += p * gorow[d];
+            gqrow[d] += s * kh[j * k.sr + d];
+            gkh[j * gk.sr + d] += s * qh[i * q.sr + d];
+            gvh[j * gv.sr + d] += p * gorow[d];
           }
         }
       }

@@ -4,10 +4,9 @@
 // c_attn.weight"), so checkpoints load without renaming.
 import { Tensor } from '../tensor/tensor.js';
 import { add } from '../tensor/ops/arithmetic.js';
-import { reshape, permute, slice } from '../tensor/ops/shape.js';
 import { matmul } from '../tensor/ops/matmul.js';
 import { gelu } from '../tensor/ops/activation.js';
-import { causalAttention } from '../tensor/ops/attention.js';
+import { fusedQKVAttention } from '../tensor/ops/attention.js';
 import { crossEntropy } from '../tensor/ops/loss.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
@@ -56,14 +55,10 @@ export class GPT2Attention extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const [B, T, C] = x.shape; // (B, T, C)
-    const H = this.cfg.nHead, hs = C / H;
-    const qkv = this.c_attn.forward(x); // (B, T, 3C)
-    const heads = (part: number) =>
-      permute(reshape(slice(qkv, 2, part * C, (part + 1) * C), [B, T, H, hs]), [0, 2, 1, 3]); // (B, H, T, hs)
-    const y = causalAttention(heads(0), heads(1), heads(2)); // (B, H, T, hs)
-    const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]); // (B, T, C)
-    return this.resid_dropout.forward(this.c_proj.forward(merged));
+    const qkv = this.c_attn.forward(x); // (B, T, 3C): q | k | v, each split into nHead heads
+    // Heads are read from qkv and merged back into (B, T, C) through strides, no copies.
+    const y = fusedQKVAttention(qkv, this.cfg.nHead); // (B, T, C)
+    return this.resid_dropout.forward(this.c_proj.forward(y));
   }
 }
 

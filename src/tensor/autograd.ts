@@ -105,6 +105,9 @@ export function backward(root: Tensor, gradient?: Tensor): void {
 function runBackward(root: Tensor, seed: Tensor): void {
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>();
+  // Gradients whose storage this pass allocated and nobody else references: they can be
+  // adopted by a leaf or accumulated into in place instead of being copied.
+  const owned = new Set<Tensor>();
   grads.set(root, seed);
   for (let i = order.length - 1; i >= 0; i--) {
     const t = order[i];
@@ -112,13 +115,15 @@ function runBackward(root: Tensor, seed: Tensor): void {
     grads.delete(t);
     const node = t.gradFn;
     if (!node) {
-      if (g) accumulateLeaf(t, g);
+      if (g) accumulateLeaf(t, g, owned.has(g));
+      owned.delete(g as Tensor);
       continue;
     }
     // Release the graph as we go: the node's closure holds the saved activations.
     t.gradFn = null;
     if (!g) continue;
     const inputGrads = node.backward(g);
+    owned.delete(g);
     for (let k = 0; k < node.inputs.length; k++) {
       const input = node.inputs[k];
       const gi = inputGrads[k];
@@ -126,8 +131,20 @@ function runBackward(root: Tensor, seed: Tensor): void {
       if (!shapesEqual(gi.shape, input.shape)) {
         throw new ShapeError(`${node.op} backward: gradient ${formatShape(gi.shape)} for input ${formatShape(input.shape)}`);
       }
+      // A rule's result is exclusively ours when it has fresh storage (not the incoming
+      // gradient's, as pass-through rules and reshapes return) and no other input got it.
+      const exclusive = gi.data.buffer !== g.data.buffer && inputGrads.every((o, j) => j === k || !o || o.data.buffer !== gi.data.buffer);
       const prev = grads.get(input);
-      grads.set(input, prev ? addFresh(prev, gi) : gi);
+      if (!prev) {
+        grads.set(input, gi);
+        if (exclusive) owned.add(gi);
+      } else if (owned.has(prev)) {
+        native.axpy(gi.size, 1, gi.data, prev.data);
+      } else {
+        const sum = addFresh(prev, gi);
+        grads.set(input, sum);
+        owned.add(sum);
+      }
     }
     node.inputs = [];
   }
@@ -140,10 +157,10 @@ function addFresh(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): void {
   if (leaf.grad === null) {
-    // Copy: g may be the same object another edge received.
-    leaf.grad = new Tensor(g.data.slice(), g.shape);
+    // Adopt a gradient nobody else holds; copy one that may be shared with another edge.
+    leaf.grad = owned ? g : new Tensor(g.data.slice(), g.shape);
   } else {
     native.axpy(g.size, 1, g.data, leaf.grad.data);
   }

@@ -8,6 +8,10 @@ import { fileURLToPath } from 'node:url';
 
 export type FloatArray = Float32Array | Float64Array;
 
+/** A strided (B, H, T, D) view for the attention kernels: element (b, h, t, d) is at
+ * array[offset + b*batchStride + h*headStride + t*rowStride + d]. */
+export type StridedView = [array: FloatArray, offset: number, batchStride: number, headStride: number, rowStride: number];
+
 /** The kernel set a backend provides; model code never calls it directly. */
 export interface NativeKernels {
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: FloatArray, lda: number,
@@ -35,11 +39,11 @@ export interface NativeKernels {
   rmsnormForward(N: number, C: number, x: FloatArray, w: FloatArray, eps: number, y: FloatArray, rstd: FloatArray): void;
   rmsnormBackward(N: number, C: number, x: FloatArray, w: FloatArray, rstd: FloatArray, gy: FloatArray, gx: FloatArray,
     gw: FloatArray): void;
+  /** Each operand is a strided view: ...[array, offset, batchStride, headStride, rowStride]. */
   attentionForward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
-    q: FloatArray, k: FloatArray, v: FloatArray, out: FloatArray, P: FloatArray): void;
+    ...operandsThenP: (FloatArray | number)[]): void;
   attentionBackward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
-    q: FloatArray, k: FloatArray, v: FloatArray, P: FloatArray, gout: FloatArray, gq: FloatArray, gk: FloatArray,
-    gv: FloatArray): void;
+    ...operands: (FloatArray | number)[]): void;
   rope(BH: number, T: number, D: number, cos: FloatArray, sin: FloatArray, sign: number, x: FloatArray,
     y: FloatArray): void;
   crossEntropyForward(N: number, V: number, logits: FloatArray, targets: Int32Array, losses: FloatArray,

@@ -63,9 +63,11 @@ for (const mode of modes) {
       const scale = 1 / Math.sqrt(D);
       const [ref, fast] = both(mode, () => {
         const out = new Float32Array(q.length), P = new Float32Array(B * Hq * Tq * Tk);
-        native.attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q, k, v, out, P);
+        const view = (a: Float32Array, H: number, T: number) => [a, 0, H * T * D, T * D, D] as const;
+        native.attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, ...view(q, Hq, Tq), ...view(k, Hkv, Tk), ...view(v, Hkv, Tk), ...view(out, Hq, Tq), P);
         const gq = new Float32Array(q.length), gk = new Float32Array(k.length), gv = new Float32Array(v.length);
-        native.attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q, k, v, P, gout, gq, gk, gv);
+        native.attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, ...view(q, Hq, Tq), ...view(k, Hkv, Tk), ...view(v, Hkv, Tk), P,
+          ...view(gout, Hq, Tq), ...view(gq, Hq, Tq), ...view(gk, Hkv, Tk), ...view(gv, Hkv, Tk));
         return { out, P, gq, gk, gv };
       });
       const what = `attention B${B} Hq${Hq} Hkv${Hkv} Tq${Tq} Tk${Tk} D${D}`;

@@ -1,12 +1,32 @@
 // Fused causal scaled-dot-product attention (one backward rule for the whole block) and
 // rotary position embeddings.
-import { native } from '../native.js';
+import { native, FloatArray, StridedView } from '../native.js';
 import { record } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape, assertSameDType } from '../tensor.js';
 
 export interface AttentionOptions {
   /** Softmax scale; default 1/sqrt(head_dim). OPT pre-scales q and passes 1. */
   scale?: number;
+}
+
+/** Strided views of a contiguous (B, H, T, D) tensor. */
+function bhtd(t: Tensor | FloatArray, H: number, T: number, D: number): StridedView {
+  return [t instanceof Tensor ? t.data : t, 0, H * T * D, T * D, D];
+}
+
+interface AttentionViews {
+  B: number; Hq: number; Hkv: number; Tq: number; Tk: number; D: number;
+  q: StridedView; k: StridedView; v: StridedView; out: StridedView;
+  /** The same views over the gradient buffers. */
+  gq: StridedView; gk: StridedView; gv: StridedView;
+}
+
+/** Runs the fused kernel forward and returns the backward closure (P stays captured). */
+function attentionCore(a: AttentionViews, scale: number, dtype: 'float32' | 'float64') {
+  const P = allocate(a.B * a.Hq * a.Tq * a.Tk, dtype); // saved probabilities (B, Hq, Tq, Tk)
+  native.attentionForward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, ...a.out, P);
+  return (gout: StridedView) =>
+    native.attentionBackward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, P, ...gout, ...a.gq, ...a.gk, ...a.gv);
 }
 
 /**
@@ -26,14 +46,43 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   }
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const out = new Tensor(allocate(q.size, q.dtype), q.shape);
-  const P = allocate(B * Hq * Tq * Tk, q.dtype); // saved probabilities (B, Hq, Tq, Tk)
-  native.attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q.data, k.data, v.data, out.data, P);
+  const gq = new Tensor(allocate(q.size, q.dtype), q.shape);
+  const gk = new Tensor(allocate(k.size, k.dtype), k.shape);
+  const gv = new Tensor(allocate(v.size, v.dtype), v.shape);
+  const runBackward = attentionCore({
+    B, Hq, Hkv, Tq, Tk, D,
+    q: bhtd(q, Hq, Tq, D), k: bhtd(k, Hkv, Tk, D), v: bhtd(v, Hkv, Tk, D), out: bhtd(out, Hq, Tq, D),
+    gq: bhtd(gq, Hq, Tq, D), gk: bhtd(gk, Hkv, Tk, D), gv: bhtd(gv, Hkv, Tk, D),
+  }, scale, q.dtype);
   return record('causalAttention', out, [q, k, v], (g) => {
-    const gq = new Tensor(allocate(q.size, q.dtype), q.shape);
-    const gk = new Tensor(allocate(k.size, k.dtype), k.shape);
-    const gv = new Tensor(allocate(v.size, v.dtype), v.shape);
-    native.attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q.data, k.data, v.data, P, g.data, gq.data, gk.data, gv.data);
+    runBackward(bhtd(g, Hq, Tq, D));
     return [gq, gk, gv];
+  });
+}
+
+/**
+ * GPT-2-style self-attention straight from the fused projection: qkv (B, T, 3C) holding
+ * q, k, v side by side (each C = nHead * D) -> (B, T, C) with heads merged, read and
+ * written in place through strides, so no split or permute copies are made.
+ */
+export function fusedQKVAttention(qkv: Tensor, nHead: number, opts: AttentionOptions = {}): Tensor {
+  if (qkv.ndim !== 3 || qkv.shape[2] % (3 * nHead) !== 0) {
+    throw new ShapeError(`fusedQKVAttention: expects (B, T, 3 * nHead * D), got ${formatShape(qkv.shape)} with ${nHead} heads`);
+  }
+  const [B, T, C3] = qkv.shape;
+  const C = C3 / 3, D = C / nHead;
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  const out = new Tensor(allocate(B * T * C, qkv.dtype), [B, T, C]);
+  const g = new Tensor(allocate(qkv.size, qkv.dtype), qkv.shape);
+  const part = (arr: FloatArray, i: number): StridedView => [arr, i * C, T * C3, D, C3];
+  const runBackward = attentionCore({
+    B, Hq: nHead, Hkv: nHead, Tq: T, Tk: T, D,
+    q: part(qkv.data, 0), k: part(qkv.data, 1), v: part(qkv.data, 2), out: [out.data, 0, T * C, D, C],
+    gq: part(g.data, 0), gk: part(g.data, 1), gv: part(g.data, 2),
+  }, scale, qkv.dtype);
+  return record('fusedQKVAttention', out, [qkv], (go) => {
+    runBackward([go.data, 0, T * C, D, C]);
+    return [g];
   });
 }
 
