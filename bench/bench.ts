@@ -115,7 +115,7 @@ function oursModel(work: 'step' | 'forward', B: number, T: number, reps: number)
   for (let r = 0; r < reps; r++) {
     if (work === 'step') {
       opt.zeroGrad();
-      backward(m.loss(ids, targets, B, T).loss);
+      backward(m.loss(ids, targets, B, T));
       opt.step();
     } else {
       noGrad(() => m.forward(ids, B, T));

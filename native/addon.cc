@@ -3,6 +3,9 @@
 // from kernels/ for float32 or float64 (the float64 path serves finite-difference checks).
 // Nothing here keeps a pointer or an allocation past the call (see napi_args.h).
 #include <cstdlib>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -724,6 +727,15 @@ napi_value CpuFeatures(napi_env env, napi_callback_info) {
   return r;
 }
 
+// releaseFreeMemory(): hands memory that the C allocator holds but nothing uses back to the
+// OS (glibc malloc_trim), so resident memory reflects live buffers (leak checks, long runs).
+napi_value ReleaseFreeMemory(napi_env env, napi_callback_info) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  return undefined(env);
+}
+
 struct Export {
   const char* name;
   napi_callback fn;
@@ -762,6 +774,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"setNumThreads", SetNumThreads},
       {"getNumThreads", GetNumThreads},
       {"cpuFeatures", CpuFeatures},
+      {"releaseFreeMemory", ReleaseFreeMemory},
   };
   for (const auto& e : table) {
     napi_value f;

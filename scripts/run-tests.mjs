@@ -25,7 +25,7 @@ if (files.length === 0) {
 }
 
 // The suites whose float32 results depend on the kernel set.
-const KERNEL_SENSITIVE = ['ops_golden', 'broadcast', 'attention_fused', 'gpt2_train', 'determinism', 'autograd', 'optim', 'modules', 'rss'];
+const KERNEL_SENSITIVE = ['ops_golden', 'broadcast', 'attention_fused', 'gpt2_train', 'determinism', 'autograd', 'optim', 'modules'];
 
 function available() {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e',
@@ -41,7 +41,10 @@ function available() {
 let passed = 0, failed = 0, status = 0;
 function run(label, env, list) {
   console.log(`\n# ===== ${label}: ${list.length} files`);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--test', '--test-concurrency=1', ...list], {
+  // --expose-gc: the memory tests collect garbage before reading RSS. A fixed-size young
+  // generation (--min-semi-space-size=16, V8's maximum) keeps V8 from growing its own
+  // reservation during the 1,000-step RSS test, which is heap policy, not a leak.
+  const r = spawnSync(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--test', '--test-concurrency=1', ...list], {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 1 << 28,

@@ -40,7 +40,7 @@ export function runDemo(opts: DemoOptions, log: (s: string) => void = console.lo
     }
     opt.lr = cosineWithWarmup(step, schedule);
     opt.zeroGrad();
-    const { loss } = model.loss(ids, targets, B, T);
+    const loss = model.loss(ids, targets, B, T);
     backward(loss);
     clipGradNorm(model.parameters(), 1.0);
     opt.step();

@@ -7,7 +7,7 @@ import { add } from '../tensor/ops/arithmetic.js';
 import { matmul } from '../tensor/ops/matmul.js';
 import { gelu } from '../tensor/ops/activation.js';
 import { fusedQKVAttention } from '../tensor/ops/attention.js';
-import { crossEntropy } from '../tensor/ops/loss.js';
+import { linearCrossEntropy } from '../tensor/ops/loss.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
@@ -149,10 +149,13 @@ export class GPT2LMHeadModel extends Module {
     return matmul(h, this.transformer.wte.weight, { transB: true });
   }
 
-  /** Mean next-token cross-entropy of targets (B*T ids; negative ids are ignored). */
-  loss(ids: Int32Array, targets: Int32Array, B: number, T: number): { logits: Tensor; loss: Tensor } {
-    const logits = this.forward(ids, B, T);
-    return { logits, loss: crossEntropy(logits, targets) };
+  /**
+   * Mean next-token cross-entropy of targets (B*T ids; negative ids are ignored), through
+   * the fused head + loss so the (B*T, V) logits are never materialised.
+   */
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number): Tensor {
+    const h = this.transformer.forward(ids, B, T); // (B, T, C)
+    return linearCrossEntropy(h, this.transformer.wte.weight, targets);
   }
 }
 

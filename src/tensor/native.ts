@@ -62,6 +62,8 @@ export interface NativeKernels {
   getNumThreads(): number;
   /** The fast kernel sets this CPU and build can run, best first, e.g. "avx512 avx2 portable". */
   cpuFeatures(): string;
+  /** Returns allocator memory that no buffer uses to the OS (glibc malloc_trim). */
+  releaseFreeMemory(): void;
 }
 
 /** Codes shared with native/kernels/elementwise.h. */

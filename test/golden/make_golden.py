@@ -147,6 +147,8 @@ case('cross_entropy_sum', lambda x, t: F.cross_entropy(x, t.long(), reduction='s
      ints={'t': [1, 2, 3, 4, 5, 9]}, params={'reduction': 'sum'})
 case('cross_entropy_none', lambda x, t: F.cross_entropy(x, t.long(), reduction='none'), {'x': r(6, 10)},
      ints={'t': [1, 0, 3, 4, 5, 9]}, params={'reduction': 'none'})
+case('linear_cross_entropy', lambda h, w, t: F.cross_entropy((h @ w.t()).reshape(-1, 13), t.long(), ignore_index=-100),
+     {'h': r(2, 5, 8), 'w': r(13, 8)}, ints={'t': [3, -100, 0, 12, 4, 4, -100, 1, 7, 2]}, params={'chunkRows': 4})
 case('log_softmax', lambda x: F.log_softmax(x, -1), {'x': r(4, 7)})
 case('embedding', lambda w, ids: F.embedding(ids.long(), w), {'w': r(10, 4)}, ints={'ids': [[1, 3, 3], [9, 0, 1]]})
 

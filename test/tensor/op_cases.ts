@@ -54,6 +54,7 @@ export const runners: Record<string, Runner> = {
   cross_entropy_mean: ({ x }, { t }) => T.crossEntropy(x, t.data),
   cross_entropy_sum: ({ x }, { t }, p) => T.crossEntropy(x, t.data, { reduction: p.reduction }),
   cross_entropy_none: ({ x }, { t }, p) => T.crossEntropy(x, t.data, { reduction: p.reduction }),
+  linear_cross_entropy: ({ h, w }, { t }, p) => T.linearCrossEntropy(h, w, t.data, { chunkRows: p.chunkRows }),
   log_softmax: ({ x }) => T.logSoftmax(x),
   embedding: ({ w }, { ids }) => T.embedding(w, ids.data, ids.shape),
 };

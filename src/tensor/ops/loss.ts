@@ -1,8 +1,8 @@
 // Fused softmax cross-entropy over the vocabulary (one kernel forward, one backward; the
 // probabilities are recomputed from the saved log-sum-exp instead of being stored), and
 // log-softmax for scoring.
-import { native } from '../native.js';
-import { record } from '../autograd.js';
+import { native, UnaryOp } from '../native.js';
+import { record, needsGrad } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape } from '../tensor.js';
 
 export interface CrossEntropyOptions {
@@ -49,6 +49,79 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
     const gl = new Tensor(allocate(logits.size, logits.dtype), logits.shape);
     native.crossEntropyBackward(N, V, logits.data, t, lse, rowGrad, gl.data);
     return [gl];
+  });
+}
+
+export interface LinearCrossEntropyOptions {
+  ignoreIndex?: number; // default -100; any negative target is ignored
+  /** Rows of logits computed at a time; default: as many as fit in 64 MiB (at least 16). */
+  chunkRows?: number;
+}
+
+/**
+ * Mean cross-entropy of the logits h Wᵀ (a language-model head with W stored (V, C),
+ * e.g. tied to the token embedding) without ever holding the (N, V) logits: rows are
+ * processed in chunks, and when gradients are needed each chunk's softmax - onehot is
+ * turned into its share of dh = G W and dW = Gᵀ h right away, in the chunk's own buffer.
+ * So the peak extra memory is one chunk of logits instead of logits plus their gradient.
+ */
+export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Array, opts: LinearCrossEntropyOptions = {}): Tensor {
+  const C = h.shape[h.ndim - 1];
+  if (weight.ndim !== 2 || weight.shape[1] !== C) {
+    throw new ShapeError(`linearCrossEntropy: weight ${formatShape(weight.shape)} does not match hidden ${formatShape(h.shape)}`);
+  }
+  if (h.dtype !== weight.dtype) throw new TypeError(`linearCrossEntropy: mixed dtypes ${h.dtype}, ${weight.dtype}`);
+  const V = weight.shape[0];
+  const N = h.size / C;
+  if (targets.length !== N) throw new ShapeError(`linearCrossEntropy: ${targets.length} targets for ${N} rows`);
+  const ignore = opts.ignoreIndex ?? -100;
+  const t = new Int32Array(N);
+  let count = 0;
+  for (let i = 0; i < N; i++) {
+    const id = targets[i];
+    if (id === ignore || id < 0) t[i] = -1;
+    else {
+      if (id >= V) throw new ShapeError(`linearCrossEntropy: target ${id} at row ${i} outside vocabulary of ${V}`);
+      t[i] = id;
+      count++;
+    }
+  }
+  const wantGrad = needsGrad(h, weight);
+  const chunk = Math.max(1, Math.min(N, opts.chunkRows ?? Math.max(16, Math.floor((64 << 20) / (4 * V)))));
+  const logits = allocate(chunk * V, h.dtype);
+  const losses = allocate(chunk, h.dtype), lse = allocate(chunk, h.dtype);
+  const ones = allocate(chunk, h.dtype).fill(1);
+  const gh = wantGrad && h.requiresGrad ? allocate(h.size, h.dtype) : null;
+  const gw = wantGrad && weight.requiresGrad ? allocate(weight.size, h.dtype) : null;
+  let total = 0;
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = Math.min(chunk, N - r0);
+    const hc = h.data.subarray(r0 * C, (r0 + rows) * C);
+    const tc = t.subarray(r0, r0 + rows);
+    native.gemm(0, 1, rows, V, C, 1, hc, C, weight.data, C, 0, logits, V, 1, 0, 0, 0); // (rows, V)
+    native.crossEntropyForward(rows, V, logits, tc, losses, lse);
+    for (let i = 0; i < rows; i++) total += losses[i];
+    if (!wantGrad) continue;
+    // G = softmax - onehot (per valid row), written over the chunk's logits.
+    native.crossEntropyBackward(rows, V, logits, tc, lse, ones, logits);
+    if (gh) native.gemm(0, 0, rows, C, V, 1, logits, V, weight.data, C, 0, gh.subarray(r0 * C), C, 1, 0, 0, 0);
+    if (gw) native.gemm(1, 0, V, C, rows, 1, logits, V, hc, C, 1, gw, C, 1, 0, 0, 0);
+  }
+  const out = new Tensor(allocate(1, h.dtype), []);
+  out.data[0] = count > 0 ? total / count : NaN;
+  if (!wantGrad) return out;
+  return record('linearCrossEntropy', out, [h, weight], (g) => {
+    const s = g.data[0] / count; // d(mean)/d(sum)
+    const res: (Tensor | null)[] = [null, null];
+    if (gh) {
+      native.unary(UnaryOp.scale, gh.length, gh, gh, s);
+      res[0] = new Tensor(gh, h.shape);
+    }
+    if (gw) {
+      native.unary(UnaryOp.scale, gw.length, gw, gw, s);
+      res[1] = new Tensor(gw, weight.shape);
+    }
+    return res;
   });
 }
 
