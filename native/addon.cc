@@ -129,6 +129,38 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return args.ok() ? undefined(env) : nullptr;
 }
 
+// gemmBias(transA, transB, M, N, K, A, lda, B, ldb, bias, C, ldc): C = op(A) op(B) + bias
+// (bias broadcast over rows): a linear layer in one pass over its output.
+napi_value GemmBias(napi_env env, napi_callback_info info) {
+  Args args(env, info, "gemmBias");
+  const bool ta = args.i64(0) != 0, tb = args.i64(1) != 0;
+  const int64_t M = args.i64(2), N = args.i64(3), K = args.i64(4);
+  Array A = args.array(5);
+  const int64_t lda = args.i64(6);
+  Array B = args.array(7);
+  const int64_t ldb = args.i64(8);
+  Array bias = args.array(9), C = args.array(10);
+  const int64_t ldc = args.i64(11);
+  if (!args.require(M >= 0 && N >= 0 && K >= 0, "bad dimensions")) return nullptr;
+  const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
+  if (!args.require(lda >= acols && ldb >= bcols && ldc >= N, "leading dimension too small")) return nullptr;
+  auto extent = [](int64_t rows, int64_t cols, int64_t ld) -> int64_t { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; };
+  const DType dt = A.dtype;
+  args.check(A, dt, usz(extent(arows, acols, lda)), "A");
+  args.check(B, dt, usz(extent(brows, bcols, ldb)), "B");
+  args.check(bias, dt, usz(N), "bias");
+  args.check(C, dt, usz(extent(M, N, ldc)), "C");
+  dispatch(args, A, [&](auto tag) {
+    using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->sgemm_bias(ta, tb, M, N, K, 1.0f, F32(A), lda, F32(B), ldb, 0.0f, F32(C), ldc, F32(bias));
+    gemm_ref<T>(ta, tb, M, N, K, T(1), ptr<T>(A), lda, ptr<T>(B), ldb, T(0), ptr<T>(C), ldc);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) ptr<T>(C)[i * ldc + j] += ptr<T>(bias)[j];
+  });
+  return args.ok() ? undefined(env) : nullptr;
+}
+
 int64_t shape_total(const int32_t* shape, int ndim) {
   int64_t t = 1;
   for (int d = 0; d < ndim; ++d) t *= shape[d];
@@ -744,6 +776,7 @@ struct Export {
 napi_value Init(napi_env env, napi_value exports) {
   const Export table[] = {
       {"gemm", Gemm},
+      {"gemmBias", GemmBias},
       {"binary", Binary},
       {"binaryRows", BinaryRows},
       {"unary", Unary},

@@ -85,10 +85,10 @@ void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_
     const int64_t rows = std::min<int64_t>(MR, mc - s);
     float* dst = out + s * kc;
     if (!ta) {
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* src = A + (i0 + s + r) * lda + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + r] = alpha * src[k];
-      }
+      // k outer: each step writes one contiguous MR-group while reading MR row streams.
+      const float* src = A + (i0 + s) * lda + p0;
+      for (int64_t k = 0; k < kc; ++k)
+        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = alpha * src[r * lda + k];
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = A + (p0 + k) * lda + i0 + s;
@@ -128,9 +128,14 @@ void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_
 }
 
 // acc (MR x NR) = sum_k a[k] (x) b[k]; then C = acc + beta * C on the valid mr x nr part.
+// bias (nullable): NR per-column values added to the tile (only on the first K block).
 inline void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, float beta, int64_t mr,
-                         int64_t nr) {
+                         int64_t nr, const float* bias) {
   constexpr int NV = NR / W;
+#if defined(__GNUC__)
+  // The C tile is read (beta) or written after the k loop: start bringing it in now.
+  for (int64_t i = 0; i < mr; ++i) __builtin_prefetch(C + i * ldc, 1, 3);
+#endif
   vf acc[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int v = 0; v < NV; ++v) acc[i][v] = zero();
@@ -144,6 +149,12 @@ inline void micro_kernel(int64_t kc, const float* a, const float* b, float* C, i
     }
     a += MR;
     b += NR;
+  }
+  if (bias) {
+    vf bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = load(bias + v * W);
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) acc[i][v] = add(acc[i][v], bv[v]);
   }
   if (mr == MR && nr == NR) {
     if (beta == 0.0f) {
@@ -167,14 +178,18 @@ inline void micro_kernel(int64_t kc, const float* a, const float* b, float* C, i
 }
 
 // One thread's product: C[0:M, 0:N] for the given (already offset) operands.
+// bias (nullable): N values added to every row of C (C = op(A) op(B) + beta C + bias).
 void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias = nullptr) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
+      for (int64_t j = 0; j < N; ++j)
+        C[i * ldc + j] = (beta == 0.0f ? 0.0f : beta * C[i * ldc + j]) + (bias ? bias[j] : 0.0f);
     return;
   }
+  // The micro-kernel reads NR bias values per sliver: pad the last sliver's.
+  alignas(64) float bias_tail[NR];
   PackBuffers& buf = t_pack;
   const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR);
   const int64_t kc_max = std::min<int64_t>(KC, K);
@@ -192,9 +207,17 @@ void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         pack_a(ta, A, lda, ic, pc, mc, kc, alpha, ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
+          const float* bcols = nullptr;
+          if (bias && pc == 0) {
+            if (nr == NR) bcols = bias + jc + jr;
+            else {
+              for (int64_t c = 0; c < NR; ++c) bias_tail[c] = c < nr ? bias[jc + jr + c] : 0.0f;
+              bcols = bias_tail;
+            }
+          }
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            micro_kernel(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_eff, mr, nr);
+            micro_kernel(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, beta_eff, mr, nr, bcols);
           }
         }
       }
@@ -206,11 +229,11 @@ void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 inline const float* a_rows(bool ta, const float* A, int64_t lda, int64_t i) { return ta ? A + i : A + i * lda; }
 inline const float* b_cols(bool tb, const float* B, int64_t ldb, int64_t j) { return tb ? B + j * ldb : B + j; }
 
-void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
-           int64_t ldb, float beta, float* C, int64_t ldc) {
+void sgemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   const int nt = num_threads();
   if (nt == 1 || M * N * K < kParallelGemmWork) {
-    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return;
   }
   // Split the larger output dimension; column splits keep whole NR slivers.
@@ -220,13 +243,19 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
     if (split_n) {
       split_range(N, parts, t, NR, &lo, &hi);
       if (hi > lo)
-        sgemm_serial(ta, tb, M, hi - lo, K, alpha, A, lda, b_cols(tb, B, ldb, lo), ldb, beta, C + lo, ldc);
+        sgemm_serial(ta, tb, M, hi - lo, K, alpha, A, lda, b_cols(tb, B, ldb, lo), ldb, beta, C + lo, ldc,
+                     bias ? bias + lo : nullptr);
     } else {
       split_range(M, parts, t, MR, &lo, &hi);
       if (hi > lo)
-        sgemm_serial(ta, tb, hi - lo, N, K, alpha, a_rows(ta, A, lda, lo), lda, B, ldb, beta, C + lo * ldc, ldc);
+        sgemm_serial(ta, tb, hi - lo, N, K, alpha, a_rows(ta, A, lda, lo), lda, B, ldb, beta, C + lo * ldc, ldc, bias);
     }
   });
+}
+
+void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+           int64_t ldb, float beta, float* C, int64_t ldc) {
+  sgemm_bias(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nullptr);
 }
 
 void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
@@ -734,7 +763,7 @@ void adamw_step(int64_t n, float* p, const float* g, float* m, float* v, float d
 }
 
 const FastKernels kTable = {
-    ISA_NAME,          sgemm,          sgemm_batched,         binary_rows,          unary,
+    ISA_NAME,          sgemm,          sgemm_bias,         sgemm_batched,         binary_rows,          unary,
     activation_backward, axpy,         layernorm_forward,     layernorm_backward,
     attention_forward, attention_backward, cross_entropy_forward, cross_entropy_backward,
     adamw_step,

@@ -14,6 +14,9 @@ struct FastKernels {
   // C = alpha op(A) op(B) + beta C, row-major (see kernels/gemm.h for the contract).
   void (*sgemm)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+  // C = alpha op(A) op(B) + beta C + bias, bias (N) added to every row (a linear layer).
+  void (*sgemm_bias)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias);
   // Same for `batch` independent products with element strides.
   void (*sgemm_batched)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                         int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,

@@ -17,6 +17,9 @@ export interface NativeKernels {
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: FloatArray, lda: number,
     B: FloatArray, ldb: number, beta: number, C: FloatArray, ldc: number, batch: number, strideA: number,
     strideB: number, strideC: number): void;
+  /** C = op(A) op(B) + bias, bias (N) broadcast over the M rows. */
+  gemmBias(transA: number, transB: number, M: number, N: number, K: number, A: FloatArray, lda: number, B: FloatArray,
+    ldb: number, bias: FloatArray, C: FloatArray, ldc: number): void;
   binary(op: number, shape: Int32Array, a: FloatArray, stridesA: Int32Array, b: FloatArray, stridesB: Int32Array,
     out: FloatArray): void;
   binaryRows(op: number, rows: number, cols: number, a: FloatArray, ars: number, acs: number, b: FloatArray, brs: number,

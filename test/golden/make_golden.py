@@ -74,6 +74,8 @@ case('matmul_shared_transB', lambda a, b: a @ b.t(), {'a': r(2, 7, 5), 'b': r(6,
 case('matmul_shared_transA', lambda a, b: a.transpose(-1, -2) @ b, {'a': r(2, 5, 4), 'b': r(5, 6)}, params={'transA': True})
 case('matmul_shared_transAB', lambda a, b: a.transpose(-1, -2) @ b.t(), {'a': r(2, 5, 4), 'b': r(6, 5)},
      params={'transA': True, 'transB': True})
+case('linear_out_in', lambda x, w, b: F.linear(x, w, b), {'x': r(2, 3, 5), 'w': r(4, 5), 'b': r(4)}, params={'layout': 'out_in'})
+case('linear_in_out', lambda x, w, b: x @ w + b, {'x': r(7, 5), 'w': r(5, 6), 'b': r(6)}, params={'layout': 'in_out'})
 case('add_broadcast', lambda a, b: a + b, {'a': r(2, 3, 4), 'b': r(3, 1)})
 case('sub_broadcast', lambda a, b: a - b, {'a': r(4,), 'b': r(2, 3, 4)})
 case('mul_broadcast', lambda a, b: a * b, {'a': r(2, 1, 4), 'b': r(1, 3, 1)})

@@ -43,6 +43,19 @@ for (const mode of modes) {
     }
   });
 
+  test(`${mode}: sgemm with a fused bias matches gemm + bias`, () => {
+    const rng = new Rng(6);
+    for (const [M, N, K, tb] of [[37, 70, 300, 0], [200, 150, 300, 1], [5, 33, 7, 1]]) {
+      const A = rand(M * K, rng), B = rand(K * N, rng), bias = rand(N, rng);
+      const [ref, fast] = both(mode, () => {
+        const C = new Float32Array(M * N);
+        native.gemmBias(0, tb, M, N, K, A, K, B, tb ? K : N, bias, C, N);
+        return C;
+      });
+      assertClose(fast, ref, 1e-5, 1e-5 * Math.sqrt(K), `gemmBias ${M}x${N}x${K} tb=${tb}`);
+    }
+  });
+
   test(`${mode}: batched sgemm with strides and a shared operand`, () => {
     const rng = new Rng(2);
     const [batch, M, N, K] = [6, 20, 24, 40];

@@ -19,6 +19,8 @@ export const runners: Record<string, Runner> = {
   matmul_shared_transB: mm,
   matmul_shared_transA: mm,
   matmul_shared_transAB: mm,
+  linear_out_in: ({ x, w, b }, _i, p) => T.linear(x, w, b, p.layout),
+  linear_in_out: ({ x, w, b }, _i, p) => T.linear(x, w, b, p.layout),
   add_broadcast: ({ a, b }) => T.add(a, b),
   sub_broadcast: ({ a, b }) => T.sub(a, b),
   mul_broadcast: ({ a, b }) => T.mul(a, b),

@@ -4,7 +4,7 @@
 import { native } from '../native.js';
 import { record } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
-import { add } from './arithmetic.js';
+import { sumTo } from './reduce.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -101,10 +101,25 @@ function batchedWithShared(b: Tensor, g: Tensor, tb: boolean, p: Plan): Tensor {
  * (in, out) as GPT-2's Conv1D (`weightLayout: 'in_out'`).
  */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLayout: 'out_in' | 'in_out' = 'out_in'): Tensor {
-  const y = matmul(x, weight, { transB: weightLayout === 'out_in' });
-  if (!bias) return y;
-  const outDim = weightLayout === 'out_in' ? weight.shape[0] : weight.shape[1];
+  const transB = weightLayout === 'out_in';
+  if (!bias) return matmul(x, weight, { transB });
+  assertSameDType('linear', x, weight, bias);
+  if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be 2-d, got ${formatShape(weight.shape)}`);
+  const [inDim, outDim] = transB ? [weight.shape[1], weight.shape[0]] : [weight.shape[0], weight.shape[1]];
+  if (x.ndim < 1 || x.shape[x.ndim - 1] !== inDim) throw new ShapeError(`linear: input ${formatShape(x.shape)} for weight ${formatShape(weight.shape)} (${weightLayout})`);
   if (bias.ndim !== 1 || bias.shape[0] !== outDim) throw new ShapeError(`linear: bias ${formatShape(bias.shape)} for ${outDim} outputs`);
-  return add(y, bias);
+  // One pass: the bias is added inside the GEMM's store instead of a second sweep.
+  const rows = x.size / inDim;
+  const out = new Tensor(allocate(rows * outDim, x.dtype), [...x.shape.slice(0, -1), outDim]);
+  native.gemmBias(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, weight.data, transB ? inDim : outDim, bias.data, out.data, outDim);
+  return record('linear', out, [x, weight, bias], (g) => {
+    const g2 = new Tensor(g.data, [rows, outDim]);
+    const x2 = new Tensor(x.data, [rows, inDim]);
+    // y = x Wᵀ (out_in) or x W (in_out)
+    const gx = x.requiresGrad ? matmul(g, weight, { transB: !transB }) : null;
+    const gw = weight.requiresGrad ? (transB ? matmul(g2, x2, { transA: true }) : matmul(x2, g2, { transA: true })) : null;
+    const gb = bias.requiresGrad ? sumTo(g2, [outDim]) : null;
+    return [gx, gw, gb];
+  });
 }
 
