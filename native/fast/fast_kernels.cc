@@ -117,12 +117,14 @@ void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_
         }
       }
     } else {
-      for (int64_t c = 0; c < cols; ++c) {
-        const float* src = B + (j0 + s + c) * ldb + p0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+      // k outer: one contiguous NR-wide write per k, reading `cols` row streams that stay
+      // in L1 across the 16 k of each cache line.
+      const float* src = B + (j0 + s) * ldb + p0;
+      for (int64_t k = 0; k < kc; ++k) {
+        float* d = dst + k * NR;
+        for (int64_t c = 0; c < cols; ++c) d[c] = src[c * ldb + k];
+        for (int64_t c = cols; c < NR; ++c) d[c] = 0.0f;
       }
-      for (int64_t c = cols; c < NR; ++c)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + c] = 0.0f;
     }
   }
 }
