@@ -478,6 +478,7 @@ napi_value RmsNormForward(napi_env env, napi_callback_info info) {
   args.check(rstd, dt, usz(N), "rstd");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>()) return f->rmsnorm_forward(N, C, F32(x), F32(w), float(eps), F32(y), F32(rstd));
     rmsnorm_forward<T>(N, C, ptr<T>(x), ptr<T>(w), T(eps), ptr<T>(y), ptr<T>(rstd));
   });
   return args.ok() ? undefined(env) : nullptr;
@@ -499,6 +500,8 @@ napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
   if (has_gw) args.check(gw, dt, usz(C), "gw");
   dispatch(args, x, [&](auto tag) {
     using T = decltype(tag);
+    if (const FastKernels* f = fast_for<T>())
+      return f->rmsnorm_backward(N, C, F32(x), F32(w), F32(rstd), F32(gy), F32(gx), has_gw ? F32(gw) : nullptr);
     rmsnorm_backward<T>(N, C, ptr<T>(x), ptr<T>(w), ptr<T>(rstd), ptr<T>(gy), ptr<T>(gx), has_gw ? ptr<T>(gw) : nullptr);
   });
   return args.ok() ? undefined(env) : nullptr;

@@ -566,6 +566,72 @@ void layernorm_backward(int64_t N, int64_t C, const float* x, const float* w, co
   }
 }
 
+void rmsnorm_forward(int64_t N, int64_t C, const float* x, const float* w, float eps, float* y, float* rstd) {
+  rows_parallel(N, C, [&](int64_t n) {
+    const float* xr = x + n * C;
+    float* yr = y + n * C;
+    vf acc = zero();
+    int64_t c = 0;
+    for (; c + W <= C; c += W) {
+      const vf v = load(xr + c);
+      acc = fmadd(v, v, acc);
+    }
+    float ss = reduce_add(acc);
+    for (; c < C; ++c) ss += xr[c] * xr[c];
+    const float r = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
+    const vf rv = set1(r);
+    c = 0;
+    for (; c + W <= C; c += W) store(yr + c, mul(mul(load(xr + c), rv), load(w + c)));
+    for (; c < C; ++c) yr[c] = xr[c] * r * w[c];
+    rstd[n] = r;
+  });
+}
+
+void rmsnorm_backward(int64_t N, int64_t C, const float* x, const float* w, const float* rstd, const float* gy,
+                      float* gx, float* gw) {
+  const int nt = (num_threads() > 1 && N * C >= kParallelElems && N >= num_threads()) ? num_threads() : 1;
+  std::vector<float> partial(static_cast<size_t>(nt * C), 0.0f);  // per-thread gw, summed in order
+  auto work = [&](int t, int parts) {
+    int64_t lo, hi;
+    split_range(N, parts, t, 1, &lo, &hi);
+    float* pgw = partial.data() + t * C;
+    for (int64_t n = lo; n < hi; ++n) {
+      const float* xr = x + n * C;
+      const float* gr = gy + n * C;
+      float* gxr = gx + n * C;
+      const float r = rstd[n];
+      const vf rv = set1(r);
+      vf acc = zero();
+      int64_t c = 0;
+      for (; c + W <= C; c += W) {
+        const vf xh = mul(load(xr + c), rv);
+        const vf g = load(gr + c);
+        acc = fmadd(mul(g, load(w + c)), xh, acc);
+        store(pgw + c, fmadd(g, xh, load(pgw + c)));
+      }
+      float sum_dx = reduce_add(acc);
+      for (; c < C; ++c) {
+        const float xh = xr[c] * r;
+        sum_dx += gr[c] * w[c] * xh;
+        pgw[c] += gr[c] * xh;
+      }
+      const float m = sum_dx / static_cast<float>(C);
+      const vf mv = set1(m);
+      c = 0;
+      for (; c + W <= C; c += W) {
+        const vf xh = mul(load(xr + c), rv);
+        store(gxr + c, mul(sub(mul(load(gr + c), load(w + c)), mul(xh, mv)), rv));
+      }
+      for (; c < C; ++c) gxr[c] = (gr[c] * w[c] - xr[c] * r * m) * r;
+    }
+  };
+  if (nt == 1) work(0, 1);
+  else parallel_run(nt, work);
+  if (gw)
+    for (int t = 0; t < nt; ++t)
+      for (int64_t c = 0; c < C; ++c) gw[c] += partial[t * C + c];
+}
+
 // ---------------------------------------------------------------------------------------
 // Cross-entropy over the vocabulary: one pass for the max, one for the sum of exp.
 
@@ -767,7 +833,8 @@ void adamw_step(int64_t n, float* p, const float* g, float* m, float* v, float d
 const FastKernels kTable = {
     ISA_NAME,          sgemm,          sgemm_bias,         sgemm_batched,         binary_rows,          unary,
     activation_backward, axpy,         layernorm_forward,     layernorm_backward,
-    attention_forward, attention_backward, cross_entropy_forward, cross_entropy_backward,
+    rmsnorm_forward,   rmsnorm_backward,   attention_forward,     attention_backward,
+    cross_entropy_forward, cross_entropy_backward,
     adamw_step,
 };
 

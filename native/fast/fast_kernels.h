@@ -31,6 +31,9 @@ struct FastKernels {
   void (*layernorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* mean, const float* rstd,
                              const float* gy, float* gx, float* gw, float* gb);
   // Strided views as in kernels/attention.h.
+  void (*rmsnorm_forward)(int64_t N, int64_t C, const float* x, const float* w, float eps, float* y, float* rstd);
+  void (*rmsnorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* rstd, const float* gy,
+                           float* gx, float* gw);
   void (*attention_forward)(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
                             View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P);
   void (*attention_backward)(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,

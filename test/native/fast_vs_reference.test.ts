@@ -90,7 +90,7 @@ for (const mode of modes) {
 
   test(`${mode}: layernorm, cross-entropy, activations, axpy and AdamW match the reference`, () => {
     const rng = new Rng(4);
-    const [N, C] = [37, 100];
+    const [N, C] = [700, 100]; // enough rows for the threaded path
     const x = rand(N * C, rng, 3), w = rand(C, rng), b = rand(C, rng), gy = rand(N * C, rng);
     const [lnRef, lnFast] = both(mode, () => {
       const y = new Float32Array(N * C), mean = new Float32Array(N), rstd = new Float32Array(N);
@@ -100,6 +100,14 @@ for (const mode of modes) {
       return { y, gx, gw, gb };
     });
     for (const key of ['y', 'gx', 'gw', 'gb'] as const) assertClose(lnFast[key], lnRef[key], 1e-4, 1e-5, `layernorm ${key}`);
+    const [rmsRef, rmsFast] = both(mode, () => {
+      const y = new Float32Array(N * C), rstd = new Float32Array(N);
+      native.rmsnormForward(N, C, x, w, 1e-6, y, rstd);
+      const gx = new Float32Array(N * C), gw = new Float32Array(C);
+      native.rmsnormBackward(N, C, x, w, rstd, gy, gx, gw);
+      return { y, gx, gw };
+    });
+    for (const key of ['y', 'gx', 'gw'] as const) assertClose(rmsFast[key], rmsRef[key], 1e-4, 1e-5, `rmsnorm ${key}`);
 
     const [R, V] = [9, 1003];
     const logits = rand(R * V, rng, 8);
