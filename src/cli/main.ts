@@ -10,7 +10,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const USAGE = `usage: scaleot <command> [options]
 
 commands:
-  demo [--steps N]   train a small byte-level GPT-2 with the native core (default 300 steps)
+  demo [--steps N]   train a small byte-level GPT-2 with the native core (default 1000 steps)
   help               this text
 `;
 
@@ -33,7 +33,7 @@ function main(argv: string[]): number {
   const [command, ...args] = argv;
   switch (command) {
     case 'demo':
-      runDemo({ steps: positiveInt(flag(args, '--steps'), '--steps', 300), root });
+      runDemo({ steps: positiveInt(flag(args, '--steps'), '--steps', 1000), root });
       return 0;
     case undefined:
     case 'help':
