@@ -1,5 +1,5 @@
 // The basic layers: Linear, Embedding, LayerNorm, RMSNorm, Dropout.
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, ones } from '../tensor/tensor.js';
 import { linear } from '../tensor/ops/matmul.js';
 import { embedding } from '../tensor/ops/embedding.js';
 import { layerNorm, rmsNorm } from '../tensor/ops/norm.js';
@@ -17,6 +17,8 @@ export interface LinearOptions {
   /** Initialisation: normal(0, std) when std is given, else torch's U(-1/sqrt(in), 1/sqrt(in)). */
   std?: number;
   rng?: Rng;
+  /** false: leave the weights zero (they are about to be loaded from a checkpoint). */
+  init?: boolean;
 }
 
 export class Linear extends Module {
@@ -31,6 +33,7 @@ export class Linear extends Module {
     this.weight = Parameter.zeros(shape);
     this.bias = opts.bias === false ? null : Parameter.zeros([outFeatures]);
     const rng = opts.rng ?? new Rng(0);
+    if (opts.init === false) return;
     if (opts.std !== undefined) {
       for (let i = 0; i < this.weight.size; i++) this.weight.data[i] = rng.normal() * opts.std;
     } else {
@@ -48,9 +51,10 @@ export class Linear extends Module {
 export class Embedding extends Module {
   readonly weight: Parameter;
 
-  constructor(readonly numEmbeddings: number, readonly dim: number, opts: { std?: number; rng?: Rng } = {}) {
+  constructor(readonly numEmbeddings: number, readonly dim: number, opts: { std?: number; rng?: Rng; init?: boolean } = {}) {
     super();
     this.weight = Parameter.zeros([numEmbeddings, dim]);
+    if (opts.init === false) return;
     const rng = opts.rng ?? new Rng(0);
     const std = opts.std ?? 1;
     for (let i = 0; i < this.weight.size; i++) this.weight.data[i] = rng.normal() * std;
@@ -62,18 +66,23 @@ export class Embedding extends Module {
 }
 
 export class LayerNorm extends Module {
-  readonly weight: Parameter;
+  /** null when the norm has no learned affine map (elementwise_affine=False). */
+  readonly weight: Parameter | null;
   readonly bias: Parameter | null;
+  private readonly unitWeight: Tensor | null;
 
-  constructor(readonly dim: number, readonly eps = 1e-5, opts: { bias?: boolean } = {}) {
+  constructor(readonly dim: number, readonly eps = 1e-5, opts: { bias?: boolean; affine?: boolean } = {}) {
     super();
-    this.weight = Parameter.zeros([dim]);
-    this.weight.data.fill(1);
-    this.bias = opts.bias === false ? null : Parameter.zeros([dim]);
+    const affine = opts.affine ?? true;
+    this.weight = affine ? Parameter.zeros([dim]) : null;
+    this.weight?.data.fill(1);
+    this.bias = affine && opts.bias !== false ? Parameter.zeros([dim]) : null;
+    // The fused kernel always applies a weight: without an affine map it is a constant 1.
+    this.unitWeight = affine ? null : ones([dim]);
   }
 
   forward(x: Tensor): Tensor {
-    return layerNorm(x, this.weight, this.bias, this.eps);
+    return layerNorm(x, this.weight ?? (this.unitWeight as Tensor), this.bias, this.eps);
   }
 }
 

@@ -1,0 +1,110 @@
+// What every architecture file (gpt2.ts, opt.ts, llama.ts) provides: a causal language
+// model whose transformer blocks form an indexable list (the unit offsite-tuning keeps,
+// replaces or compresses) around a frozen trunk (embeddings, final norm, head), with a
+// KV cache for generation and a mapping to Hugging Face tensor names.
+import type { Tensor } from '../tensor/tensor.js';
+import type { Module, ModuleList, Parameter } from '../nn/module.js';
+import type { Checkpoint } from '../io/checkpoint.js';
+import type { TensorToWrite } from '../io/safetensors.js';
+import { concat } from '../tensor/ops/shape.js';
+
+export type Architecture = 'gpt2' | 'opt' | 'llama';
+
+/** Keys and values of one attention layer, (B, Hkv, T_past, D) each. */
+export interface LayerCache {
+  k: Tensor | null;
+  v: Tensor | null;
+}
+
+/** One layer's view of a KVCache, handed to its attention. */
+export interface LayerKV {
+  /** Appends new keys/values (B, Hkv, T, D) and returns all of them. */
+  append(k: Tensor, v: Tensor): { k: Tensor; v: Tensor };
+}
+
+/** Per-layer keys/values of the tokens seen so far. */
+export class KVCache {
+  readonly layers: LayerCache[];
+  /** Number of positions already in the cache. */
+  length = 0;
+
+  constructor(numLayers: number) {
+    this.layers = Array.from({ length: numLayers }, () => ({ k: null, v: null }));
+  }
+
+  /** Appends new keys/values (B, Hkv, T, D) for layer i and returns the full ones. */
+  append(i: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+    const c = this.layers[i];
+    c.k = c.k ? concat([c.k, k], 2) : k;
+    c.v = c.v ? concat([c.v, v], 2) : v;
+    return { k: c.k, v: c.v };
+  }
+
+  forLayer(i: number): LayerKV {
+    return { append: (k, v) => this.append(i, k, v) };
+  }
+}
+
+export interface CausalLM extends Module {
+  readonly architecture: Architecture;
+  /** The Hugging Face config this model was built from (written back on save). */
+  readonly hfConfig: Record<string, unknown>;
+  readonly vocabSize: number;
+  /** Maximum context in tokens (the harness's max_length). */
+  readonly maxContext: number;
+  /** The transformer blocks, in order. */
+  readonly blocks: ModuleList<Module>;
+  /** Logits (B, T, V) for ids (B*T, row-major); with a cache, T new tokens after cache.length. */
+  forward(ids: Int32Array, B: number, T: number, cache?: KVCache): Tensor;
+  /** Mean next-token cross-entropy (negative targets ignored), without materialising logits. */
+  loss(ids: Int32Array, targets: Int32Array, B: number, T: number): Tensor;
+  /** Parameters outside the blocks (embeddings, final norm, head): frozen in every setting. */
+  trunkParameters(): [string, Parameter][];
+  /** Every parameter under its Hugging Face checkpoint name. */
+  hfTensors(): TensorToWrite[];
+  newCache(): KVCache;
+}
+
+// ---------------------------------------------------------------- config.json helpers
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function configInt(cfg: Record<string, unknown>, key: string, where: string, dflt?: number): number {
+  const v = cfg[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw new ConfigError(`${where}: "${key}" must be a positive integer, got ${JSON.stringify(cfg[key])}`);
+  }
+  return v;
+}
+
+export function configNumber(cfg: Record<string, unknown>, key: string, where: string, dflt?: number): number {
+  const v = cfg[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`${where}: "${key}" must be a number, got ${JSON.stringify(cfg[key])}`);
+  return v;
+}
+
+export function configBool(cfg: Record<string, unknown>, key: string, where: string, dflt: boolean): boolean {
+  const v = cfg[key] ?? dflt;
+  if (typeof v !== 'boolean') throw new ConfigError(`${where}: "${key}" must be true or false, got ${JSON.stringify(cfg[key])}`);
+  return v;
+}
+
+export function configString(cfg: Record<string, unknown>, key: string, where: string, dflt?: string): string {
+  const v = cfg[key] ?? dflt;
+  if (typeof v !== 'string') throw new ConfigError(`${where}: "${key}" must be a string, got ${JSON.stringify(cfg[key])}`);
+  return v;
+}
+
+/** Copies a checkpoint tensor into a parameter after checking its shape. */
+export function loadInto(ckpt: Checkpoint, name: string, p: Parameter): void {
+  p.data.set(ckpt.read(name, p.shape));
+}
+
+/** The dtype a tensor had in the checkpoint (so saving writes it back the same way). */
+export function sourceDType(ckpt: Checkpoint | null, name: string): 'F32' | 'F16' | 'BF16' {
+  if (!ckpt || !ckpt.has(name)) return 'F32';
+  const d = ckpt.info(name).dtype;
+  return d === 'F16' || d === 'BF16' ? d : 'F32';
+}
