@@ -1,0 +1,34 @@
+// `scaleot generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T]
+//  [--top-k K] [--top-p P] [--seed S] [--json]`
+import { loadModel } from '../models/load.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { generate } from '../inference/generate.js';
+import { parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
+
+export function runGenerate(argv: string[]): void {
+  const args = parseArgs('generate', argv, {
+    values: ['--model', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed'],
+    switches: ['--json'],
+  });
+  const dir = required(args, '--model', 'generate');
+  const prompt = required(args, '--prompt', 'generate');
+  const tokenizer = TextTokenizer.fromDir(dir);
+  const model = loadModel(dir);
+  const ids = tokenizer.encode(prompt);
+  if (ids.length === 0) throw new UsageError('generate: the prompt encodes to no tokens');
+  const maxNew = Math.min(intFlag(args, '--max-new-tokens', 32), model.maxContext - ids.length);
+  if (maxNew < 1) throw new UsageError(`generate: the prompt already fills the model's context of ${model.maxContext} tokens`);
+  const started = performance.now();
+  const out = generate(model, ids, {
+    maxNewTokens: maxNew,
+    temperature: numberFlag(args, '--temperature', 0, 0),
+    topK: intFlag(args, '--top-k', 0, 0),
+    topP: numberFlag(args, '--top-p', 1, 0, 1),
+    seed: intFlag(args, '--seed', 0, 0),
+    eosTokenId: tokenizer.eosTokenId,
+  });
+  const secs = (performance.now() - started) / 1000;
+  const text = tokenizer.decode(out);
+  if (args.switches.has('--json')) console.log(JSON.stringify({ prompt, completion: text, prompt_ids: ids, ids: out, tokens_per_s: out.length / secs }));
+  else console.log(prompt + text);
+}

