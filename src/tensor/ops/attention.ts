@@ -17,16 +17,17 @@ function bhtd(t: Tensor | FloatArray, H: number, T: number, D: number): StridedV
 interface AttentionViews {
   B: number; Hq: number; Hkv: number; Tq: number; Tk: number; D: number;
   q: StridedView; k: StridedView; v: StridedView; out: StridedView;
-  /** The same views over the gradient buffers. */
-  gq: StridedView; gk: StridedView; gv: StridedView;
 }
 
-/** Runs the fused kernel forward and returns the backward closure (P stays captured). */
+/**
+ * Runs the fused kernel forward and returns the backward step (P stays captured), which
+ * writes dq, dk, dv through the given views (gradient buffers are only made if needed).
+ */
 function attentionCore(a: AttentionViews, scale: number, dtype: 'float32' | 'float64') {
   const P = allocate(a.B * a.Hq * a.Tq * a.Tk, dtype); // saved probabilities (B, Hq, Tq, Tk)
   native.attentionForward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, ...a.out, P);
-  return (gout: StridedView) =>
-    native.attentionBackward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, P, ...gout, ...a.gq, ...a.gk, ...a.gv);
+  return (gout: StridedView, gq: StridedView, gk: StridedView, gv: StridedView) =>
+    native.attentionBackward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, P, ...gout, ...gq, ...gk, ...gv);
 }
 
 /**
@@ -46,16 +47,15 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   }
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const out = new Tensor(allocate(q.size, q.dtype), q.shape);
-  const gq = new Tensor(allocate(q.size, q.dtype), q.shape);
-  const gk = new Tensor(allocate(k.size, k.dtype), k.shape);
-  const gv = new Tensor(allocate(v.size, v.dtype), v.shape);
   const runBackward = attentionCore({
     B, Hq, Hkv, Tq, Tk, D,
     q: bhtd(q, Hq, Tq, D), k: bhtd(k, Hkv, Tk, D), v: bhtd(v, Hkv, Tk, D), out: bhtd(out, Hq, Tq, D),
-    gq: bhtd(gq, Hq, Tq, D), gk: bhtd(gk, Hkv, Tk, D), gv: bhtd(gv, Hkv, Tk, D),
   }, scale, q.dtype);
   return record('causalAttention', out, [q, k, v], (g) => {
-    runBackward(bhtd(g, Hq, Tq, D));
+    const gq = new Tensor(allocate(q.size, q.dtype), q.shape);
+    const gk = new Tensor(allocate(k.size, k.dtype), k.shape);
+    const gv = new Tensor(allocate(v.size, v.dtype), v.shape);
+    runBackward(bhtd(g, Hq, Tq, D), bhtd(gq, Hq, Tq, D), bhtd(gk, Hkv, Tk, D), bhtd(gv, Hkv, Tk, D));
     return [gq, gk, gv];
   });
 }
@@ -73,15 +73,14 @@ export function fusedQKVAttention(qkv: Tensor, nHead: number, opts: AttentionOpt
   const C = C3 / 3, D = C / nHead;
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const out = new Tensor(allocate(B * T * C, qkv.dtype), [B, T, C]);
-  const g = new Tensor(allocate(qkv.size, qkv.dtype), qkv.shape);
   const part = (arr: FloatArray, i: number): StridedView => [arr, i * C, T * C3, D, C3];
   const runBackward = attentionCore({
     B, Hq: nHead, Hkv: nHead, Tq: T, Tk: T, D,
     q: part(qkv.data, 0), k: part(qkv.data, 1), v: part(qkv.data, 2), out: [out.data, 0, T * C, D, C],
-    gq: part(g.data, 0), gk: part(g.data, 1), gv: part(g.data, 2),
   }, scale, qkv.dtype);
   return record('fusedQKVAttention', out, [qkv], (go) => {
-    runBackward([go.data, 0, T * C, D, C]);
+    const g = new Tensor(allocate(qkv.size, qkv.dtype), qkv.shape); // dq | dk | dv side by side
+    runBackward([go.data, 0, T * C, D, C], part(g.data, 0), part(g.data, 1), part(g.data, 2));
     return [g];
   });
 }
