@@ -140,6 +140,11 @@ function runBackward(root: Tensor, seed: Tensor): void {
         if (exclusive) owned.add(gi);
       } else if (owned.has(prev)) {
         native.axpy(gi.size, 1, gi.data, prev.data);
+      } else if (exclusive) {
+        // Accumulate into the fresh gradient instead of allocating a third buffer.
+        native.axpy(prev.size, 1, prev.data, gi.data);
+        grads.set(input, gi);
+        owned.add(gi);
       } else {
         const sum = addFresh(prev, gi);
         grads.set(input, sum);
