@@ -1,38 +1,69 @@
-// `scaleot eval --model DIR --ppl FILE [--json] [--batch N] [--context N]`: rolling-window
-// perplexity of one document with lm-evaluation-harness semantics.
-import { readFileSync } from 'node:fs';
+// `scaleot eval --model DIR (--task NAME_OR_FILE ... | --ppl FILE) [--split test]
+//  [--limit N] [--batch N] [--context N] [--json]`: perplexity tasks with the harness's
+// rolling windows, multiple-choice tasks with acc / acc_norm and their standard errors.
+// The last stdout line (with --json) is one JSON object with every task's metrics.
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { documentPerplexity } from '../eval/perplexity.js';
+import { corpusPerplexity } from '../eval/perplexity.js';
+import { evaluateMultipleChoice } from '../eval/multiple_choice.js';
+import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
+import { defaultDataDir, ensureData, Split } from '../data/build.js';
 import { progressBar } from '../util/progress.js';
 import { parseArgs, required, intFlag, UsageError } from './args.js';
 
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
 export function runEval(argv: string[]): void {
-  const args = parseArgs('eval', argv, { values: ['--model', '--ppl', '--batch', '--context'], switches: ['--json'] });
+  const args = parseArgs('eval', argv, {
+    values: ['--model', '--ppl', '--batch', '--context', '--split', '--limit', '--data-dir'],
+    repeated: ['--task'],
+    switches: ['--json'],
+  });
   const dir = required(args, '--model', 'eval');
-  const file = args.values.get('--ppl');
-  if (!file) throw new UsageError('eval: --ppl FILE is required (multiple-choice tasks come with the data issue)');
-  let doc: string;
-  try {
-    doc = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UsageError(`eval: cannot read ${file} (${(e as Error).message})`);
-  }
-  if (doc.length === 0) throw new UsageError(`eval: ${file} is empty`);
+  const names = args.repeated.get('--task') ?? [];
+  const ppl = args.values.get('--ppl');
+  if (names.length === 0 && !ppl) throw new UsageError(`eval: give --task NAME_OR_FILE (built-in: ${BUILTIN_TASKS.join(', ')}) or --ppl FILE`);
+  const split = (args.values.get('--split') ?? 'test') as Split;
+  const limit = args.values.has('--limit') ? intFlag(args, '--limit', 0) : Infinity;
+
+  const tasks: Task[] = [];
+  if (ppl) tasks.push(loadTaskFile(ppl));
+  if (names.some((n) => BUILTIN_TASKS.includes(n))) {
+    const dataDir = args.values.get('--data-dir') ?? defaultDataDir(root);
+    ensureData(dataDir, (s) => process.stderr.write(`data: ${s}\n`));
+    for (const n of names) tasks.push(loadTask(n, split, dataDir));
+  } else for (const n of names) tasks.push(loadTask(n, split, ''));
+
   const tokenizer = TextTokenizer.fromDir(dir);
   const model = loadModel(dir);
-  const tokens = tokenizer.encode(doc);
   const context = args.values.has('--context') ? intFlag(args, '--context', model.maxContext) : model.maxContext;
-  const result = documentPerplexity(model, doc, tokens, tokenizer.prefixTokenId, {
-    context,
-    batchSize: intFlag(args, '--batch', 4),
-    onProgress: progressBar(`eval ${file}`),
-  });
-  const out = { model: dir, file, architecture: model.architecture, ...result };
+  const batchSize = intFlag(args, '--batch', 8);
+  const results: Record<string, unknown> = {};
+  for (const task of tasks) {
+    if (task.kind === 'lm') {
+      const docs = task.documents.slice(0, limit).map((text) => ({ text, tokens: tokenizer.encode(text) }));
+      const r = corpusPerplexity(model, docs, tokenizer.prefixTokenId, { context, batchSize, onProgress: progressBar(`eval ${task.name}`) });
+      results[task.name] = { kind: 'perplexity', documents: docs.length, ...r };
+    } else {
+      const items = task.items.slice(0, limit);
+      const r = evaluateMultipleChoice(model, tokenizer, items, { batchSize, onProgress: progressBar(`eval ${task.name}`) });
+      const chance = items.reduce((a, it) => a + 1 / it.choices.length, 0) / items.length;
+      results[task.name] = { kind: 'multiple_choice', chance, ...r };
+    }
+  }
+  const out = { model: dir, architecture: model.architecture, split, tasks: results };
   if (args.switches.has('--json')) {
     console.log(JSON.stringify(out));
-  } else {
-    console.log(`${file}: ${result.tokens} tokens, ${result.words} words, ${result.bytes} bytes, ${result.windows} windows of ${context}`);
-    console.log(`word_perplexity ${result.word_perplexity.toFixed(4)}  token_perplexity ${result.token_perplexity.toFixed(4)}  byte_perplexity ${result.byte_perplexity.toFixed(4)}  bits_per_byte ${result.bits_per_byte.toFixed(4)}`);
+    return;
+  }
+  for (const [name, r] of Object.entries(results) as [string, Record<string, number | string>][]) {
+    if (r.kind === 'perplexity') {
+      console.log(`${name}: word_perplexity ${(r.word_perplexity as number).toFixed(3)}  token_perplexity ${(r.token_perplexity as number).toFixed(3)}  byte_perplexity ${(r.byte_perplexity as number).toFixed(4)}  bits_per_byte ${(r.bits_per_byte as number).toFixed(4)}  (${r.tokens} tokens)`);
+    } else {
+      const f = (k: string) => `${(100 * (r[k] as number)).toFixed(2)}`;
+      console.log(`${name}: acc ${f('acc')} ± ${f('acc_stderr')}  acc_norm ${f('acc_norm')} ± ${f('acc_norm_stderr')}  (n=${r.n}, chance ${f('chance')})`);
+    }
   }
 }

@@ -8,6 +8,7 @@ import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
 import { parseArgs, intFlag } from './args.js';
+import { buildData, defaultDataDir, ensureData } from '../data/build.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -18,7 +19,10 @@ commands:
   inspect DIR [--json]                   architecture, parameters, blocks, dtypes, tokenizer, context of a checkpoint
   generate --model DIR --prompt TEXT     continue a prompt (--max-new-tokens N, --temperature T, --top-k K,
                                          --top-p P, --seed S, --json)
-  eval --model DIR --ppl FILE [--json]   rolling-window perplexity of one document (--batch N, --context N)
+  eval --model DIR --task NAME_OR_FILE   score built-in tasks (sotu, wordnet-def, wordnet-cloze, next-sentence)
+                                         or task files (--task repeatable; --split test|validation|train,
+                                         --limit N, --batch N, --context N, --json); --ppl FILE scores one document
+  data [--dir DIR] [--rebuild]           build (or verify) the offline datasets
   help                                   this text
 
 A model DIR is a Hugging Face checkpoint directory (config.json, model.safetensors or a
@@ -39,6 +43,15 @@ function main(argv: string[]): void {
       return runGenerate(rest);
     case 'eval':
       return runEval(rest);
+    case 'data': {
+      const args = parseArgs('data', rest, { values: ['--dir'], switches: ['--rebuild', '--json'] });
+      const dir = args.values.get('--dir') ?? defaultDataDir(root);
+      const log = (s: string) => process.stderr.write(`data: ${s}\n`);
+      const built = args.switches.has('--rebuild') ? buildData(dir, log) : ensureData(dir, log);
+      if (args.switches.has('--json')) console.log(JSON.stringify(built.manifest));
+      else for (const [f, m] of Object.entries(built.manifest.files)) console.log(`${join(dir, f)}  ${m.records} records  ${m.bytes} bytes  sha256 ${m.sha256.slice(0, 16)}`);
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -112,3 +112,19 @@ export function documentPerplexity(model: CausalLM, doc: string, tokens: number[
     context: C,
   };
 }
+
+/** Perplexity over several documents: each scored on its own, metrics over the sums. */
+export function corpusPerplexity(model: CausalLM, docs: { text: string; tokens: number[] }[], prefixToken: number, opts: PerplexityOptions = {}): PerplexityResult {
+  const parts = docs.map((d) => documentPerplexity(model, d.text, d.tokens, prefixToken, opts));
+  const sum = (k: 'tokens' | 'words' | 'bytes' | 'nll_sum' | 'windows') => parts.reduce((a, p) => a + p[k], 0);
+  const nll = sum('nll_sum'), tokens = sum('tokens'), words = sum('words'), bytes = sum('bytes');
+  return {
+    tokens, words, bytes, nll_sum: nll,
+    token_perplexity: Math.exp(nll / Math.max(1, tokens)),
+    word_perplexity: Math.exp(nll / words),
+    byte_perplexity: Math.exp(nll / bytes),
+    bits_per_byte: nll / bytes / Math.LN2,
+    windows: sum('windows'),
+    context: opts.context ?? model.maxContext,
+  };
+}

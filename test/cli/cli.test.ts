@@ -37,7 +37,7 @@ test('eval --ppl --json prints every metric on the last stdout line', () => {
   const r = cli('eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--json');
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
-  const out = JSON.parse(lines[lines.length - 1]);
+  const out = JSON.parse(lines[lines.length - 1]).tasks[join(dir, 'doc.txt')];
   for (const k of ['tokens', 'nll_sum', 'token_perplexity', 'word_perplexity', 'byte_perplexity', 'bits_per_byte']) {
     assert.equal(typeof out[k], 'number', `${k} missing`);
     assert.ok(Number.isFinite(out[k]));
