@@ -7,8 +7,10 @@ import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
+import { runFinetune } from './finetune.js';
 import { parseArgs, intFlag } from './args.js';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
+import { pretrain, readPretrainConfig } from '../train/pretrain.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -23,6 +25,9 @@ commands:
                                          or task files (--task repeatable; --split test|validation|train,
                                          --limit N, --batch N, --context N, --json); --ppl FILE scores one document
   data [--dir DIR] [--rebuild]           build (or verify) the offline datasets
+  pretrain --config FILE [--out DIR]     pre-train a base model from scratch (--resume continues a run)
+  finetune --model DIR --task NAME --out DIR   full fine-tuning (all blocks, trunk frozen) over a learning-rate
+                                         grid (--lrs), best on validation, scored on test; resumable
   help                                   this text
 
 A model DIR is a Hugging Face checkpoint directory (config.json, model.safetensors or a
@@ -43,6 +48,20 @@ function main(argv: string[]): void {
       return runGenerate(rest);
     case 'eval':
       return runEval(rest);
+    case 'finetune':
+      return runFinetune(rest);
+    case 'pretrain': {
+      const args = parseArgs('pretrain', rest, { values: ['--config', '--out', '--data-dir'], switches: ['--resume'] });
+      const cfgPath = args.values.get('--config');
+      if (!cfgPath) throw new Error('pretrain: --config FILE is required (e.g. configs/base-16.json)');
+      const cfg = readPretrainConfig(cfgPath);
+      const dataDir = args.values.get('--data-dir') ?? defaultDataDir(root);
+      ensureData(dataDir, (s) => process.stderr.write(`data: ${s}\n`));
+      const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
+      const r = pretrain(cfg, dataDir, out, { resume: args.switches.has('--resume') });
+      console.log(JSON.stringify({ out: r.outDir, steps: r.steps, seconds: Math.round(r.seconds), final_train_loss: r.finalTrainLoss, validation_loss: r.validationLoss }));
+      return;
+    }
     case 'data': {
       const args = parseArgs('data', rest, { values: ['--dir'], switches: ['--rebuild', '--json'] });
       const dir = args.values.get('--dir') ?? defaultDataDir(root);

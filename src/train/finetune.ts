@@ -1,0 +1,176 @@
+// Full fine-tuning, the FT row of every table: all transformer blocks train, the trunk
+// (embeddings, final norm, tied head) stays frozen (METHOD.md), AdamW, one run per
+// learning rate of the grid, the best picked on the validation split only, then scored
+// once on test. Each run checkpoints and resumes; finished runs are not repeated.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CausalLM } from '../models/causal_lm.js';
+import { loadModel } from '../models/load.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { AdamW } from '../optim/adamw.js';
+import { cosineWithWarmup } from '../optim/schedule.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { backward } from '../tensor/autograd.js';
+import { Rng } from '../util/rng.js';
+import { encodePair, evaluateMultipleChoice, MultipleChoiceItem } from '../eval/multiple_choice.js';
+import { corpusPerplexity } from '../eval/perplexity.js';
+import type { Task } from '../data/tasks.js';
+import { saveCheckpoint, writeFileAtomic } from '../io/checkpoint.js';
+import { loadTrainState, saveTrainState } from './state.js';
+
+/** The paper's learning-rate grid (METHOD.md, Stage 3). */
+export const PAPER_LR_GRID = [2e-5, 5e-5, 1e-4, 2e-4, 3e-4];
+
+export interface FinetuneOptions {
+  lrs: number[];
+  steps: number;
+  batchSize: number;
+  /** Items (MC) or documents (LM) of the validation / test splits scored; all by default. */
+  evalLimit?: number;
+  seed?: number;
+  checkpointEvery?: number;
+  log?: (s: string) => void;
+}
+
+/** Token sequences to train on: the answer after its context (MC) or windows of text (LM). */
+interface Example {
+  input: number[];
+  targets: number[]; // same length as input, -1 where not scored
+}
+
+export function trainingExamples(task: Task, tok: TextTokenizer, context: number): Example[] {
+  if (task.kind === 'mc') {
+    return task.items.map((it: MultipleChoiceItem) => {
+      const { context: ctx, continuation } = encodePair(tok, it.context, ' ' + it.choices[it.label]);
+      const seq = [...ctx, ...continuation].slice(-(context + 1));
+      const input = seq.slice(0, -1);
+      const targets = new Array<number>(input.length).fill(-1);
+      for (let k = 0; k < Math.min(continuation.length, input.length); k++) targets[input.length - 1 - k] = seq[seq.length - 1 - k];
+      return { input, targets };
+    });
+  }
+  // LM: consecutive windows of the documents (EOS-separated), every token scored.
+  const eos = tok.prefixTokenId;
+  const stream: number[] = [];
+  for (const d of task.documents) stream.push(eos, ...tok.encode(d));
+  const out: Example[] = [];
+  for (let s = 0; s + 1 < stream.length; s += context) {
+    const seq = stream.slice(s, s + context + 1);
+    if (seq.length < 2) break;
+    out.push({ input: seq.slice(0, -1), targets: seq.slice(1) });
+  }
+  return out;
+}
+
+/** Freezes the trunk; returns the trainable (block) parameters. */
+export function freezeTrunk(model: CausalLM) {
+  model.requiresGrad(false);
+  model.blocks.requiresGrad(true);
+  return model.blocks.parameters();
+}
+
+export interface Score {
+  metric: 'acc' | 'word_perplexity';
+  value: number;
+  details: Record<string, number>;
+}
+
+export function scoreTask(model: CausalLM, tok: TextTokenizer, task: Task, limit = Infinity): Score {
+  if (task.kind === 'mc') {
+    const r = evaluateMultipleChoice(model, tok, task.items.slice(0, limit));
+    return { metric: 'acc', value: r.acc, details: { ...r } };
+  }
+  const docs = task.documents.slice(0, limit).map((text) => ({ text, tokens: tok.encode(text) }));
+  const r = corpusPerplexity(model, docs, tok.prefixTokenId);
+  return { metric: 'word_perplexity', value: r.word_perplexity, details: { ...r } };
+}
+
+const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
+
+export interface FinetuneResult {
+  runs: { lr: number; validation: Score }[];
+  bestLr: number;
+  validation: Score;
+  test: Score;
+  zeroShot: { validation: Score; test: Score };
+}
+
+export function finetune(modelDir: string, tasks: { train: Task; validation: Task; test: Task }, outDir: string, opts: FinetuneOptions): FinetuneResult {
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  mkdirSync(outDir, { recursive: true });
+  const tok = TextTokenizer.fromDir(modelDir);
+  const base = loadModel(modelDir);
+  const C = base.maxContext;
+  const examples = trainingExamples(tasks.train, tok, C);
+  if (examples.length === 0) throw new Error('finetune: the training split yields no examples');
+  const zsPath = join(outDir, 'zero_shot.json');
+  let zeroShot: FinetuneResult['zeroShot'];
+  if (existsSync(zsPath)) zeroShot = JSON.parse(readFileSync(zsPath, 'utf8'));
+  else {
+    zeroShot = { validation: scoreTask(base, tok, tasks.validation, opts.evalLimit), test: scoreTask(base, tok, tasks.test, opts.evalLimit) };
+    writeFileAtomic(zsPath, JSON.stringify(zeroShot, null, 2));
+  }
+  log(`zero-shot: validation ${zeroShot.validation.metric} ${zeroShot.validation.value.toFixed(4)}, test ${zeroShot.test.value.toFixed(4)}; ${examples.length} training examples`);
+
+  const runs: FinetuneResult['runs'] = [];
+  let best: { lr: number; validation: Score } | null = null;
+  for (const lr of opts.lrs) {
+    const runDir = join(outDir, `lr-${lr}`);
+    const resultPath = join(runDir, 'result.json');
+    if (existsSync(resultPath)) {
+      const r = JSON.parse(readFileSync(resultPath, 'utf8')) as { lr: number; validation: Score };
+      runs.push(r);
+      if (!best || better(r.validation, best.validation)) best = r;
+      log(`lr ${lr}: done before (validation ${r.validation.value.toFixed(4)})`);
+      continue;
+    }
+    mkdirSync(runDir, { recursive: true });
+    const model = loadModel(modelDir);
+    const params = freezeTrunk(model);
+    const opt = new AdamW(params, { lr, weightDecay: 0 });
+    const saved = loadTrainState(join(runDir, 'state'), model, opt);
+    let step = saved ? (saved.step as number) : 0;
+    if (saved) log(`lr ${lr}: resuming at step ${step}`);
+    model.train();
+    for (; step < opts.steps; step++) {
+      const rng = new Rng((opts.seed ?? 0) * 1_000_003 + step);
+      const batch = Array.from({ length: opts.batchSize }, () => examples[rng.int(examples.length)]);
+      const T = Math.max(...batch.map((e) => e.input.length));
+      const ids = new Int32Array(opts.batchSize * T), targets = new Int32Array(opts.batchSize * T).fill(-1);
+      batch.forEach((e, b) => {
+        ids.set(e.input, b * T);
+        targets.set(e.targets, b * T);
+      });
+      opt.lr = cosineWithWarmup(step, { maxLr: lr, warmupSteps: Math.ceil(opts.steps * 0.05), totalSteps: opts.steps, minLr: lr * 0.1 });
+      opt.zeroGrad();
+      const loss = model.loss(ids, targets, opts.batchSize, T);
+      backward(loss);
+      clipGradNorm(params, 1.0);
+      opt.step();
+      if ((step + 1) % 50 === 0) log(`lr ${lr}: step ${step + 1}/${opts.steps} loss ${loss.item().toFixed(4)}`);
+      if (opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0 && step + 1 < opts.steps) {
+        saveTrainState(join(runDir, 'state'), model, opt, { step: step + 1 });
+      }
+    }
+    const validation = scoreTask(model, tok, tasks.validation, opts.evalLimit);
+    log(`lr ${lr}: validation ${validation.metric} ${validation.value.toFixed(4)}`);
+    const r = { lr, validation };
+    if (!best || better(validation, best.validation)) {
+      best = r;
+      saveCheckpoint(join(outDir, 'best'), model.hfConfig, model.hfTensors());
+      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json']) {
+        if (existsSync(join(modelDir, f))) writeFileSync(join(outDir, 'best', f), readFileSync(join(modelDir, f)));
+      }
+      writeFileAtomic(join(outDir, 'best', 'selected.json'), JSON.stringify({ lr }));
+    }
+    writeFileAtomic(resultPath, JSON.stringify(r, null, 2));
+    runs.push(r);
+  }
+  if (!best) throw new Error('finetune: no learning rate given');
+  // The selected model: the best run's checkpoint (written when it was best).
+  const bestModel = loadModel(join(outDir, 'best'));
+  const test = scoreTask(bestModel, tok, tasks.test, opts.evalLimit);
+  const result: FinetuneResult = { runs, bestLr: best.lr, validation: best.validation, test, zeroShot };
+  writeFileAtomic(join(outDir, 'results.json'), JSON.stringify(result, null, 2));
+  return result;
+}

@@ -1,0 +1,188 @@
+// Pre-training a GPT-2-architecture base model from scratch on the offline pretraining
+// corpus (data/build.ts): a byte-level BPE trained on the same text, random windows of
+// the document stream (EOS between documents), AdamW with a cosine schedule, gradient
+// clipping, periodic validation on D^V, resumable checkpoints, and a Hugging Face
+// checkpoint directory (config.json, model.safetensors, tokenizer.json) as the result.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GPT2LMHeadModel } from '../models/gpt2.js';
+import { AdamW } from '../optim/adamw.js';
+import { cosineWithWarmup } from '../optim/schedule.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { backward, noGrad } from '../tensor/autograd.js';
+import { Rng } from '../util/rng.js';
+import { trainByteLevelBpe } from '../tokenizer/train_bpe.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { saveCheckpoint, writeFileAtomic, readJsonObject, Checkpoint } from '../io/checkpoint.js';
+import { writeSafetensors, SafetensorsFile } from '../io/safetensors.js';
+
+export interface PretrainConfig {
+  name: string;
+  vocab_size: number; // BPE vocabulary trained on the corpus (incl. <|endoftext|>)
+  n_layer: number; // 16 or 24: four even groups for ScaleOT
+  n_embd: number;
+  n_head: number;
+  n_positions: number; // context length
+  batch_size: number;
+  steps: number;
+  lr: number;
+  min_lr: number;
+  warmup_steps: number;
+  weight_decay: number;
+  grad_clip: number;
+  eval_every: number;
+  checkpoint_every: number;
+  eval_batches: number;
+  seed: number;
+  save_dtype: 'F32' | 'F16' | 'BF16';
+}
+
+export function readPretrainConfig(path: string): PretrainConfig {
+  const c = readJsonObject(path) as Record<string, unknown>;
+  const need = (k: keyof PretrainConfig, type: 'number' | 'string') => {
+    if (typeof c[k] !== type) throw new Error(`${path}: "${k}" must be a ${type}, got ${JSON.stringify(c[k])}`);
+  };
+  for (const k of ['vocab_size', 'n_layer', 'n_embd', 'n_head', 'n_positions', 'batch_size', 'steps', 'lr', 'min_lr', 'warmup_steps',
+    'weight_decay', 'grad_clip', 'eval_every', 'checkpoint_every', 'eval_batches', 'seed'] as const) need(k, 'number');
+  need('name', 'string');
+  need('save_dtype', 'string');
+  if ((c.n_embd as number) % (c.n_head as number) !== 0) throw new Error(`${path}: "n_embd" must be divisible by "n_head"`);
+  return c as unknown as PretrainConfig;
+}
+
+function tokenStream(tok: TextTokenizer, path: string, eos: number): Int32Array {
+  const docs = readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+  const ids: number[] = [];
+  for (const d of docs) {
+    for (const t of tok.encode(d)) ids.push(t);
+    ids.push(eos);
+  }
+  return Int32Array.from(ids);
+}
+
+/** B windows of T + 1 tokens at random offsets (from the step's own seeded generator). */
+function batchAt(stream: Int32Array, B: number, T: number, rng: Rng): { ids: Int32Array; targets: Int32Array } {
+  const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const s = rng.int(stream.length - T - 1);
+    ids.set(stream.subarray(s, s + T), b * T);
+    targets.set(stream.subarray(s + 1, s + T + 1), b * T);
+  }
+  return { ids, targets };
+}
+
+export interface PretrainResult {
+  outDir: string;
+  steps: number;
+  seconds: number;
+  finalTrainLoss: number;
+  validationLoss: number;
+}
+
+/**
+ * Runs (or resumes) pre-training. dataDir holds the built datasets; outDir receives the
+ * checkpoint directory, training_log.jsonl and, while running, a resumable state/.
+ */
+export function pretrain(cfg: PretrainConfig, dataDir: string, outDir: string, opts: { resume?: boolean; log?: (s: string) => void } = {}): PretrainResult {
+  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  mkdirSync(outDir, { recursive: true });
+  const stateDir = join(outDir, 'state');
+  const logPath = join(outDir, 'training_log.jsonl');
+
+  // Tokenizer: trained once on the training split, kept with the model.
+  const tokPath = join(outDir, 'tokenizer.json');
+  if (!existsSync(tokPath) || !opts.resume) {
+    log(`training a ${cfg.vocab_size}-token byte-level BPE on ${join(dataDir, 'pretrain/train.jsonl')}`);
+    const docs = readFileSync(join(dataDir, 'pretrain/train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+    writeFileAtomic(tokPath, JSON.stringify(trainByteLevelBpe(docs, { vocabSize: cfg.vocab_size })));
+  }
+  const eos = cfg.vocab_size - 1; // <|endoftext|> is the last token, as in GPT-2
+  writeFileAtomic(join(outDir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', model_max_length: cfg.n_positions }, null, 2) + '\n');
+  const model = new GPT2LMHeadModel({ vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head }, cfg.seed);
+  // config.json first, so the tokenizer can read bos/eos ids from it
+  writeFileAtomic(join(outDir, 'config.json'), JSON.stringify({ ...model.hfConfig, bos_token_id: eos, eos_token_id: eos }, null, 2) + '\n');
+  const tok = TextTokenizer.fromDir(outDir);
+  if (tok.tokenToId('<|endoftext|>') !== eos) throw new Error('tokenizer: <|endoftext|> is not the last id');
+  const train = tokenStream(tok, join(dataDir, 'pretrain/train.jsonl'), eos);
+  const valid = tokenStream(tok, join(dataDir, 'pretrain/dv.jsonl'), eos);
+  log(`corpus: ${train.length} training tokens, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters`);
+
+  const decay = model.parameters().filter((p) => p.ndim >= 2);
+  const noDecay = model.parameters().filter((p) => p.ndim < 2);
+  const opt = new AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], { lr: cfg.lr, weightDecay: cfg.weight_decay, betas: [0.9, 0.95] });
+  let start = 0;
+  let elapsedBefore = 0;
+  if (opts.resume && existsSync(join(stateDir, 'state.json'))) {
+    const st = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { step: number; seconds: number };
+    const w = SafetensorsFile.open(join(stateDir, 'weights.safetensors'));
+    for (const [name, p] of model.namedParameters()) p.data.set(w.readFloat32(name));
+    w.close();
+    const m = SafetensorsFile.open(join(stateDir, 'optimizer.safetensors'));
+    const moments = model.parameters().map((_, i) => ({ index: i, expAvg: m.readFloat32(`m.${i}`), expAvgSq: m.readFloat32(`v.${i}`) }));
+    m.close();
+    opt.loadStateDict({ step: st.step, lr: opt.lr, moments });
+    start = st.step;
+    elapsedBefore = st.seconds;
+    log(`resuming at step ${start}`);
+  } else {
+    rmSync(logPath, { force: true });
+  }
+
+  const B = cfg.batch_size, T = cfg.n_positions;
+  const evalLoss = (): number =>
+    noGrad(() => {
+      const rng = new Rng(12345); // the same validation windows every time
+      let s = 0;
+      for (let i = 0; i < cfg.eval_batches; i++) {
+        const { ids, targets } = batchAt(valid, B, T, rng);
+        s += model.loss(ids, targets, B, T).item();
+      }
+      return s / cfg.eval_batches;
+    });
+  const saveState = (step: number, seconds: number) => {
+    const tmp = `${stateDir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    writeSafetensors(join(tmp, 'weights.safetensors'), model.namedParameters().map(([name, p]) => ({ name, dtype: 'F32', shape: p.shape, data: p.data as Float32Array })));
+    const sd = opt.stateDict();
+    writeSafetensors(join(tmp, 'optimizer.safetensors'), sd.moments.flatMap((mo) => [
+      { name: `m.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvg.length], data: Float32Array.from(mo.expAvg) },
+      { name: `v.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvgSq.length], data: Float32Array.from(mo.expAvgSq) },
+    ]));
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ step, seconds }));
+    rmSync(stateDir, { recursive: true, force: true });
+    renameSync(tmp, stateDir);
+  };
+
+  const t0 = performance.now();
+  const seconds = () => elapsedBefore + (performance.now() - t0) / 1000;
+  let lossAvg = NaN;
+  for (let step = start; step < cfg.steps; step++) {
+    const { ids, targets } = batchAt(train, B, T, new Rng(cfg.seed * 1_000_003 + step)); // resumable
+    opt.lr = cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, minLr: cfg.min_lr });
+    opt.zeroGrad();
+    const loss = model.loss(ids, targets, B, T);
+    backward(loss);
+    const norm = clipGradNorm(model.parameters(), cfg.grad_clip);
+    opt.step();
+    const l = loss.item();
+    if (!Number.isFinite(l)) throw new Error(`pretrain: loss became ${l} at step ${step}`);
+    lossAvg = Number.isNaN(lossAvg) ? l : 0.95 * lossAvg + 0.05 * l;
+    const done = step + 1;
+    const entry: Record<string, number> = { step: done, loss: l, loss_avg: lossAvg, lr: opt.lr, grad_norm: norm, seconds: seconds() };
+    if (done % cfg.eval_every === 0 || done === cfg.steps) entry.val_loss = evalLoss();
+    appendFileSync(logPath, JSON.stringify(entry) + '\n');
+    if (done % 10 === 0 || entry.val_loss !== undefined) {
+      const tps = ((done - start) * B * T) / ((performance.now() - t0) / 1000);
+      log(`step ${done}/${cfg.steps} loss ${lossAvg.toFixed(3)}${entry.val_loss !== undefined ? ` val ${entry.val_loss.toFixed(3)}` : ''} lr ${opt.lr.toExponential(2)} ${tps.toFixed(0)} tok/s ${seconds().toFixed(0)}s`);
+    }
+    if (done % cfg.checkpoint_every === 0 && done < cfg.steps) saveState(done, seconds());
+  }
+  const validationLoss = evalLoss();
+  saveCheckpoint(outDir, { ...model.hfConfig, bos_token_id: eos, eos_token_id: eos },
+    model.hfTensors().map((t) => ({ ...t, dtype: cfg.save_dtype })));
+  rmSync(stateDir, { recursive: true, force: true });
+  // The shipped weights are rounded to save_dtype: check they still load.
+  Checkpoint.open(outDir).close();
+  return { outDir, steps: cfg.steps, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss };
+}

