@@ -25,7 +25,8 @@ commands:
                                          or task files (--task repeatable; --split test|validation|train,
                                          --limit N, --batch N, --context N, --json); --ppl FILE scores one document
   data [--dir DIR] [--rebuild]           build (or verify) the offline datasets
-  pretrain --config FILE [--out DIR]     pre-train a base model from scratch (--resume continues a run)
+  pretrain --config FILE [--out DIR]     pre-train a base model from scratch (--resume continues a run,
+                                         --stop-after N saves and stops, to train in pieces)
   finetune --model DIR --task NAME --out DIR   full fine-tuning (all blocks, trunk frozen) over a learning-rate
                                          grid (--lrs), best on validation, scored on test; resumable
   help                                   this text
@@ -51,14 +52,15 @@ function main(argv: string[]): void {
     case 'finetune':
       return runFinetune(rest);
     case 'pretrain': {
-      const args = parseArgs('pretrain', rest, { values: ['--config', '--out', '--data-dir'], switches: ['--resume'] });
+      const args = parseArgs('pretrain', rest, { values: ['--config', '--out', '--data-dir', '--stop-after'], switches: ['--resume'] });
       const cfgPath = args.values.get('--config');
       if (!cfgPath) throw new Error('pretrain: --config FILE is required (e.g. configs/base-16.json)');
       const cfg = readPretrainConfig(cfgPath);
       const dataDir = args.values.get('--data-dir') ?? defaultDataDir(root);
       ensureData(dataDir, (s) => process.stderr.write(`data: ${s}\n`));
       const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
-      const r = pretrain(cfg, dataDir, out, { resume: args.switches.has('--resume') });
+      const stopAfter = args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined;
+      const r = pretrain(cfg, dataDir, out, { resume: args.switches.has('--resume'), stopAfter });
       console.log(JSON.stringify({ out: r.outDir, steps: r.steps, seconds: Math.round(r.seconds), final_train_loss: r.finalTrainLoss, validation_loss: r.validationLoss }));
       return;
     }

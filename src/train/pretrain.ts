@@ -83,7 +83,13 @@ export interface PretrainResult {
  * Runs (or resumes) pre-training. dataDir holds the built datasets; outDir receives the
  * checkpoint directory, training_log.jsonl and, while running, a resumable state/.
  */
-export function pretrain(cfg: PretrainConfig, dataDir: string, outDir: string, opts: { resume?: boolean; log?: (s: string) => void } = {}): PretrainResult {
+export function pretrain(
+  cfg: PretrainConfig,
+  dataDir: string,
+  outDir: string,
+  /** stopAfter: save the resumable state after that many steps and return (a run in pieces). */
+  opts: { resume?: boolean; stopAfter?: number; log?: (s: string) => void } = {},
+): PretrainResult {
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
   mkdirSync(outDir, { recursive: true });
   const stateDir = join(outDir, 'state');
@@ -177,6 +183,11 @@ export function pretrain(cfg: PretrainConfig, dataDir: string, outDir: string, o
       log(`step ${done}/${cfg.steps} loss ${lossAvg.toFixed(3)}${entry.val_loss !== undefined ? ` val ${entry.val_loss.toFixed(3)}` : ''} lr ${opt.lr.toExponential(2)} ${tps.toFixed(0)} tok/s ${seconds().toFixed(0)}s`);
     }
     if (done % cfg.checkpoint_every === 0 && done < cfg.steps) saveState(done, seconds());
+    if (opts.stopAfter !== undefined && done === opts.stopAfter && done < cfg.steps) {
+      saveState(done, seconds());
+      log(`stopped after step ${done}; continue with --resume`);
+      return { outDir, steps: done, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss: NaN };
+    }
   }
   const validationLoss = evalLoss();
   saveCheckpoint(outDir, { ...model.hfConfig, bos_token_id: eos, eos_token_id: eos },
