@@ -45,6 +45,16 @@ export class KVCache {
   }
 }
 
+/**
+ * A transformer block as the model runs it: anything that maps hidden states (B, T, C) to
+ * hidden states. Offsite-tuning swaps blocks for harmonizers or compressed copies, which
+ * take the same call (extra arguments such as the KV cache may be ignored).
+ */
+export interface Block extends Module {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  forward(x: Tensor, ...rest: any[]): Tensor;
+}
+
 export interface CausalLM extends Module {
   readonly architecture: Architecture;
   /** The Hugging Face config this model was built from (written back on save). */
@@ -53,7 +63,7 @@ export interface CausalLM extends Module {
   /** Maximum context in tokens (the harness's max_length). */
   readonly maxContext: number;
   /** The transformer blocks, in order. */
-  readonly blocks: ModuleList<Module>;
+  readonly blocks: ModuleList<Block>;
   /** Logits (B, T, V) for ids (B*T, row-major); with a cache, T new tokens after cache.length. */
   forward(ids: Int32Array, B: number, T: number, cache?: KVCache): Tensor;
   /** Mean next-token cross-entropy (negative targets ignored), without materialising logits. */

@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadInto, sourceDType,
+  Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadInto, sourceDType,
 } from './causal_lm.js';
 
 export interface GPT2Config {
@@ -171,7 +171,7 @@ export class GPT2Model extends Module {
   readonly wte: Embedding; // (V, C)
   readonly wpe: Embedding; // (nPositions, C)
   readonly drop: Dropout;
-  readonly h: ModuleList<GPT2Block>;
+  readonly h: ModuleList<Block>;
   readonly ln_f: LayerNorm;
 
   constructor(readonly config: Required<GPT2Config>, rng: Rng, init = true) {
@@ -179,7 +179,7 @@ export class GPT2Model extends Module {
     this.wte = new Embedding(config.vocabSize, config.nEmbd, { std: config.initializerRange, rng, init });
     this.wpe = new Embedding(config.nPositions, config.nEmbd, { std: config.initializerRange, rng, init });
     this.drop = new Dropout(config.embdDropout, rng);
-    this.h = new ModuleList(Array.from({ length: config.nLayer }, () => new GPT2Block(config, rng, init)));
+    this.h = new ModuleList<Block>(Array.from({ length: config.nLayer }, () => new GPT2Block(config, rng, init)));
     this.ln_f = new LayerNorm(config.nEmbd, config.layerNormEpsilon);
   }
 
@@ -225,7 +225,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     return this.config.nPositions;
   }
 
-  get blocks(): ModuleList<GPT2Block> {
+  get blocks(): ModuleList<Block> {
     return this.transformer.h;
   }
 

@@ -14,7 +14,7 @@ import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import { CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadInto, sourceDType } from './causal_lm.js';
+import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadInto, sourceDType } from './causal_lm.js';
 
 export interface LlamaConfig {
   vocabSize: number; // 32000 for LLaMA-1/2
@@ -154,13 +154,13 @@ export class LlamaDecoderLayer extends Module {
 
 class LlamaModel extends Module {
   readonly embed_tokens: Embedding;
-  readonly layers: ModuleList<LlamaDecoderLayer>;
+  readonly layers: ModuleList<Block>;
   readonly norm: RMSNorm;
 
   constructor(readonly cfg: LlamaConfig, rng: Rng, init: boolean) {
     super();
     this.embed_tokens = new Embedding(cfg.vocabSize, cfg.hiddenSize, { std: 0.02, rng, init });
-    this.layers = new ModuleList(Array.from({ length: cfg.numLayers }, () => new LlamaDecoderLayer(cfg, rng, init)));
+    this.layers = new ModuleList<Block>(Array.from({ length: cfg.numLayers }, () => new LlamaDecoderLayer(cfg, rng, init)));
     this.norm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
   }
 
@@ -203,7 +203,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return this.config.maxPositions;
   }
 
-  get blocks(): ModuleList<LlamaDecoderLayer> {
+  get blocks(): ModuleList<Block> {
     return this.model.layers;
   }
 

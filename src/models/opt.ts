@@ -14,7 +14,7 @@ import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import { CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configString, loadInto, sourceDType } from './causal_lm.js';
+import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configString, loadInto, sourceDType } from './causal_lm.js';
 
 export interface OPTConfig {
   vocabSize: number; // 50272
@@ -121,7 +121,7 @@ export class OPTDecoder extends Module {
   readonly project_in: Linear | null;
   readonly project_out: Linear | null;
   readonly final_layer_norm: LayerNorm | null;
-  readonly layers: ModuleList<OPTDecoderLayer>;
+  readonly layers: ModuleList<Block>;
 
   constructor(readonly cfg: OPTConfig, rng: Rng, init: boolean) {
     super();
@@ -133,7 +133,7 @@ export class OPTDecoder extends Module {
     this.final_layer_norm = cfg.doLayerNormBefore && !cfg.removeFinalLayerNorm
       ? new LayerNorm(cfg.hiddenSize, 1e-5, { affine: cfg.layerNormAffine })
       : null;
-    this.layers = new ModuleList(Array.from({ length: cfg.numLayers }, () => new OPTDecoderLayer(cfg, rng, init)));
+    this.layers = new ModuleList<Block>(Array.from({ length: cfg.numLayers }, () => new OPTDecoderLayer(cfg, rng, init)));
   }
 
   /** Hidden states (B, T, word_embed_proj_dim) ready for the tied head. */
@@ -182,7 +182,7 @@ export class OPTForCausalLM extends Module implements CausalLM {
     return this.config.maxPositions;
   }
 
-  get blocks(): ModuleList<OPTDecoderLayer> {
+  get blocks(): ModuleList<Block> {
     return this.model.decoder.layers;
   }
 
