@@ -8,6 +8,7 @@ import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
 import { runFinetune } from './finetune.js';
+import { runImportance } from './importance.js';
 import { parseArgs, intFlag } from './args.js';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
@@ -27,6 +28,8 @@ commands:
   data [--dir DIR] [--rebuild]           build (or verify) the offline datasets
   pretrain --config FILE [--out DIR]     pre-train a base model from scratch (--resume continues a run,
                                          --stop-after N saves and stops, to train in pieces)
+  importance --model DIR --out DIR       Dynamic LayerReplace: block importance scores and harmonizers
+                                         (--steps, --eta, --rank, --batch, --seq-len, --resume)
   finetune --model DIR --task NAME --out DIR   full fine-tuning (all blocks, trunk frozen) over a learning-rate
                                          grid (--lrs), best on validation, scored on test; resumable
   help                                   this text
@@ -51,6 +54,8 @@ function main(argv: string[]): void {
       return runEval(rest);
     case 'finetune':
       return runFinetune(rest);
+    case 'importance':
+      return runImportance(rest);
     case 'pretrain': {
       const args = parseArgs('pretrain', rest, { values: ['--config', '--out', '--data-dir', '--stop-after'], switches: ['--resume'] });
       const cfgPath = args.values.get('--config');

@@ -1,0 +1,83 @@
+// Dynamic LayerReplace: the sampler replaces exactly floor(|g|/2) blocks per group, the
+// score update equals a hand-computed Eqs. 4-5 example, DL steps train only the sampled
+// harmonizers while the model stays frozen, and a stopped run resumes exactly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig } from '../../src/offsite/scaleot/importance.js';
+import { makeGroups } from '../../src/offsite/scaleot/plan.js';
+import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
+import { Rng } from '../../src/util/rng.js';
+
+test('every sampled candidate replaces exactly floor(|g|/2) blocks of each group', () => {
+  for (const n of [8, 14, 16, 17]) {
+    const groups = makeGroups(n, 4);
+    const rng = new Rng(n);
+    for (let t = 0; t < 200; t++) {
+      const scores = Array.from({ length: n }, () => rng.normal() * 2);
+      const replaced = sampleCandidate(scores, groups, rng);
+      for (const g of groups) assert.equal(g.filter((i) => replaced[i]).length, Math.floor(g.length / 2), `n=${n} group [${g}]`);
+    }
+  }
+});
+
+test('higher scores make a block more likely to be kept', () => {
+  const groups = makeGroups(8, 4);
+  const scores = [3, -3, 3, -3, 3, -3, 3, -3];
+  const rng = new Rng(1);
+  let keptHigh = 0;
+  for (let t = 0; t < 500; t++) if (!sampleCandidate(scores, groups, rng)[0]) keptHigh++;
+  assert.ok(keptHigh > 400, `block 0 (score 3 vs -3) kept ${keptHigh}/500 times`);
+});
+
+test('Eqs. 4-5 on a hand-worked example (updates from the pre-step scores, summed)', () => {
+  const scores = [0, 1, -1];
+  // candidate 0 replaces block 0 (keeps 1, 2); candidate 1 replaces block 1 (keeps 0, 2)
+  const cands = [[true, false, false], [false, true, false]];
+  const losses = [2, 3];
+  const e0 = Math.exp(-2), e1 = Math.exp(-3);
+  const r0 = e0 - (e0 + e1) / 2, r1 = e1 - (e0 + e1) / 2; // Eq. 4
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  const g = (x: number) => sig(x) * (1 - sig(x));
+  const want = [
+    0 + 1 * r1 * g(0), // kept only by candidate 1
+    1 + 1 * r0 * g(1), // kept only by candidate 0
+    -1 + 1 * (r0 + r1) * g(-1), // kept by both: rewards cancel
+  ];
+  const { next, rewards } = scoreUpdate(scores, cands, losses, 1);
+  assert.ok(Math.abs(rewards[0] - 0.0427740) < 1e-6 && Math.abs(rewards[1] + 0.0427740) < 1e-6, `rewards ${rewards}`);
+  next.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-15, `score ${i}: ${v} vs ${want[i]}`));
+  assert.ok(Math.abs(next[0] - (0 - 0.0427740 * 0.25)) < 1e-7);
+  // η scales the step; a reward scale divides it
+  const half = scoreUpdate(scores, cands, losses, 2, 4).next;
+  half.forEach((v, i) => assert.ok(Math.abs(v - scores[i] - (want[i] - scores[i]) / 2) < 1e-15));
+});
+
+test('importance estimation trains harmonizers only, writes its outputs and resumes exactly', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-imp-'));
+  try {
+    const model = new GPT2LMHeadModel({ vocabSize: 40, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 6);
+    const before = model.parameters().map((p) => p.data.slice());
+    const rng = new Rng(2);
+    const stream = () => Int32Array.from({ length: 2000 }, (_, i) => (i % 7 === 0 ? rng.int(40) : (i * 3) % 40));
+    const dT = stream(), dV = stream();
+    const cfg = { ...defaultImportanceConfig(16), rank: 4, steps: 12, batchSize: 2, seqLen: 16, checkpointEvery: 4, eta: 0.5 };
+    const a = estimateImportance(model, 16, dT, dV, cfg, join(dir, 'a'), { log: () => {} });
+    model.parameters().forEach((p, i) => assert.deepEqual(p.data, before[i], 'the model must stay frozen'));
+    assert.ok(a.scores.some((s) => s !== 0), 'RL steps moved the scores');
+    assert.ok(a.harmonizers.parameters().some((p) => p.data.some((v) => v !== 0 && p.shape[1] === 4)), 'DL steps trained some harmonizer up-projection');
+    assert.ok(existsSync(join(dir, 'a', 'scores.json')) && existsSync(join(dir, 'a', 'harmonizers.safetensors')));
+    const loaded = loadImportance(join(dir, 'a'), 16);
+    assert.deepEqual(loaded.scores, a.scores);
+    // stop after 6 steps, resume: identical scores and harmonizers
+    estimateImportance(model, 16, dT, dV, cfg, join(dir, 'b'), { stopAfter: 6, log: () => {} });
+    const b = estimateImportance(model, 16, dT, dV, cfg, join(dir, 'b'), { resume: true, log: () => {} });
+    assert.deepEqual(b.scores, a.scores);
+    const pa = a.harmonizers.parameters(), pb = b.harmonizers.parameters();
+    pa.forEach((p, i) => assert.deepEqual(pb[i].data, p.data));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
