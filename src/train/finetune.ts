@@ -17,8 +17,10 @@ import { corpusPerplexity } from '../eval/perplexity.js';
 import type { Task } from '../data/tasks.js';
 import { saveCheckpoint, writeFileAtomic } from '../io/checkpoint.js';
 import { loadTrainState, saveTrainState } from './state.js';
+import type { Module, Parameter } from '../nn/module.js';
 
 /** The paper's learning-rate grid (METHOD.md, Stage 3). */
+export { better };
 export const PAPER_LR_GRID = [2e-5, 5e-5, 1e-4, 2e-4, 3e-4];
 
 export interface FinetuneOptions {
@@ -33,7 +35,7 @@ export interface FinetuneOptions {
 }
 
 /** Token sequences to train on: the answer after its context (MC) or windows of text (LM). */
-interface Example {
+export interface Example {
   input: number[];
   targets: number[]; // same length as input, -1 where not scored
 }
@@ -85,6 +87,49 @@ export function scoreTask(model: CausalLM, tok: TextTokenizer, task: Task, limit
   return { metric: 'word_perplexity', value: r.word_perplexity, details: { ...r } };
 }
 
+/**
+ * One learning rate's training run over `params` (everything else frozen), with random
+ * batches drawn by step (so a resumed run continues exactly) and periodic checkpoints in
+ * runDir/state.
+ */
+export function trainRun(
+  model: CausalLM,
+  params: Parameter[],
+  examples: Example[],
+  lr: number,
+  runDir: string,
+  opts: Pick<FinetuneOptions, 'steps' | 'batchSize' | 'seed' | 'checkpointEvery'>,
+  log: (s: string) => void,
+  stateModule: Module = model,
+): void {
+  const opt = new AdamW(params, { lr, weightDecay: 0 });
+  const saved = loadTrainState(join(runDir, 'state'), stateModule, opt);
+  let step = saved ? (saved.step as number) : 0;
+  if (saved) log(`lr ${lr}: resuming at step ${step}`);
+  model.train();
+  for (; step < opts.steps; step++) {
+    const rng = new Rng((opts.seed ?? 0) * 1_000_003 + step);
+    const batch = Array.from({ length: opts.batchSize }, () => examples[rng.int(examples.length)]);
+    const T = Math.max(...batch.map((e) => e.input.length));
+    const ids = new Int32Array(opts.batchSize * T), targets = new Int32Array(opts.batchSize * T).fill(-1);
+    batch.forEach((e, b) => {
+      ids.set(e.input, b * T);
+      targets.set(e.targets, b * T);
+    });
+    opt.lr = cosineWithWarmup(step, { maxLr: lr, warmupSteps: Math.ceil(opts.steps * 0.05), totalSteps: opts.steps, minLr: lr * 0.1 });
+    opt.zeroGrad();
+    const loss = model.loss(ids, targets, opts.batchSize, T);
+    backward(loss);
+    clipGradNorm(params, 1.0);
+    opt.step();
+    if ((step + 1) % 50 === 0) log(`lr ${lr}: step ${step + 1}/${opts.steps} loss ${loss.item().toFixed(4)}`);
+    if (opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0 && step + 1 < opts.steps) {
+      saveTrainState(join(runDir, 'state'), stateModule, opt, { step: step + 1 });
+    }
+  }
+  model.eval();
+}
+
 const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
 
 export interface FinetuneResult {
@@ -127,31 +172,7 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
     mkdirSync(runDir, { recursive: true });
     const model = loadModel(modelDir);
     const params = freezeTrunk(model);
-    const opt = new AdamW(params, { lr, weightDecay: 0 });
-    const saved = loadTrainState(join(runDir, 'state'), model, opt);
-    let step = saved ? (saved.step as number) : 0;
-    if (saved) log(`lr ${lr}: resuming at step ${step}`);
-    model.train();
-    for (; step < opts.steps; step++) {
-      const rng = new Rng((opts.seed ?? 0) * 1_000_003 + step);
-      const batch = Array.from({ length: opts.batchSize }, () => examples[rng.int(examples.length)]);
-      const T = Math.max(...batch.map((e) => e.input.length));
-      const ids = new Int32Array(opts.batchSize * T), targets = new Int32Array(opts.batchSize * T).fill(-1);
-      batch.forEach((e, b) => {
-        ids.set(e.input, b * T);
-        targets.set(e.targets, b * T);
-      });
-      opt.lr = cosineWithWarmup(step, { maxLr: lr, warmupSteps: Math.ceil(opts.steps * 0.05), totalSteps: opts.steps, minLr: lr * 0.1 });
-      opt.zeroGrad();
-      const loss = model.loss(ids, targets, opts.batchSize, T);
-      backward(loss);
-      clipGradNorm(params, 1.0);
-      opt.step();
-      if ((step + 1) % 50 === 0) log(`lr ${lr}: step ${step + 1}/${opts.steps} loss ${loss.item().toFixed(4)}`);
-      if (opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0 && step + 1 < opts.steps) {
-        saveTrainState(join(runDir, 'state'), model, opt, { step: step + 1 });
-      }
-    }
+    trainRun(model, params, examples, lr, runDir, opts, log);
     const validation = scoreTask(model, tok, tasks.validation, opts.evalLimit);
     log(`lr ${lr}: validation ${validation.metric} ${validation.value.toFixed(4)}`);
     const r = { lr, validation };
