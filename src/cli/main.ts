@@ -9,6 +9,7 @@ import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
 import { runFinetune } from './finetune.js';
 import { runImportance } from './importance.js';
+import { runEmulator, runTune, runPlugin } from './offsite.js';
 import { parseArgs, intFlag } from './args.js';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
@@ -30,6 +31,10 @@ commands:
                                          --stop-after N saves and stops, to train in pieces)
   importance --model DIR --out DIR       Dynamic LayerReplace: block importance scores and harmonizers
                                          (--steps, --eta, --rank, --batch, --seq-len, --resume)
+  emulator --model DIR --importance DIR --out PKG   build an emulator package (--adapters N_a --alpha α
+                                         --beta β --target attn|ffn|all --no-src)
+  tune --emulator PKG --task NAME --out DIR   offsite tuning of the adapter blocks (--method full|lora|adapter)
+  plugin --model DIR --adapter DIR --out DIR  validate an adapter package and write the plugged-in model
   finetune --model DIR --task NAME --out DIR   full fine-tuning (all blocks, trunk frozen) over a learning-rate
                                          grid (--lrs), best on validation, scored on test; resumable
   help                                   this text
@@ -56,6 +61,12 @@ function main(argv: string[]): void {
       return runFinetune(rest);
     case 'importance':
       return runImportance(rest);
+    case 'emulator':
+      return runEmulator(rest);
+    case 'tune':
+      return runTune(rest);
+    case 'plugin':
+      return runPlugin(rest);
     case 'pretrain': {
       const args = parseArgs('pretrain', rest, { values: ['--config', '--out', '--data-dir', '--stop-after'], switches: ['--resume'] });
       const cfgPath = args.values.get('--config');
