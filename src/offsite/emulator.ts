@@ -25,10 +25,14 @@ import { applySrc, LowRankLinear, SrcReport } from './scaleot/src.js';
 import { Harmonizer } from './scaleot/harmonizer.js';
 import { loadImportance } from './scaleot/importance.js';
 import type { SrcTarget } from './linear_targets.js';
+import type { BaselinePlan } from './baselines/uniform_drop.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { setPath } from './linear_targets.js';
 
 export const EMULATOR_FORMAT = 'scaleot-emulator/1';
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+
+export type EmulatorKind = 'scaleot' | 'dynamic-drop' | 'uniform-drop' | 'crash';
 
 export interface EmulatorSettings {
   numAdapters: number; // N_a, default 4
@@ -43,9 +47,15 @@ export const DEFAULT_EMULATOR: EmulatorSettings = { numAdapters: 4, alpha: 0.25,
 
 export interface EmulatorManifest {
   format: string;
+  /** Which method made the plan (ScaleOT, or a baseline of METHOD.md). */
+  kind: EmulatorKind;
   source: { fingerprint: string; architecture: string; blocks: number };
   settings: EmulatorSettings;
-  plan: { roles: Role[]; scores: number[]; groups: number[][]; adapters: number[]; harmonized: number[]; compressed: number[] };
+  plan: {
+    roles: Role[]; scores: number[]; groups: number[][]; adapters: number[]; harmonized: number[]; compressed: number[];
+    /** Baselines: kept blocks, dropped blocks, and shared slots (slot -> kept block). */
+    kept?: number[]; dropped?: number[]; shared_with?: Record<number, number>;
+  };
   harmonizer_rank: number;
   src: { block: number; reports: SrcReport[] }[];
   /** True when the non-adapter, non-harmonized blocks ship uncompressed (β = 0 or --no-src). */
@@ -66,7 +76,15 @@ function tensorsOf(module: Module, prefix: string): TensorToWrite[] {
 }
 
 /** Builds an emulator package from a model, its importance results and (N_a, α, β). */
-export function createEmulator(modelDir: string, importanceDir: string, settings: EmulatorSettings, outDir: string, log: (s: string) => void = () => {}): EmulatorManifest {
+export function createEmulator(
+  modelDir: string,
+  importanceDir: string,
+  settings: EmulatorSettings,
+  outDir: string,
+  log: (s: string) => void = () => {},
+  /** Dynamic LayerDrop (Fig. 1b): ScaleOT's scores and plan, the harmonized blocks dropped. */
+  opts: { dropHarmonized?: boolean } = {},
+): EmulatorManifest {
   const model = loadModel(modelDir);
   const arch = model.architecture;
   const hidden = hiddenSize(arch, model.hfConfig);
@@ -84,7 +102,9 @@ export function createEmulator(modelDir: string, importanceDir: string, settings
   };
   const trunk = all.filter((t) => blockOf(t.name) < 0);
   const adapters = all.filter((t) => plan.roles[blockOf(t.name)] === 'adapter');
-  const harmonizers: TensorToWrite[] = plan.harmonized.flatMap((i) => tensorsOf(imp.bank.harmonizer.at(i), `harmonizer.${i}.`));
+  const dropHarmonized = !!opts.dropHarmonized;
+  const harmonizers: TensorToWrite[] = dropHarmonized ? [] : plan.harmonized.flatMap((i) => tensorsOf(imp.bank.harmonizer.at(i), `harmonizer.${i}.`));
+  const roles: Role[] = plan.roles.map((r) => (dropHarmonized && r === 'harmonized' ? 'dropped' : r));
   const compressed: TensorToWrite[] = [];
   const src: EmulatorManifest['src'] = [];
   for (const i of plan.compressed) {
@@ -109,7 +129,9 @@ export function createEmulator(modelDir: string, importanceDir: string, settings
   const fullCount = count(all);
   const emuCount = count(trunk) + count(adapters) + count(harmonizers) + count(compressed);
   const statements = [
-    `blocks ${plan.harmonized.join(', ') || '(none)'} are harmonized: the package holds only their harmonizers`,
+    dropHarmonized
+      ? `blocks ${plan.harmonized.join(', ') || '(none)'} are dropped (Dynamic LayerDrop): the package holds nothing of them`
+      : `blocks ${plan.harmonized.join(', ') || '(none)'} are harmonized: the package holds only their harmonizers`,
     fullSrc
       ? `blocks ${plan.compressed.join(', ') || '(none)'} ship in full (${settings.noSrc ? 'ScaleOT without SRC' : 'β = 0'})`
       : `blocks ${plan.compressed.join(', ') || '(none)'} hold their ${settings.srcTarget} weights only at rank r = max(1, round((1 - β) min(rows, cols))), β = ${settings.beta}`,
@@ -121,9 +143,14 @@ export function createEmulator(modelDir: string, importanceDir: string, settings
   }
   const manifest: EmulatorManifest = {
     format: EMULATOR_FORMAT,
+    kind: dropHarmonized ? 'dynamic-drop' : 'scaleot',
     source: { fingerprint, architecture: arch, blocks: n },
     settings,
-    plan: { roles: plan.roles, scores: plan.scores, groups: plan.groups, adapters: plan.adapters, harmonized: plan.harmonized, compressed: plan.compressed },
+    plan: {
+      roles, scores: plan.scores, groups: plan.groups, adapters: plan.adapters,
+      harmonized: dropHarmonized ? [] : plan.harmonized, compressed: plan.compressed,
+      ...(dropHarmonized ? { dropped: plan.harmonized } : {}),
+    },
     harmonizer_rank: imp.config.rank,
     src,
     compressed_blocks_in_full: fullSrc,
@@ -185,6 +212,9 @@ export function loadEmulator(pkg: string): { model: CausalLM; manifest: Emulator
     }
     manifest.plan.roles.forEach((role, i) => {
       if (role === 'adapter') loadTensors(blocks.at(i), blockPrefix(arch, i), adapters);
+      else if (role === 'dropped') blocks.set(i, new DroppedBlock());
+      else if (role === 'shared') return; // filled in below, once its kept block is loaded
+      else if (role === 'kept') loadTensors(blocks.at(i), blockPrefix(arch, i), comp);
       else if (role === 'harmonized') {
         const h = new Harmonizer(hidden, manifest.harmonizer_rank);
         loadTensors(h, `harmonizer.${i}.`, harm);
@@ -200,6 +230,10 @@ export function loadEmulator(pkg: string): { model: CausalLM; manifest: Emulator
         loadTensors(block, blockPrefix(arch, i), comp);
       }
     });
+    for (const [slot, keptIdx] of Object.entries(manifest.plan.shared_with ?? {})) {
+      if (manifest.plan.roles[keptIdx] !== 'kept') throw new Error(`${pkg}/manifest.json: slot ${slot} shares block ${keptIdx}, which is not kept`);
+      blocks.set(Number(slot), blocks.at(keptIdx)); // the same module: shared weights
+    }
   } finally {
     trunk.close();
     adapters.close();
@@ -207,6 +241,73 @@ export function loadEmulator(pkg: string): { model: CausalLM; manifest: Emulator
     comp.close();
   }
   return { model, manifest };
+}
+
+/** A removed block: the hidden states pass through unchanged (LayerDrop). */
+export class DroppedBlock extends Module {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  forward(x: Tensor, ..._rest: unknown[]): Tensor {
+    return x;
+  }
+}
+
+/**
+ * A baseline's emulator (OT uniform LayerDrop, CRaSh) in the same package format: adapters
+ * and kept blocks in full, dropped blocks absent, shared slots pointing at a kept block.
+ */
+export function createBaselineEmulator(modelDir: string, kind: 'uniform-drop' | 'crash', plan: BaselinePlan, outDir: string): EmulatorManifest {
+  const model = loadModel(modelDir);
+  const arch = model.architecture;
+  const n = model.blocks.length;
+  const roles: Role[] = new Array<Role>(n).fill('dropped');
+  for (const i of plan.adapters) roles[i] = 'adapter';
+  for (const i of plan.kept) roles[i] = 'kept';
+  for (const i of Object.keys(plan.shared)) roles[Number(i)] = 'shared';
+  const all = model.hfTensors();
+  const blockOf = (name: string): number => {
+    for (let i = 0; i < n; i++) if (name.startsWith(blockPrefix(arch, i))) return i;
+    return -1;
+  };
+  const trunk = all.filter((t) => blockOf(t.name) < 0);
+  const adapters = all.filter((t) => roles[blockOf(t.name)] === 'adapter');
+  const kept = all.filter((t) => roles[blockOf(t.name)] === 'kept');
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  writeSafetensors(join(tmp, 'trunk.safetensors'), trunk, { format: 'pt' });
+  writeSafetensors(join(tmp, 'adapters.safetensors'), adapters, { format: 'pt' });
+  writeSafetensors(join(tmp, 'harmonizers.safetensors'), [], { format: 'pt' });
+  writeSafetensors(join(tmp, 'compressed.safetensors'), kept, { format: 'pt' });
+  writeFileSync(join(tmp, 'config.json'), JSON.stringify(model.hfConfig, null, 2) + '\n');
+  for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(tmp, f));
+  const files: Record<string, string> = {};
+  for (const f of ['trunk.safetensors', 'adapters.safetensors', 'harmonizers.safetensors', 'compressed.safetensors', 'config.json', ...TOKENIZER_FILES]) {
+    if (existsSync(join(tmp, f))) files[f] = sha256File(join(tmp, f));
+  }
+  const emu = count(trunk) + count(adapters) + count(kept);
+  const manifest: EmulatorManifest = {
+    format: EMULATOR_FORMAT,
+    kind,
+    source: { fingerprint: modelFingerprint(model), architecture: arch, blocks: n },
+    settings: { ...DEFAULT_EMULATOR, numAdapters: plan.adapters.length, alpha: (plan.dropped.length + Object.keys(plan.shared).length) / n, beta: 0, noSrc: true },
+    plan: {
+      roles, scores: [], groups: [], adapters: plan.adapters, harmonized: [], compressed: [],
+      kept: plan.kept, dropped: plan.dropped, shared_with: plan.shared,
+    },
+    harmonizer_rank: 0,
+    src: [],
+    compressed_blocks_in_full: true,
+    statements: [
+      `${kind}: adapters [${plan.adapters}] and kept blocks [${plan.kept}] ship in full (compressed.safetensors holds the kept blocks)`,
+      `dropped blocks [${plan.dropped}] are absent; shared slots ${JSON.stringify(plan.shared)} reuse a kept block's weights`,
+    ],
+    parameters: { full_model: count(all), emulator: emu, trunk: count(trunk), adapters: count(adapters), harmonizers: 0, compressed: count(kept), relative_size: emu / count(all) },
+    files,
+  };
+  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(tmp, outDir);
+  return manifest;
 }
 
 /** Checkpoint names in a package file (for audits and tests). */

@@ -9,7 +9,11 @@
 // higher index, i.e. the one ranked later).
 import { roundHalfEven } from '../../util/round.js';
 
-export type Role = 'adapter' | 'harmonized' | 'src';
+/**
+ * ScaleOT uses adapter / harmonized / src; the baselines use kept (shipped as is),
+ * dropped (skipped: identity) and shared (the slot reuses another kept block's weights).
+ */
+export type Role = 'adapter' | 'harmonized' | 'src' | 'kept' | 'dropped' | 'shared';
 
 export interface LayerPlan {
   n: number;

@@ -1,0 +1,128 @@
+// CRaSh (Zhang et al. 2023; METHOD.md "Baselines"): OT's adapter placement; the middle
+// blocks are clustered by the linear CKA of their mean-pooled outputs on D^V, merging the
+// adjacent pair of clusters with the highest similarity (average CKA over member pairs)
+// until K clusters remain; each cluster keeps its centre block and the other slots share
+// (reuse) the nearest kept block's weights.
+import type { CausalLM, Block } from '../../models/causal_lm.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { noGrad } from '../../tensor/autograd.js';
+import { ModuleList } from '../../nn/module.js';
+import { Rng } from '../../util/rng.js';
+import { otAdapters, BaselinePlan } from './uniform_drop.js';
+
+/** Linear CKA of two (samples, features) matrices, each centred per feature. */
+export function linearCka(X: Float64Array, Y: Float64Array, n: number, dx: number, dy: number): number {
+  const center = (A: Float64Array, d: number) => {
+    const c = Float64Array.from(A);
+    for (let j = 0; j < d; j++) {
+      let m = 0;
+      for (let i = 0; i < n; i++) m += c[i * d + j];
+      m /= n;
+      for (let i = 0; i < n; i++) c[i * d + j] -= m;
+    }
+    return c;
+  };
+  const x = center(X, dx), y = center(Y, dy);
+  // ||Yᵀ X||_F² / (||Xᵀ X||_F ||Yᵀ Y||_F)
+  const cross = (A: Float64Array, da: number, B: Float64Array, db: number) => {
+    let s = 0;
+    for (let a = 0; a < da; a++)
+      for (let b = 0; b < db; b++) {
+        let v = 0;
+        for (let i = 0; i < n; i++) v += A[i * da + a] * B[i * db + b];
+        s += v * v;
+      }
+    return s;
+  };
+  const num = cross(y, dy, x, dx);
+  const den = Math.sqrt(cross(x, dx, x, dx)) * Math.sqrt(cross(y, dy, y, dy));
+  return den > 0 ? num / den : 0;
+}
+
+/** Mean-pooled output of every block on `samples` windows of D^V: (samples, C) each. */
+export function blockOutputs(model: CausalLM, dV: Int32Array, samples: number, seqLen: number, seed = 0): Float64Array[] {
+  const n = model.blocks.length;
+  const outs: Float64Array[] = [];
+  const rng = new Rng(seed);
+  const blocks = model.blocks as ModuleList<Block>;
+  let C = 0;
+  const collected: Float64Array[][] = Array.from({ length: n }, () => []);
+  // Wrap each block to record its output, run the model, then restore.
+  const originals = [...blocks];
+  try {
+    originals.forEach((b, i) => {
+      const rec = Object.create(b) as Block;
+      rec.forward = (x: Tensor, ...rest: unknown[]) => {
+        const y = b.forward(x, ...rest);
+        const [B, T, D] = y.shape;
+        C = D;
+        for (let s = 0; s < B; s++) {
+          const v = new Float64Array(D);
+          for (let t = 0; t < T; t++) for (let d = 0; d < D; d++) v[d] += y.data[(s * T + t) * D + d] / T;
+          collected[i].push(v);
+        }
+        return y;
+      };
+      blocks.set(i, rec);
+    });
+    noGrad(() => {
+      for (let s = 0; s < samples; s++) {
+        const start = rng.int(dV.length - seqLen);
+        model.forward(dV.subarray(start, start + seqLen), 1, seqLen);
+      }
+    });
+  } finally {
+    originals.forEach((b, i) => blocks.set(i, b));
+  }
+  for (let i = 0; i < n; i++) {
+    const m = new Float64Array(samples * C);
+    collected[i].forEach((v, s) => m.set(v, s * C));
+    outs.push(m);
+  }
+  return outs;
+}
+
+/** CRaSh's plan from block-output similarities (cka[i][j] for middle blocks). */
+export function crashPlanFromCka(n: number, numRemoved: number, cka: number[][]): BaselinePlan {
+  const adapters = otAdapters(n);
+  let clusters: number[][] = Array.from({ length: n - 4 }, (_, i) => [i + 2]);
+  const K = clusters.length - numRemoved;
+  if (K < 1) throw new RangeError(`CRaSh: removing ${numRemoved} of ${n - 4} middle blocks leaves none`);
+  const sim = (a: number[], b: number[]) => {
+    let s = 0;
+    for (const i of a) for (const j of b) s += cka[i][j];
+    return s / (a.length * b.length);
+  };
+  while (clusters.length > K) {
+    let best = 0, bestSim = -Infinity;
+    for (let c = 0; c + 1 < clusters.length; c++) {
+      const v = sim(clusters[c], clusters[c + 1]);
+      if (v > bestSim) (bestSim = v), (best = c); // ties: the earlier pair
+    }
+    clusters = [...clusters.slice(0, best), [...clusters[best], ...clusters[best + 1]], ...clusters.slice(best + 2)];
+  }
+  const kept: number[] = [];
+  const shared: Record<number, number> = {};
+  for (const c of clusters) {
+    const centre = c[Math.floor((c.length - 1) / 2)];
+    kept.push(centre);
+    for (const b of c) if (b !== centre) shared[b] = centre;
+  }
+  return { adapters, kept, dropped: [], shared };
+}
+
+/** CRaSh end to end: block outputs on D^V, pairwise CKA, clustering. */
+export function crashPlan(model: CausalLM, dV: Int32Array, numRemoved: number, opts: { samples?: number; seqLen?: number } = {}): { plan: BaselinePlan; cka: number[][] } {
+  const n = model.blocks.length;
+  const samples = opts.samples ?? 32, T = Math.min(opts.seqLen ?? 128, model.maxContext);
+  const outs = blockOutputs(model, dV, samples, T);
+  const C = outs[0].length / samples;
+  const cka = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  for (let i = 0; i < n; i++)
+    for (let j = i; j < n; j++) {
+      const v = i === j ? 1 : linearCka(outs[i], outs[j], samples, C, C);
+      cka[i][j] = v;
+      cka[j][i] = v;
+    }
+  return { plan: crashPlanFromCka(n, numRemoved, cka), cka };
+}

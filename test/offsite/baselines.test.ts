@@ -1,0 +1,77 @@
+// Baselines in the same pipeline: OT's uniform LayerDrop (hand-worked kept indices),
+// CRaSh's CKA clustering and sharing, Dynamic LayerDrop, and their emulators.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uniformDropPlan } from '../../src/offsite/baselines/uniform_drop.js';
+import { crashPlan, crashPlanFromCka, linearCka } from '../../src/offsite/baselines/crash.js';
+import { createBaselineEmulator, createEmulator, loadEmulator, DEFAULT_EMULATOR, DroppedBlock } from '../../src/offsite/emulator.js';
+import { estimateImportance, defaultImportanceConfig } from '../../src/offsite/scaleot/importance.js';
+import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
+import { saveCheckpoint } from '../../src/io/checkpoint.js';
+import { noGrad } from '../../src/tensor/autograd.js';
+import { Rng } from '../../src/util/rng.js';
+
+test('uniform LayerDrop: adapters first two and last two, kept = round(i (M-1)/(K-1)) of the middle', () => {
+  const p = uniformDropPlan(16, 4);
+  assert.deepEqual(p.adapters, [0, 1, 14, 15]);
+  // M = 12 middle blocks (2..13), K = 8: positions 0, 2, 3, 5, 6, 8, 9, 11 (Python's round)
+  assert.deepEqual(p.kept, [2, 4, 5, 7, 8, 10, 11, 13]);
+  assert.deepEqual(p.dropped, [3, 6, 9, 12]);
+});
+
+test('linear CKA is 1 for identical and scaled representations and symmetric', () => {
+  const rng = new Rng(1);
+  const X = Float64Array.from({ length: 20 * 5 }, () => rng.normal());
+  const Y = Float64Array.from({ length: 20 * 5 }, () => rng.normal());
+  assert.ok(Math.abs(linearCka(X, X, 20, 5, 5) - 1) < 1e-12);
+  assert.ok(Math.abs(linearCka(X, X.map((v) => 3 * v + 1), 20, 5, 5) - 1) < 1e-12);
+  assert.ok(Math.abs(linearCka(X, Y, 20, 5, 5) - linearCka(Y, X, 20, 5, 5)) < 1e-12);
+  assert.ok(linearCka(X, Y, 20, 5, 5) < 0.9);
+});
+
+test('CRaSh merges the most similar adjacent clusters and shares each cluster\'s centre', () => {
+  const n = 10; // middle blocks 2..7
+  const cka: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0.1)));
+  const set = (i: number, j: number, v: number) => ((cka[i][j] = v), (cka[j][i] = v));
+  set(2, 3, 0.9); // 2 and 3 alike
+  set(5, 6, 0.8);
+  set(6, 7, 0.85); // 5, 6, 7 alike
+  set(5, 7, 0.8);
+  const p = crashPlanFromCka(n, 3, cka); // 6 middle -> 3 clusters: {2,3}, {4}, {5,6,7}
+  assert.deepEqual(p.adapters, [0, 1, 8, 9]);
+  assert.deepEqual(p.kept, [2, 4, 6]);
+  assert.deepEqual(p.shared, { 3: 2, 5: 6, 7: 6 });
+});
+
+test('baseline and Dynamic LayerDrop emulators load and run with dropped and shared blocks', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-base-'));
+  try {
+    const model = new GPT2LMHeadModel({ vocabSize: 40, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 4);
+    saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
+    const rng = new Rng(7);
+    const dV = Int32Array.from({ length: 600 }, () => rng.int(40));
+    const { plan } = crashPlan(model, dV, 2, { samples: 8, seqLen: 16 });
+    assert.equal(plan.kept.length + Object.keys(plan.shared).length, 4);
+    const m = createBaselineEmulator(join(dir, 'model'), 'crash', plan, join(dir, 'crash'));
+    const { model: emu } = loadEmulator(join(dir, 'crash'));
+    for (const [slot, kept] of Object.entries(plan.shared)) assert.equal(emu.blocks.at(Number(slot)), emu.blocks.at(kept), 'a shared slot is the kept module itself');
+    assert.ok(m.parameters.relative_size < 1);
+    const ids = Int32Array.from([1, 2, 3, 4]);
+    assert.ok(noGrad(() => emu.forward(ids, 1, 4)).data.every(Number.isFinite));
+    createBaselineEmulator(join(dir, 'model'), 'uniform-drop', uniformDropPlan(8, 2), join(dir, 'ot'));
+    const { model: ot } = loadEmulator(join(dir, 'ot'));
+    assert.ok(ot.blocks.at(3) instanceof DroppedBlock || ot.blocks.at(4) instanceof DroppedBlock);
+    estimateImportance(model, 16, dV, dV, { ...defaultImportanceConfig(16), rank: 4, steps: 4, batchSize: 2, seqLen: 16 }, join(dir, 'imp'), { log: () => {} });
+    const dd = createEmulator(join(dir, 'model'), join(dir, 'imp'), DEFAULT_EMULATOR, join(dir, 'dd'), () => {}, { dropHarmonized: true });
+    assert.equal(dd.kind, 'dynamic-drop');
+    assert.equal(dd.plan.dropped!.length, 2);
+    assert.equal(dd.parameters.harmonizers, 0);
+    const { model: dde } = loadEmulator(join(dir, 'dd'));
+    assert.ok(noGrad(() => dde.forward(ids, 1, 4)).data.every(Number.isFinite));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
