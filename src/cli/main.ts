@@ -4,6 +4,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDemo } from './demo.js';
+import { runOffsiteDemo } from './demo_offsite.js';
 import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
@@ -19,7 +20,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const USAGE = `usage: scaleot <command> [options]
 
 commands:
-  demo [--steps N]                       train a small byte-level GPT-2 with the native core (default 1000 steps)
+  demo                                   offsite tuning end to end on the shipped base model (a few minutes)
+  demo --core [--steps N]                train a small byte-level GPT-2 with the native core (default 1000 steps)
   inspect DIR [--json]                   architecture, parameters, blocks, dtypes, tokenizer, context of a checkpoint
   generate --model DIR --prompt TEXT     continue a prompt (--max-new-tokens N, --temperature T, --top-k K,
                                          --top-p P, --seed S, --json)
@@ -47,8 +49,9 @@ function main(argv: string[]): void {
   const [command, ...rest] = argv;
   switch (command) {
     case 'demo': {
-      const args = parseArgs('demo', rest, { values: ['--steps'] });
-      runDemo({ steps: intFlag(args, '--steps', 1000), root });
+      const args = parseArgs('demo', rest, { values: ['--steps'], switches: ['--core'] });
+      if (args.switches.has('--core')) runDemo({ steps: intFlag(args, '--steps', 1000), root });
+      else runOffsiteDemo(root);
       return;
     }
     case 'inspect':

@@ -17,7 +17,7 @@ import { Rng } from '../util/rng.js';
 import { brownDocuments, mobyDickChapters, packageVersion, sotuAddresses, wordnetSynsets, Document, Pos, Synset } from './sources.js';
 
 /** Bump when any builder's output changes. */
-export const DATA_VERSION = 'v1';
+export const DATA_VERSION = 'v2';
 
 export type Split = 'train' | 'validation' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
@@ -268,7 +268,10 @@ export function buildData(dir: string, log: (s: string) => void = () => {}): Bui
     write(`pretrain/${p}.jsonl`, jsonl(docs), docs.length);
   }
   for (const [split, doc] of sotuDocs) write(`sotu/${split}.txt`, doc + '\n', 1);
-  for (const [name, t] of Object.entries(tasks)) for (const [split, items] of t) write(`${name}/${split}.jsonl`, jsonl(items), items.length);
+  // Items in a hashed order, so the first N of a split (--limit) are a fair sample rather
+  // than, say, WordNet's most frequent nouns (the sources list items in offset order).
+  const shuffled = (items: MCItem[]) => [...items].sort((a, b) => hashUnit(`order:${a.id}`) - hashUnit(`order:${b.id}`) || (a.id < b.id ? -1 : 1));
+  for (const [name, t] of Object.entries(tasks)) for (const [split, items] of t) write(`${name}/${split}.jsonl`, jsonl(shuffled(items)), items.length);
 
   const manifest: Manifest = {
     version: DATA_VERSION,
