@@ -4,6 +4,7 @@
 // Usage: node scripts/measure-importance-defaults.mjs [MODEL_DIR] [STEPS]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { jsonlTokenStream } from '../dist/src/data/streams.js';
 import { loadModel, TextTokenizer, estimateImportance, defaultImportanceConfig, ensureData, defaultDataDir } from '../dist/src/index.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -12,11 +13,7 @@ const steps = Number(process.argv[3] ?? 400);
 const dataDir = defaultDataDir(root);
 ensureData(dataDir);
 const tok = TextTokenizer.fromDir(modelDir);
-const stream = (f) => {
-  const ids = [];
-  for (const l of readFileSync(join(dataDir, 'pretrain', f), 'utf8').trim().split('\n')) ids.push(tok.prefixTokenId, ...tok.encode(JSON.parse(l).text));
-  return Int32Array.from(ids);
-};
+const stream = (f) => jsonlTokenStream(tok, join(dataDir, 'pretrain', f), tok.prefixTokenId, 'before');
 const dT = stream('dt.jsonl'), dV = stream('dv.jsonl');
 const spearman = (a, b) => {
   const rank = (x) => { const o = x.map((v, i) => [v, i]).sort((p, q) => p[0] - q[0]); const r = new Array(x.length); o.forEach(([, i], k) => (r[i] = k)); return r; };

@@ -4,7 +4,8 @@
 // adapters as the data owner would (Emu ZS / Emu FT), plug them back (Plug-in), and print
 // the five settings side by side. Budgets are reduced versions of the defaults; the
 // experiment runner with the full configuration is still to come (issue 7).
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { jsonlTokenStream } from '../data/streams.js';
 import { join } from 'node:path';
 import { defaultDataDir, ensureData } from '../data/build.js';
 import { loadTask } from '../data/tasks.js';
@@ -42,11 +43,7 @@ export function runOffsiteDemo(root: string, log: (s: string) => void = (s) => p
 
   step('model owner: Dynamic LayerReplace importance, 200 steps on D^T / D^V');
   const model = loadModel(modelDir);
-  const streamOf = (f: string) => {
-    const ids: number[] = [];
-    for (const l of readFileSync(join(dataDir, 'pretrain', f), 'utf8').trim().split('\n')) ids.push(tok.prefixTokenId, ...tok.encode((JSON.parse(l) as { text: string }).text));
-    return Int32Array.from(ids);
-  };
+  const streamOf = (f: string) => jsonlTokenStream(tok, join(dataDir, 'pretrain', f), tok.prefixTokenId, 'before');
   const hidden = hiddenSize(model.architecture, model.hfConfig);
   const imp = estimateImportance(model, hidden, streamOf('dt.jsonl'), streamOf('dv.jsonl'), { ...defaultImportanceConfig(hidden), steps: 200 }, join(out, 'importance'), { log: () => {} });
   step(`importance scores: ${imp.scores.map((s) => s.toFixed(2)).join(' ')}`);

@@ -3,7 +3,8 @@
 //  [--reward-scale running_std|none] [--resume] [--stop-after N]`
 // Dynamic LayerReplace on D^T / D^V: DIR/dt.jsonl and DIR/dv.jsonl ({"text"} per line);
 // by default the built pretraining corpus's.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { jsonlTokenStream } from '../data/streams.js';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/load.js';
@@ -14,23 +15,6 @@ import { defaultDataDir, ensureData } from '../data/build.js';
 import { parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-
-function stream(tok: TextTokenizer, path: string): Int32Array {
-  if (!existsSync(path)) throw new UsageError(`importance: ${path} does not exist`);
-  const ids: number[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let text: unknown;
-    try {
-      text = (JSON.parse(line) as { text?: unknown }).text;
-    } catch (e) {
-      throw new UsageError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`);
-    }
-    if (typeof text !== 'string') throw new UsageError(`${path}:${i + 1}: expected {"text": string}`);
-    ids.push(tok.prefixTokenId, ...tok.encode(text));
-  });
-  return Int32Array.from(ids);
-}
 
 export function runImportance(argv: string[]): void {
   const args = parseArgs('importance', argv, {
@@ -46,6 +30,10 @@ export function runImportance(argv: string[]): void {
     data = join(d, 'pretrain');
   }
   const tok = TextTokenizer.fromDir(dir);
+  const streamOf = (path: string) => {
+    if (!existsSync(path)) throw new UsageError(`importance: ${path} does not exist`);
+    return jsonlTokenStream(tok, path, tok.prefixTokenId, 'before');
+  };
   const model = loadModel(dir);
   const hidden = hiddenSize(model.architecture, model.hfConfig);
   const d = defaultImportanceConfig(hidden);
@@ -65,7 +53,7 @@ export function runImportance(argv: string[]): void {
     seed: intFlag(args, '--seed', d.seed, 0),
     checkpointEvery: intFlag(args, '--checkpoint-every', d.checkpointEvery),
   };
-  const r = estimateImportance(model, hidden, stream(tok, join(data, 'dt.jsonl')), stream(tok, join(data, 'dv.jsonl')), cfg, out, {
+  const r = estimateImportance(model, hidden, streamOf(join(data, 'dt.jsonl')), streamOf(join(data, 'dv.jsonl')), cfg, out, {
     resume: args.switches.has('--resume'),
     stopAfter: args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined,
   });

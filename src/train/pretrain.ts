@@ -3,7 +3,7 @@
 // the document stream (EOS between documents), AdamW with a cosine schedule, gradient
 // clipping, periodic validation on D^V, resumable checkpoints, and a Hugging Face
 // checkpoint directory (config.json, model.safetensors, tokenizer.json) as the result.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GPT2LMHeadModel } from '../models/gpt2.js';
 import { AdamW } from '../optim/adamw.js';
@@ -14,7 +14,8 @@ import { Rng } from '../util/rng.js';
 import { trainByteLevelBpe } from '../tokenizer/train_bpe.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { saveCheckpoint, writeFileAtomic, readJsonObject, Checkpoint } from '../io/checkpoint.js';
-import { writeSafetensors, SafetensorsFile } from '../io/safetensors.js';
+import { jsonlTokenStream, randomWindows } from '../data/streams.js';
+import { loadTrainState, saveTrainState } from './state.js';
 
 export interface PretrainConfig {
   name: string;
@@ -48,27 +49,6 @@ export function readPretrainConfig(path: string): PretrainConfig {
   need('save_dtype', 'string');
   if ((c.n_embd as number) % (c.n_head as number) !== 0) throw new Error(`${path}: "n_embd" must be divisible by "n_head"`);
   return c as unknown as PretrainConfig;
-}
-
-function tokenStream(tok: TextTokenizer, path: string, eos: number): Int32Array {
-  const docs = readFileSync(path, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
-  const ids: number[] = [];
-  for (const d of docs) {
-    for (const t of tok.encode(d)) ids.push(t);
-    ids.push(eos);
-  }
-  return Int32Array.from(ids);
-}
-
-/** B windows of T + 1 tokens at random offsets (from the step's own seeded generator). */
-function batchAt(stream: Int32Array, B: number, T: number, rng: Rng): { ids: Int32Array; targets: Int32Array } {
-  const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const s = rng.int(stream.length - T - 1);
-    ids.set(stream.subarray(s, s + T), b * T);
-    targets.set(stream.subarray(s + 1, s + T + 1), b * T);
-  }
-  return { ids, targets };
 }
 
 export interface PretrainResult {
@@ -109,8 +89,8 @@ export function pretrain(
   writeFileAtomic(join(outDir, 'config.json'), JSON.stringify({ ...model.hfConfig, bos_token_id: eos, eos_token_id: eos }, null, 2) + '\n');
   const tok = TextTokenizer.fromDir(outDir);
   if (tok.tokenToId('<|endoftext|>') !== eos) throw new Error('tokenizer: <|endoftext|> is not the last id');
-  const train = tokenStream(tok, join(dataDir, 'pretrain/train.jsonl'), eos);
-  const valid = tokenStream(tok, join(dataDir, 'pretrain/dv.jsonl'), eos);
+  const train = jsonlTokenStream(tok, join(dataDir, 'pretrain/train.jsonl'), eos, 'after');
+  const valid = jsonlTokenStream(tok, join(dataDir, 'pretrain/dv.jsonl'), eos, 'after');
   log(`corpus: ${train.length} training tokens, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters`);
 
   const decay = model.parameters().filter((p) => p.ndim >= 2);
@@ -118,17 +98,10 @@ export function pretrain(
   const opt = new AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], { lr: cfg.lr, weightDecay: cfg.weight_decay, betas: [0.9, 0.95] });
   let start = 0;
   let elapsedBefore = 0;
-  if (opts.resume && existsSync(join(stateDir, 'state.json'))) {
-    const st = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { step: number; seconds: number };
-    const w = SafetensorsFile.open(join(stateDir, 'weights.safetensors'));
-    for (const [name, p] of model.namedParameters()) p.data.set(w.readFloat32(name));
-    w.close();
-    const m = SafetensorsFile.open(join(stateDir, 'optimizer.safetensors'));
-    const moments = model.parameters().map((_, i) => ({ index: i, expAvg: m.readFloat32(`m.${i}`), expAvgSq: m.readFloat32(`v.${i}`) }));
-    m.close();
-    opt.loadStateDict({ step: st.step, lr: opt.lr, moments });
-    start = st.step;
-    elapsedBefore = st.seconds;
+  const saved = opts.resume ? loadTrainState(stateDir, model, opt) : null;
+  if (saved) {
+    start = saved.step as number;
+    elapsedBefore = saved.seconds as number;
     log(`resuming at step ${start}`);
   } else {
     rmSync(logPath, { force: true });
@@ -140,31 +113,18 @@ export function pretrain(
       const rng = new Rng(12345); // the same validation windows every time
       let s = 0;
       for (let i = 0; i < cfg.eval_batches; i++) {
-        const { ids, targets } = batchAt(valid, B, T, rng);
+        const { ids, targets } = randomWindows(valid, B, T, rng);
         s += model.loss(ids, targets, B, T).item();
       }
       return s / cfg.eval_batches;
     });
-  const saveState = (step: number, seconds: number) => {
-    const tmp = `${stateDir}.tmp-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    writeSafetensors(join(tmp, 'weights.safetensors'), model.namedParameters().map(([name, p]) => ({ name, dtype: 'F32', shape: p.shape, data: p.data as Float32Array })));
-    const sd = opt.stateDict();
-    writeSafetensors(join(tmp, 'optimizer.safetensors'), sd.moments.flatMap((mo) => [
-      { name: `m.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvg.length], data: Float32Array.from(mo.expAvg) },
-      { name: `v.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvgSq.length], data: Float32Array.from(mo.expAvgSq) },
-    ]));
-    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ step, seconds }));
-    rmSync(stateDir, { recursive: true, force: true });
-    renameSync(tmp, stateDir);
-  };
+  const saveState = (step: number, seconds: number) => saveTrainState(stateDir, model, opt, { step, seconds });
 
   const t0 = performance.now();
   const seconds = () => elapsedBefore + (performance.now() - t0) / 1000;
   let lossAvg = NaN;
   for (let step = start; step < cfg.steps; step++) {
-    const { ids, targets } = batchAt(train, B, T, new Rng(cfg.seed * 1_000_003 + step)); // resumable
+    const { ids, targets } = randomWindows(train, B, T, new Rng(cfg.seed * 1_000_003 + step)); // resumable
     opt.lr = cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, minLr: cfg.min_lr });
     opt.zeroGrad();
     const loss = model.loss(ids, targets, B, T);

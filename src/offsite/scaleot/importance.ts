@@ -19,6 +19,7 @@ import { Harmonizer, defaultHarmonizerRank } from './harmonizer.js';
 import { makeGroups } from './plan.js';
 import { loadTrainState, saveTrainState } from '../../train/state.js';
 import { Module, ModuleList } from '../../nn/module.js';
+import { randomWindows } from '../../data/streams.js';
 
 export interface ImportanceConfig {
   numGroups: number; // N_g = 4
@@ -109,16 +110,6 @@ export interface ImportanceResult {
   harmonizers: HarmonizerBank;
 }
 
-function windows(stream: Int32Array, B: number, T: number, rng: Rng) {
-  const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const s = rng.int(stream.length - T - 1);
-    ids.set(stream.subarray(s, s + T), b * T);
-    targets.set(stream.subarray(s + 1, s + T + 1), b * T);
-  }
-  return { ids, targets };
-}
-
 /** Dynamic LayerReplace on token streams D^T and D^V; writes outDir and resumes from it. */
 export function estimateImportance(
   model: CausalLM,
@@ -164,7 +155,7 @@ export function estimateImportance(
     const entry: Record<string, unknown> = { step: step + 1, kind: isRl ? 'rl' : 'dl' };
     if (!isRl) {
       const replaced = sampleCandidate(scores, groups, rng);
-      const { ids, targets } = windows(dT, B, T, rng);
+      const { ids, targets } = randomWindows(dT, B, T, rng);
       opt.zeroGrad();
       const loss = withCandidate(model, harmonizers, replaced, () => {
         const l = model.loss(ids, targets, B, T);
@@ -175,7 +166,7 @@ export function estimateImportance(
       opt.step(); // only the harmonizers in this candidate have gradients
       entry.loss = loss;
     } else {
-      const { ids, targets } = windows(dV, B, T, rng);
+      const { ids, targets } = randomWindows(dV, B, T, rng);
       const candidates = Array.from({ length: cfg.numCandidates }, () => sampleCandidate(scores, groups, rng));
       const losses = candidates.map((c) => noGrad(() => withCandidate(model, harmonizers, c, () => model.loss(ids, targets, B, T).item())));
       const raw = losses.map((l) => Math.exp(-l));
