@@ -12,23 +12,31 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
 }
 
+/**
+ * Targets for the kernels: ignored rows (ignoreIndex or any negative id) become -1, the
+ * rest are checked against the vocabulary. Returns them with the count of scored rows.
+ */
+function kernelTargets(op: string, targets: Int32Array, V: number, ignoreIndex = -100): { t: Int32Array; count: number } {
+  const t = new Int32Array(targets.length);
+  let count = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const id = targets[i];
+    if (id === ignoreIndex || id < 0) t[i] = -1;
+    else {
+      if (id >= V) throw new ShapeError(`${op}: target ${id} at row ${i} outside vocabulary of ${V}`);
+      t[i] = id;
+      count++;
+    }
+  }
+  return { t, count };
+}
+
 /** logits: (N, V) or (..., V); targets: one id per row. */
 export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEntropyOptions = {}): Tensor {
   const V = logits.shape[logits.ndim - 1];
   const N = logits.size / V;
   if (targets.length !== N) throw new ShapeError(`crossEntropy: ${targets.length} targets for logits ${formatShape(logits.shape)}`);
-  const ignore = opts.ignoreIndex ?? -100;
-  const t = new Int32Array(N);
-  let count = 0;
-  for (let i = 0; i < N; i++) {
-    const id = targets[i];
-    if (id === ignore || id < 0) t[i] = -1;
-    else {
-      if (id >= V) throw new ShapeError(`crossEntropy: target ${id} at row ${i} outside vocabulary of ${V}`);
-      t[i] = id;
-      count++;
-    }
-  }
+  const { t, count } = kernelTargets('crossEntropy', targets, V, opts.ignoreIndex);
   const losses = allocate(N, logits.dtype), lse = allocate(N, logits.dtype);
   native.crossEntropyForward(N, V, logits.data, t, losses, lse);
   const reduction = opts.reduction ?? 'mean';
@@ -74,18 +82,7 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   const V = weight.shape[0];
   const N = h.size / C;
   if (targets.length !== N) throw new ShapeError(`linearCrossEntropy: ${targets.length} targets for ${N} rows`);
-  const ignore = opts.ignoreIndex ?? -100;
-  const t = new Int32Array(N);
-  let count = 0;
-  for (let i = 0; i < N; i++) {
-    const id = targets[i];
-    if (id === ignore || id < 0) t[i] = -1;
-    else {
-      if (id >= V) throw new ShapeError(`linearCrossEntropy: target ${id} at row ${i} outside vocabulary of ${V}`);
-      t[i] = id;
-      count++;
-    }
-  }
+  const { t, count } = kernelTargets('linearCrossEntropy', targets, V, opts.ignoreIndex);
   const wantGrad = needsGrad(h, weight);
   const chunk = Math.max(1, Math.min(N, opts.chunkRows ?? Math.max(16, Math.floor((64 << 20) / (4 * V)))));
   const logits = allocate(chunk * V, h.dtype);
