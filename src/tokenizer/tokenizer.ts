@@ -96,11 +96,26 @@ export function byteLevelBpeJson(vocabPath: string, mergesPath: string): Record<
   const special = Object.entries(vocab)
     .filter(([k]) => /^<\|.*\|>$|^<\/?s>$|^<pad>$|^<unk>$/.test(k))
     .map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+  return byteLevelTokenizerJson(vocab as Record<string, number>, merges, special as AddedToken[]);
+}
+
+export interface AddedToken {
+  id: number;
+  content: string;
+  single_word: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+  normalized: boolean;
+  special: boolean;
+}
+
+/** A GPT-2-style byte-level BPE in tokenizer.json layout (as Hugging Face writes it). */
+export function byteLevelTokenizerJson(vocab: Record<string, number>, merges: string[], addedTokens: AddedToken[]): Record<string, unknown> {
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: special,
+    added_tokens: addedTokens,
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: null,

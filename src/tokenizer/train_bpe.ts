@@ -3,6 +3,7 @@
 // is GPT-2's regular expression over text mapped byte-to-unicode; merges are learned
 // greedily by pair frequency (ties broken by the pair's string, so training is
 // deterministic), with incremental pair-count updates so a few MB train in seconds.
+import { byteLevelTokenizerJson } from './tokenizer.js';
 
 /** GPT-2's pre-tokenisation pattern (tokenizers' ByteLevel with use_regex). */
 const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
@@ -140,30 +141,18 @@ export function trainByteLevelBpe(texts: Iterable<string>, opts: TrainBpeOptions
 
   // Vocabulary: the 256 byte symbols, then merges in order, then the special tokens.
   const vocab: Record<string, number> = {};
-  for (let b = 0; b < 256; b++) vocab[b2u[b]] = Object.keys(vocab).length;
+  let next = 0;
+  for (let b = 0; b < 256; b++) vocab[b2u[b]] = next++;
   for (const mg of merges) {
     const tok = mg.replace(' ', '');
-    if (!(tok in vocab)) vocab[tok] = Object.keys(vocab).length;
+    if (!(tok in vocab)) vocab[tok] = next++;
   }
   const addedTokens = special.map((content) => {
-    const id = Object.keys(vocab).length;
+    const id = next++;
     vocab[content] = id;
     return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
   });
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: addedTokens,
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: {
-      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
-      fuse_unk: false, byte_fallback: false, vocab, merges,
-    },
-  };
+  return byteLevelTokenizerJson(vocab, merges, addedTokens);
 }
 
 /** Binary max-heap on (count desc, text asc) of pair keys. */
