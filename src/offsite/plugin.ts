@@ -8,14 +8,14 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Block, CausalLM } from '../models/causal_lm.js';
-import { loadModel, blockPrefix, hfNameOf, emptyModel } from '../models/load.js';
+import { loadModel, blockPrefix, hfNameOf } from '../models/load.js';
 import { readJsonObject, saveCheckpoint } from '../io/checkpoint.js';
 import { SafetensorsFile } from '../io/safetensors.js';
 import { Linear } from '../nn/layers.js';
 import { LoraLinear } from '../peft/lora.js';
 import { modelFingerprint } from './fingerprint.js';
 import { sha256File, TOKENIZER_FILES } from './emulator.js';
-import { ADAPTER_FORMAT, AdapterManifest, prepareAdapters } from './tune.js';
+import { ADAPTER_FORMAT, AdapterManifest, adapterParameterShapes, prepareAdapters } from './tune.js';
 import { setPath } from './linear_targets.js';
 
 export class PluginError extends Error {
@@ -46,7 +46,7 @@ export function validateAdapter(model: CausalLM, adapterDir: string): { manifest
     throw new PluginError(`${mpath}: adapter_blocks ${JSON.stringify(blocks)} must be distinct block indices in [0, ${n})`);
   }
   // The names and shapes the method would produce on this model's adapter blocks.
-  const probe = expectedTensors(model, manifest);
+  const probe = adapterParameterShapes(model, manifest.adapter_blocks, manifest.method, manifest.lora);
   const st = SafetensorsFile.open(join(adapterDir, 'adapter.safetensors'));
   const tensors = new Map<string, Float32Array>();
   try {
@@ -66,25 +66,6 @@ export function validateAdapter(model: CausalLM, adapterDir: string): { manifest
   }
   for (const name of probe.keys()) if (!tensors.has(name)) throw new PluginError(`${adapterDir}/adapter.safetensors: missing tensor "${name}"`);
   return { manifest, tensors };
-}
-
-function expectedTensors(model: CausalLM, manifest: AdapterManifest): Map<string, readonly number[]> {
-  const out = new Map<string, readonly number[]>();
-  const arch = model.architecture;
-  for (const i of manifest.adapter_blocks) {
-    const block = model.blocks.at(i);
-    const prefix = blockPrefix(arch, i);
-    if (manifest.method === 'full') {
-      for (const [n, p] of block.namedParameters()) out.set(hfNameOf(prefix + n), p.shape);
-    }
-  }
-  if (manifest.method !== 'full') {
-    // Build the PEFT modules on a structural twin (same config, zero weights) to learn their shapes.
-    const shadow = emptyModel(model.hfConfig);
-    const { named } = prepareAdapters(shadow, manifest.adapter_blocks, manifest.method, manifest.lora);
-    for (const [n, p] of named()) out.set(n, p.shape);
-  }
-  return out;
 }
 
 /** Applies validated adapter tensors to the model in place (bottleneck adapters attach modules). */

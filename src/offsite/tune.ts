@@ -22,6 +22,8 @@ import { loadEmulator, sha256File, EmulatorManifest } from './emulator.js';
 import { getPath, linearPaths, setPath, ATTENTION_LINEARS, FFN_LINEARS } from './linear_targets.js';
 
 export type TuneMethod = 'full' | 'lora' | 'adapter';
+/** Width of the bottleneck adapters (the paper's Table 3). */
+export const ADAPTER_WIDTH = 64;
 export const ADAPTER_FORMAT = 'scaleot-adapter/1';
 
 /** The attention and FFN output projections, after which bottleneck adapters sit. */
@@ -58,7 +60,7 @@ export function prepareAdapters(model: CausalLM, adapters: number[], method: Tun
       for (const path of adapterSites(arch)) {
         const lin = getPath(block, path);
         if (!(lin instanceof Linear)) throw new Error(`adapter: ${prefix}${path} is not a linear layer`);
-        const w = new WithAdapter(lin, new BottleneckAdapter(hidden, 64, rng));
+        const w = new WithAdapter(lin, new BottleneckAdapter(hidden, ADAPTER_WIDTH, rng));
         setPath(block, path, w);
         for (const [n, p] of w.adapter.namedParameters()) named.push([`${prefix}${path}.adapter.${n}`, p]);
       }
@@ -67,6 +69,33 @@ export function prepareAdapters(model: CausalLM, adapters: number[], method: Tun
   const params = named.map(([, p]) => p);
   for (const p of params) p.requiresGrad = true;
   return { params, named: () => named };
+}
+
+/**
+ * The names and shapes of the parameters prepareAdapters would create on these blocks,
+ * read off the model without changing it (what the plug-in expects to receive).
+ */
+export function adapterParameterShapes(model: CausalLM, adapters: number[], method: TuneMethod, lora: LoraConfig = DEFAULT_LORA): Map<string, readonly number[]> {
+  const arch = model.architecture;
+  const out = new Map<string, readonly number[]>();
+  const template = method === 'adapter' ? new BottleneckAdapter(hiddenSize(arch, model.hfConfig), ADAPTER_WIDTH) : null;
+  for (const i of adapters) {
+    const block = model.blocks.at(i) as Block;
+    const prefix = blockPrefix(arch, i);
+    if (method === 'full') {
+      for (const [n, p] of block.namedParameters()) out.set(hfNameOf(prefix + n), p.shape);
+    } else if (method === 'lora') {
+      for (const path of linearPaths(arch, 'all')) {
+        const lin = getPath(block, path);
+        if (!(lin instanceof Linear)) throw new Error(`LoRA: ${prefix}${path} is not a linear layer`);
+        out.set(`${prefix}${path}.lora_A.weight`, [lora.r, lin.inFeatures]);
+        out.set(`${prefix}${path}.lora_B.weight`, [lin.outFeatures, lora.r]);
+      }
+    } else {
+      for (const path of adapterSites(arch)) for (const [n, p] of template!.namedParameters()) out.set(`${prefix}${path}.adapter.${n}`, p.shape);
+    }
+  }
+  return out;
 }
 
 export interface AdapterManifest {

@@ -13,7 +13,7 @@ import { saveCheckpoint } from '../../src/io/checkpoint.js';
 import { loadModel } from '../../src/models/load.js';
 import { estimateImportance, defaultImportanceConfig } from '../../src/offsite/scaleot/importance.js';
 import { createEmulator, loadEmulator, DEFAULT_EMULATOR } from '../../src/offsite/emulator.js';
-import { prepareAdapters, writeAdapterPackage } from '../../src/offsite/tune.js';
+import { adapterParameterShapes, prepareAdapters, writeAdapterPackage } from '../../src/offsite/tune.js';
 import { plugIn } from '../../src/offsite/plugin.js';
 import { DEFAULT_LORA } from '../../src/peft/lora.js';
 import { noGrad } from '../../src/tensor/autograd.js';
@@ -43,7 +43,9 @@ for (const [name, make] of models) {
       assert.ok(noGrad(() => emu.forward(ids, 1, 5)).data.every(Number.isFinite));
       for (const method of ['full', 'lora', 'adapter'] as const) {
         const { model: e, manifest } = loadEmulator(join(dir, 'emu'));
+        const expected = adapterParameterShapes(e, manifest.plan.adapters, method);
         const { named } = prepareAdapters(e, manifest.plan.adapters, method);
+        assert.deepEqual(new Map(named().map(([n, p]) => [n, [...p.shape]])), new Map([...expected].map(([n, s]) => [n, [...s]])), `${method}: what plug-in expects = what tuning makes`);
         assert.ok(noGrad(() => e.forward(ids, 1, 5)).data.every(Number.isFinite));
         if (method === 'adapter') continue;
         writeAdapterPackage(join(dir, `a-${method}`), join(dir, 'emu'), manifest, method, 1e-4, named(), DEFAULT_LORA);
