@@ -1,6 +1,7 @@
 // Reductions along one axis (sum, mean) and the reverse of broadcasting (sumTo).
 import { native } from '../native.js';
 import { record } from '../autograd.js';
+import { mulScalar } from './arithmetic.js';
 import { Tensor, Shape, ShapeError, allocate, formatShape, shapesEqual, sizeOf } from '../tensor.js';
 
 export function normalizeAxis(axis: number, ndim: number, op: string): number {
@@ -36,21 +37,15 @@ export function sum(x: Tensor, axis?: number, keepdim = false): Tensor {
 export function mean(x: Tensor, axis?: number, keepdim = false): Tensor {
   const n = axis === undefined ? x.size : x.shape[normalizeAxis(axis, x.ndim, 'mean')];
   const s = sum(x, axis, keepdim);
-  // Scale through an op so the backward rule divides too.
-  return scaleBy(s, 1 / n);
-}
-
-function scaleBy(x: Tensor, s: number): Tensor {
-  const out = new Tensor(allocate(x.size, x.dtype), x.shape);
-  native.unary(4, x.size, x.data, out.data, s);
-  return record('mulScalar', out, [x], (g) => [scaleBy(g, s)]);
+  // Scale through an op so the backward rule divides too. (arithmetic.ts imports sumTo
+  // from here: the cycle is fine, both are only called after the modules have loaded.)
+  return mulScalar(s, 1 / n);
 }
 
 /** Broadcasts g (shape `keptShape`: `shape` with size-1 axes) to `shape`; not recorded. */
 export function expandTo(g: Tensor, keptShape: Shape, shape: Shape): Tensor {
   const src = new Tensor(g.data, keptShape.length === 0 ? shape.map(() => 1) : keptShape, false);
   const out = new Tensor(allocate(sizeOf(shape), g.dtype), shape);
-  const zero = new Float64Array(1);
   // out = 0 + src (broadcast) through the binary kernel.
   const strides = new Int32Array(shape.length);
   let s = 1;
@@ -58,8 +53,7 @@ export function expandTo(g: Tensor, keptShape: Shape, shape: Shape): Tensor {
     strides[i] = src.shape[i] === 1 ? 0 : s;
     s *= src.shape[i];
   }
-  const zeroArr = g.dtype === 'float64' ? zero : new Float32Array(1);
-  native.binary(0, Int32Array.from(shape), src.data, strides, zeroArr, new Int32Array(shape.length), out.data);
+  native.binary(0, Int32Array.from(shape), src.data, strides, allocate(1, g.dtype), new Int32Array(shape.length), out.data);
   return out;
 }
 
