@@ -4,25 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { loadFixture, decode, decodeTensor, Encoded } from '../helpers.js';
-import { runners, IntInput } from './op_cases.js';
+import { decode } from '../helpers.js';
+import { runners, opCases, caseInputs } from './op_cases.js';
 
-interface Case {
-  name: string;
-  params: Record<string, unknown>;
-  inputs: Record<string, Encoded>;
-  ints: Record<string, Encoded>;
-  cotangent: Encoded;
-}
-
-const fixture = loadFixture<{ cases: Case[] }>('ops.json');
-
-for (const c of fixture.cases) {
+for (const c of opCases) {
   test(`${c.name}: backward equals central finite differences (float64)`, () => {
-    const inputs: Record<string, Tensor> = {};
-    for (const [k, e] of Object.entries(c.inputs)) inputs[k] = decodeTensor(e, 'float64');
-    const ints: Record<string, IntInput> = {};
-    for (const [k, e] of Object.entries(c.ints)) ints[k] = { data: decode(e) as Int32Array, shape: e.shape };
+    const { inputs, ints } = caseInputs(c, 'float64');
     const R = Float64Array.from(decode(c.cotangent));
     const f = (): number =>
       T.noGrad(() => {

@@ -3,6 +3,7 @@
 // finite-difference test so both exercise exactly the same calls.
 import * as T from '../../src/tensor/index.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
+import { loadFixture, decode, decodeTensor, Encoded } from '../helpers.js';
 import { rotaryTables } from '../../src/tensor/ops/attention.js';
 
 export type IntInput = { data: Int32Array; shape: number[] };
@@ -60,3 +61,25 @@ export const runners: Record<string, Runner> = {
   log_softmax: ({ x }) => T.logSoftmax(x),
   embedding: ({ w }, { ids }) => T.embedding(w, ids.data, ids.shape),
 };
+
+/** One case of test/fixtures/ops.json. */
+export interface OpCase {
+  name: string;
+  params: Record<string, unknown>;
+  inputs: Record<string, Encoded>;
+  ints: Record<string, Encoded>;
+  cotangent: Encoded;
+  output: Encoded;
+  grads: Record<string, Encoded>;
+}
+
+export const opCases: OpCase[] = loadFixture<{ cases: OpCase[] }>('ops.json').cases;
+
+/** A case's float inputs in the given precision, and its integer inputs. */
+export function caseInputs(c: OpCase, dtype: 'float32' | 'float64'): { inputs: Record<string, Tensor>; ints: Record<string, IntInput> } {
+  const inputs: Record<string, Tensor> = {};
+  for (const [k, e] of Object.entries(c.inputs)) inputs[k] = decodeTensor(e, dtype);
+  const ints: Record<string, IntInput> = {};
+  for (const [k, e] of Object.entries(c.ints)) ints[k] = { data: decode(e) as Int32Array, shape: e.shape };
+  return { inputs, ints };
+}

@@ -3,31 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
-import { Tensor } from '../../src/tensor/tensor.js';
-import { loadFixture, decode, decodeTensor, assertClose, Encoded } from '../helpers.js';
-import { runners, IntInput } from './op_cases.js';
+import { decode, decodeTensor, assertClose } from '../helpers.js';
+import { runners, opCases, caseInputs, OpCase } from './op_cases.js';
 
-interface Case {
-  name: string;
-  params: Record<string, unknown>;
-  inputs: Record<string, Encoded>;
-  ints: Record<string, Encoded>;
-  cotangent: Encoded;
-  output: Encoded;
-  grads: Record<string, Encoded>;
-}
-
-const fixture = loadFixture<{ cases: Case[] }>('ops.json');
-
-function runCase(c: Case, dtype: 'float32' | 'float64') {
-  const inputs: Record<string, Tensor> = {};
-  for (const [k, e] of Object.entries(c.inputs)) {
-    const t = decodeTensor(e, dtype);
-    t.requiresGrad = true;
-    inputs[k] = t;
-  }
-  const ints: Record<string, IntInput> = {};
-  for (const [k, e] of Object.entries(c.ints)) ints[k] = { data: decode(e) as Int32Array, shape: e.shape };
+function runCase(c: OpCase, dtype: 'float32' | 'float64') {
+  const { inputs, ints } = caseInputs(c, dtype);
+  for (const t of Object.values(inputs)) t.requiresGrad = true;
   const out = runners[c.name](inputs, ints, c.params);
   const R = decodeTensor(c.cotangent, dtype);
   const objective = T.sum(T.reshape(T.mul(out, T.reshape(R, out.shape)), [out.size]));
@@ -36,11 +17,11 @@ function runCase(c: Case, dtype: 'float32' | 'float64') {
 }
 
 test('every fixture case has a runner and every runner a case', () => {
-  const names = fixture.cases.map((c) => c.name).sort();
+  const names = opCases.map((c) => c.name).sort();
   assert.deepEqual(names, Object.keys(runners).sort());
 });
 
-for (const c of fixture.cases) {
+for (const c of opCases) {
   for (const dtype of ['float32', 'float64'] as const) {
     test(`${c.name} matches PyTorch (${dtype})`, () => {
       const { out, inputs } = runCase(c, dtype);
