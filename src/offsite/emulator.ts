@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Block, CausalLM } from '../models/causal_lm.js';
+import type { Architecture, Block, CausalLM } from '../models/causal_lm.js';
 import { loadModel, emptyModel, hfNameOf, blockPrefix } from '../models/load.js';
 import { Checkpoint, readJsonObject } from '../io/checkpoint.js';
 import { SafetensorsFile, writeSafetensors, TensorToWrite } from '../io/safetensors.js';
@@ -75,6 +75,39 @@ function tensorsOf(module: Module, prefix: string): TensorToWrite[] {
   return module.namedParameters().map(([name, p]) => ({ name: hfNameOf(prefix + name), dtype: 'F32' as const, shape: p.shape, data: p.data as Float32Array }));
 }
 
+/** Block index of a checkpoint tensor name, or -1 for the trunk. */
+function blockIndexOf(arch: Architecture, n: number): (name: string) => number {
+  return (name) => {
+    for (let i = 0; i < n; i++) if (name.startsWith(blockPrefix(arch, i))) return i;
+    return -1;
+  };
+}
+
+type PackageParts = Record<'trunk' | 'adapters' | 'harmonizers' | 'compressed', TensorToWrite[]>;
+
+/**
+ * Writes a package directory atomically (a temporary directory renamed into place): the
+ * four tensor files, config.json and the model's tokenizer files, then the manifest that
+ * `manifestOf` builds from the sha256 of every file written.
+ */
+function writePackage(outDir: string, modelDir: string, config: Record<string, unknown>, parts: PackageParts, manifestOf: (files: Record<string, string>) => EmulatorManifest): EmulatorManifest {
+  const tmp = `${outDir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  for (const [part, tensors] of Object.entries(parts)) writeSafetensors(join(tmp, `${part}.safetensors`), tensors, { format: 'pt' });
+  writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(tmp, f));
+  const files: Record<string, string> = {};
+  for (const f of [...Object.keys(parts).map((p) => `${p}.safetensors`), 'config.json', ...TOKENIZER_FILES]) {
+    if (existsSync(join(tmp, f))) files[f] = sha256File(join(tmp, f));
+  }
+  const manifest = manifestOf(files);
+  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  rmSync(outDir, { recursive: true, force: true });
+  renameSync(tmp, outDir);
+  return manifest;
+}
+
 /** Builds an emulator package from a model, its importance results and (N_a, α, β). */
 export function createEmulator(
   modelDir: string,
@@ -96,10 +129,7 @@ export function createEmulator(
   const fullSrc = settings.noSrc || settings.beta === 0;
 
   const all = model.hfTensors();
-  const blockOf = (name: string): number => {
-    for (let i = 0; i < n; i++) if (name.startsWith(blockPrefix(arch, i))) return i;
-    return -1;
-  };
+  const blockOf = blockIndexOf(arch, n);
   const trunk = all.filter((t) => blockOf(t.name) < 0);
   const adapters = all.filter((t) => plan.roles[blockOf(t.name)] === 'adapter');
   const dropHarmonized = !!opts.dropHarmonized;
@@ -116,16 +146,6 @@ export function createEmulator(
     compressed.push(...tensorsOf(block, blockPrefix(arch, i)));
   }
 
-  const tmp = `${outDir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  writeSafetensors(join(tmp, 'trunk.safetensors'), trunk, { format: 'pt' });
-  writeSafetensors(join(tmp, 'adapters.safetensors'), adapters, { format: 'pt' });
-  writeSafetensors(join(tmp, 'harmonizers.safetensors'), harmonizers, { format: 'pt' });
-  writeSafetensors(join(tmp, 'compressed.safetensors'), compressed, { format: 'pt' });
-  writeFileSync(join(tmp, 'config.json'), JSON.stringify(model.hfConfig, null, 2) + '\n');
-  for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(tmp, f));
-
   const fullCount = count(all);
   const emuCount = count(trunk) + count(adapters) + count(harmonizers) + count(compressed);
   const statements = [
@@ -137,11 +157,7 @@ export function createEmulator(
       : `blocks ${plan.compressed.join(', ') || '(none)'} hold their ${settings.srcTarget} weights only at rank r = max(1, round((1 - β) min(rows, cols))), β = ${settings.beta}`,
     `blocks ${plan.adapters.join(', ')} are the adapters, in full`,
   ];
-  const files: Record<string, string> = {};
-  for (const f of ['trunk.safetensors', 'adapters.safetensors', 'harmonizers.safetensors', 'compressed.safetensors', 'config.json', ...TOKENIZER_FILES]) {
-    if (existsSync(join(tmp, f))) files[f] = sha256File(join(tmp, f));
-  }
-  const manifest: EmulatorManifest = {
+  return writePackage(outDir, modelDir, model.hfConfig, { trunk, adapters, harmonizers, compressed }, (files) => ({
     format: EMULATOR_FORMAT,
     kind: dropHarmonized ? 'dynamic-drop' : 'scaleot',
     source: { fingerprint, architecture: arch, blocks: n },
@@ -160,11 +176,7 @@ export function createEmulator(
       compressed: count(compressed), relative_size: emuCount / fullCount,
     },
     files,
-  };
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(tmp, outDir);
-  return manifest;
+  }));
 }
 
 /** Reads a package's manifest and checks every file against its sha256. */
@@ -264,28 +276,13 @@ export function createBaselineEmulator(modelDir: string, kind: 'uniform-drop' | 
   for (const i of plan.kept) roles[i] = 'kept';
   for (const i of Object.keys(plan.shared)) roles[Number(i)] = 'shared';
   const all = model.hfTensors();
-  const blockOf = (name: string): number => {
-    for (let i = 0; i < n; i++) if (name.startsWith(blockPrefix(arch, i))) return i;
-    return -1;
-  };
+  const blockOf = blockIndexOf(arch, n);
   const trunk = all.filter((t) => blockOf(t.name) < 0);
   const adapters = all.filter((t) => roles[blockOf(t.name)] === 'adapter');
   const kept = all.filter((t) => roles[blockOf(t.name)] === 'kept');
-  const tmp = `${outDir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  writeSafetensors(join(tmp, 'trunk.safetensors'), trunk, { format: 'pt' });
-  writeSafetensors(join(tmp, 'adapters.safetensors'), adapters, { format: 'pt' });
-  writeSafetensors(join(tmp, 'harmonizers.safetensors'), [], { format: 'pt' });
-  writeSafetensors(join(tmp, 'compressed.safetensors'), kept, { format: 'pt' });
-  writeFileSync(join(tmp, 'config.json'), JSON.stringify(model.hfConfig, null, 2) + '\n');
-  for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(tmp, f));
-  const files: Record<string, string> = {};
-  for (const f of ['trunk.safetensors', 'adapters.safetensors', 'harmonizers.safetensors', 'compressed.safetensors', 'config.json', ...TOKENIZER_FILES]) {
-    if (existsSync(join(tmp, f))) files[f] = sha256File(join(tmp, f));
-  }
   const emu = count(trunk) + count(adapters) + count(kept);
-  const manifest: EmulatorManifest = {
+  // The kept blocks go in compressed.safetensors, where the loader looks for non-adapter blocks.
+  return writePackage(outDir, modelDir, model.hfConfig, { trunk, adapters, harmonizers: [], compressed: kept }, (files) => ({
     format: EMULATOR_FORMAT,
     kind,
     source: { fingerprint: modelFingerprint(model), architecture: arch, blocks: n },
@@ -303,11 +300,7 @@ export function createBaselineEmulator(modelDir: string, kind: 'uniform-drop' | 
     ],
     parameters: { full_model: count(all), emulator: emu, trunk: count(trunk), adapters: count(adapters), harmonizers: 0, compressed: count(kept), relative_size: emu / count(all) },
     files,
-  };
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(tmp, outDir);
-  return manifest;
+  }));
 }
 
 /** Checkpoint names in a package file (for audits and tests). */
