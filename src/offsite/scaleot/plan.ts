@@ -47,6 +47,22 @@ export function rankGroup(group: number[], scores: number[]): number[] {
   return [...group].sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
+/**
+ * Hands out `left` more blocks one at a time: each goes to the group whose next candidate
+ * (queues[g][taken[g]]) is preferred over every other group's; exhausted groups are skipped.
+ */
+function giveRemainder(left: number, queues: number[][], taken: number[], prefer: (cand: number, current: number) => boolean, what: string): void {
+  for (; left > 0; left--) {
+    let best = -1;
+    for (let g = 0; g < queues.length; g++) {
+      if (taken[g] >= queues[g].length) continue;
+      if (best < 0 || prefer(queues[g][taken[g]], queues[best][taken[best]])) best = g;
+    }
+    if (best < 0) throw new RangeError(`not enough ${what}`);
+    taken[best]++;
+  }
+}
+
 export function planEmulator(scores: number[], opts: { numAdapters: number; alpha: number; numGroups?: number }): LayerPlan {
   const n = scores.length;
   const numGroups = opts.numGroups ?? 4;
@@ -66,40 +82,14 @@ export function planEmulator(scores: number[], opts: { numAdapters: number; alph
     if (aShare > g.length) throw new RangeError(`group ${gi} has ${g.length} blocks, fewer than N_a / N_g = ${aShare}`);
     aTaken[gi] = aShare;
   });
-  for (let left = numAdapters - aShare * numGroups; left > 0; left--) {
-    let best = -1;
-    for (let gi = 0; gi < numGroups; gi++) {
-      if (aTaken[gi] >= ranked[gi].length) continue;
-      const cand = ranked[gi][aTaken[gi]];
-      if (best < 0) best = gi;
-      else {
-        const cur = ranked[best][aTaken[best]];
-        if (scores[cand] > scores[cur] || (scores[cand] === scores[cur] && cand < cur)) best = gi;
-      }
-    }
-    aTaken[best]++;
-  }
+  giveRemainder(numAdapters - aShare * numGroups, ranked, aTaken, (c, cur) => scores[c] > scores[cur] || (scores[c] === scores[cur] && c < cur), 'adapters');
   ranked.forEach((r, gi) => r.slice(0, aTaken[gi]).forEach((b) => (roles[b] = 'adapter')));
 
   // Harmonized: from the bottom of each group's ranking, skipping adapters.
   const lowest = ranked.map((r) => r.filter((b) => roles[b] !== 'adapter').reverse()); // lowest-ranked first
   const hShare = Math.floor(numHarmonized / numGroups);
   const hTaken = lowest.map((l) => Math.min(hShare, l.length));
-  let left = numHarmonized - hTaken.reduce((a, b) => a + b, 0);
-  for (; left > 0; left--) {
-    let best = -1;
-    for (let gi = 0; gi < numGroups; gi++) {
-      if (hTaken[gi] >= lowest[gi].length) continue;
-      const cand = lowest[gi][hTaken[gi]];
-      if (best < 0) best = gi;
-      else {
-        const cur = lowest[best][hTaken[best]];
-        if (scores[cand] < scores[cur] || (scores[cand] === scores[cur] && cand > cur)) best = gi;
-      }
-    }
-    if (best < 0) throw new RangeError('not enough non-adapter blocks to harmonize');
-    hTaken[best]++;
-  }
+  giveRemainder(numHarmonized - hTaken.reduce((a, b) => a + b, 0), lowest, hTaken, (c, cur) => scores[c] < scores[cur] || (scores[c] === scores[cur] && c > cur), 'non-adapter blocks to harmonize');
   lowest.forEach((l, gi) => l.slice(0, hTaken[gi]).forEach((b) => (roles[b] = 'harmonized')));
 
   const idx = (role: Role) => roles.map((r, i) => (r === role ? i : -1)).filter((i) => i >= 0);
