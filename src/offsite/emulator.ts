@@ -18,6 +18,7 @@ import { loadModel, emptyModel, hfNameOf, blockPrefix } from '../models/load.js'
 import { Checkpoint, readJsonObject } from '../io/checkpoint.js';
 import { SafetensorsFile, writeSafetensors, TensorToWrite } from '../io/safetensors.js';
 import { hiddenSize } from '../peft/count.js';
+import { TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { modelFingerprint } from './fingerprint.js';
 import { LayerPlan, planEmulator, Role } from './scaleot/plan.js';
@@ -30,7 +31,6 @@ import type { Tensor } from '../tensor/tensor.js';
 import { setPath } from './linear_targets.js';
 
 export const EMULATOR_FORMAT = 'scaleot-emulator/1';
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
 
 export type EmulatorKind = 'scaleot' | 'dynamic-drop' | 'uniform-drop' | 'crash';
 

@@ -14,7 +14,8 @@ import { SafetensorsFile } from '../io/safetensors.js';
 import { Linear } from '../nn/layers.js';
 import { LoraLinear } from '../peft/lora.js';
 import { modelFingerprint } from './fingerprint.js';
-import { sha256File, TOKENIZER_FILES } from './emulator.js';
+import { sha256File } from './emulator.js';
+import { TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
 import { ADAPTER_FORMAT, AdapterManifest, adapterParameterShapes, prepareAdapters } from './tune.js';
 import { setPath } from './linear_targets.js';
 

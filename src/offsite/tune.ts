@@ -17,7 +17,7 @@ import { LoraLinear, DEFAULT_LORA, LoraConfig } from '../peft/lora.js';
 import { BottleneckAdapter, WithAdapter } from '../peft/bottleneck.js';
 import { hiddenSize } from '../peft/count.js';
 import type { Task } from '../data/tasks.js';
-import { trainingExamples, trainRun, scoreTask, better, Score } from '../train/finetune.js';
+import { trainingExamples, trainRun, scoreTask, cachedJson, searchLearningRates, Score } from '../train/finetune.js';
 import { loadEmulator, sha256File, EmulatorManifest } from './emulator.js';
 import { getPath, linearPaths, setPath, ATTENTION_LINEARS, FFN_LINEARS } from './linear_targets.js';
 
@@ -177,40 +177,28 @@ export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task;
   const tok = TextTokenizer.fromDir(pkg);
   const { model: emu0, manifest } = loadEmulator(pkg);
   const examples = trainingExamples(tasks.train, tok, emu0.maxContext);
-  const zsPath = join(outDir, 'emu_zero_shot.json');
-  let emuZeroShot: TuneResult['emuZeroShot'];
-  if (existsSync(zsPath)) emuZeroShot = JSON.parse(readFileSync(zsPath, 'utf8'));
-  else {
-    emuZeroShot = { validation: scoreTask(emu0, tok, tasks.validation, opts.evalLimit), test: scoreTask(emu0, tok, tasks.test, opts.evalLimit) };
-    writeFileSync(zsPath, JSON.stringify(emuZeroShot, null, 2));
-  }
-  const runs: TuneResult['runs'] = [];
-  let best: { lr: number; validation: Score } | null = null;
-  for (const lr of opts.lrs) {
-    const runDir = join(outDir, `${opts.method}-lr-${lr}`);
-    const resultPath = join(runDir, 'result.json');
-    if (existsSync(resultPath)) {
-      const r = JSON.parse(readFileSync(resultPath, 'utf8')) as { lr: number; validation: Score };
-      runs.push(r);
-      if (!best || better(r.validation, best.validation)) best = r;
-      log(`${opts.method} lr ${lr}: done before (validation ${r.validation.value.toFixed(4)})`);
-      continue;
-    }
-    mkdirSync(runDir, { recursive: true });
-    const { model } = loadEmulator(pkg);
-    const { params, named } = prepareAdapters(model, manifest.plan.adapters, opts.method, lora, opts.seed ?? 0);
-    trainRun(model, params, examples, lr, runDir, opts, log);
-    const validation = scoreTask(model, tok, tasks.validation, opts.evalLimit);
-    log(`${opts.method} lr ${lr}: Emu FT validation ${validation.metric} ${validation.value.toFixed(4)}`);
-    if (!best || better(validation, best.validation)) {
-      best = { lr, validation };
+  const emuZeroShot: TuneResult['emuZeroShot'] = cachedJson(join(outDir, 'emu_zero_shot.json'), () => ({
+    validation: scoreTask(emu0, tok, tasks.validation, opts.evalLimit),
+    test: scoreTask(emu0, tok, tasks.test, opts.evalLimit),
+  }));
+  const { runs, best } = searchLearningRates(
+    opts.lrs,
+    (lr) => join(outDir, `${opts.method}-lr-${lr}`),
+    `${opts.method} `,
+    (lr, runDir) => {
+      const { model } = loadEmulator(pkg);
+      const { params, named } = prepareAdapters(model, manifest.plan.adapters, opts.method, lora, opts.seed ?? 0);
+      trainRun(model, params, examples, lr, runDir, opts, log);
+      const validation = scoreTask(model, tok, tasks.validation, opts.evalLimit);
+      log(`${opts.method} lr ${lr}: Emu FT validation ${validation.metric} ${validation.value.toFixed(4)}`);
+      return { validation, trained: { model, named } };
+    },
+    (lr, { model, named }) => {
       writeAdapterPackage(join(outDir, 'adapter'), pkg, manifest, opts.method, lr, named(), lora);
       writeFileSync(join(outDir, 'emu_ft_test.json'), JSON.stringify(scoreTask(model, tok, tasks.test, opts.evalLimit), null, 2));
-    }
-    writeFileSync(resultPath, JSON.stringify({ lr, validation }, null, 2));
-    runs.push({ lr, validation });
-  }
-  if (!best) throw new Error('tune: no learning rate given');
+    },
+    log,
+  );
   const emuFinetuned = { validation: best.validation, test: JSON.parse(readFileSync(join(outDir, 'emu_ft_test.json'), 'utf8')) as Score };
   const result: TuneResult = { method: opts.method, runs, bestLr: best.lr, emuZeroShot, emuFinetuned, adapterDir: join(outDir, 'adapter') };
   writeFileSync(join(outDir, 'results.json'), JSON.stringify(result, null, 2));

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { CheckpointError, readJsonObject } from '../io/checkpoint.js';
 
+/** The files a checkpoint's tokenizer may consist of (copied along with derived models). */
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt'];
+
 export class TextTokenizer {
   private constructor(
     private readonly tok: Tokenizer,

@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CausalLM } from '../models/causal_lm.js';
 import { loadModel } from '../models/load.js';
-import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { AdamW } from '../optim/adamw.js';
 import { cosineWithWarmup } from '../optim/schedule.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -16,6 +15,7 @@ import { encodePair, evaluateMultipleChoice, MultipleChoiceItem } from '../eval/
 import { corpusPerplexity } from '../eval/perplexity.js';
 import type { Task } from '../data/tasks.js';
 import { saveCheckpoint, writeFileAtomic } from '../io/checkpoint.js';
+import { TextTokenizer, TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
 import { loadTrainState, saveTrainState } from './state.js';
 import type { Module, Parameter } from '../nn/module.js';
 
@@ -132,6 +132,58 @@ export function trainRun(
 
 const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
 
+/** A JSON result computed once and cached at `path`, so a resumed run reuses it. */
+export function cachedJson<T>(path: string, compute: () => T): T {
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as T;
+  const v = compute();
+  writeFileAtomic(path, JSON.stringify(v, null, 2));
+  return v;
+}
+
+export interface LrRun {
+  lr: number;
+  validation: Score;
+}
+
+/**
+ * One training run per learning rate in runDirOf(lr); a run with a result.json is not
+ * repeated. `train` trains and scores on validation; `onBest` gets the trained state of a
+ * run that has just become the best, while it is still in memory (to save it).
+ */
+export function searchLearningRates<M>(
+  lrs: number[],
+  runDirOf: (lr: number) => string,
+  label: string,
+  train: (lr: number, runDir: string) => { validation: Score; trained: M },
+  onBest: (lr: number, trained: M) => void,
+  log: (s: string) => void,
+): { runs: LrRun[]; best: LrRun } {
+  const runs: LrRun[] = [];
+  let best: LrRun | null = null;
+  for (const lr of lrs) {
+    const runDir = runDirOf(lr);
+    const resultPath = join(runDir, 'result.json');
+    if (existsSync(resultPath)) {
+      const r = JSON.parse(readFileSync(resultPath, 'utf8')) as LrRun;
+      runs.push(r);
+      if (!best || better(r.validation, best.validation)) best = r;
+      log(`${label}lr ${lr}: done before (validation ${r.validation.value.toFixed(4)})`);
+      continue;
+    }
+    mkdirSync(runDir, { recursive: true });
+    const { validation, trained } = train(lr, runDir);
+    const r = { lr, validation };
+    if (!best || better(validation, best.validation)) {
+      best = r;
+      onBest(lr, trained);
+    }
+    writeFileAtomic(resultPath, JSON.stringify(r, null, 2));
+    runs.push(r);
+  }
+  if (!best) throw new Error(`${label}no learning rate given`);
+  return { runs, best };
+}
+
 export interface FinetuneResult {
   runs: { lr: number; validation: Score }[];
   bestLr: number;
@@ -148,46 +200,30 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
   const C = base.maxContext;
   const examples = trainingExamples(tasks.train, tok, C);
   if (examples.length === 0) throw new Error('finetune: the training split yields no examples');
-  const zsPath = join(outDir, 'zero_shot.json');
-  let zeroShot: FinetuneResult['zeroShot'];
-  if (existsSync(zsPath)) zeroShot = JSON.parse(readFileSync(zsPath, 'utf8'));
-  else {
-    zeroShot = { validation: scoreTask(base, tok, tasks.validation, opts.evalLimit), test: scoreTask(base, tok, tasks.test, opts.evalLimit) };
-    writeFileAtomic(zsPath, JSON.stringify(zeroShot, null, 2));
-  }
+  const zeroShot: FinetuneResult['zeroShot'] = cachedJson(join(outDir, 'zero_shot.json'), () => ({
+    validation: scoreTask(base, tok, tasks.validation, opts.evalLimit),
+    test: scoreTask(base, tok, tasks.test, opts.evalLimit),
+  }));
   log(`zero-shot: validation ${zeroShot.validation.metric} ${zeroShot.validation.value.toFixed(4)}, test ${zeroShot.test.value.toFixed(4)}; ${examples.length} training examples`);
 
-  const runs: FinetuneResult['runs'] = [];
-  let best: { lr: number; validation: Score } | null = null;
-  for (const lr of opts.lrs) {
-    const runDir = join(outDir, `lr-${lr}`);
-    const resultPath = join(runDir, 'result.json');
-    if (existsSync(resultPath)) {
-      const r = JSON.parse(readFileSync(resultPath, 'utf8')) as { lr: number; validation: Score };
-      runs.push(r);
-      if (!best || better(r.validation, best.validation)) best = r;
-      log(`lr ${lr}: done before (validation ${r.validation.value.toFixed(4)})`);
-      continue;
-    }
-    mkdirSync(runDir, { recursive: true });
-    const model = loadModel(modelDir);
-    const params = freezeTrunk(model);
-    trainRun(model, params, examples, lr, runDir, opts, log);
-    const validation = scoreTask(model, tok, tasks.validation, opts.evalLimit);
-    log(`lr ${lr}: validation ${validation.metric} ${validation.value.toFixed(4)}`);
-    const r = { lr, validation };
-    if (!best || better(validation, best.validation)) {
-      best = r;
+  const { runs, best } = searchLearningRates(
+    opts.lrs,
+    (lr) => join(outDir, `lr-${lr}`),
+    '',
+    (lr, runDir) => {
+      const model = loadModel(modelDir);
+      trainRun(model, freezeTrunk(model), examples, lr, runDir, opts, log);
+      const validation = scoreTask(model, tok, tasks.validation, opts.evalLimit);
+      log(`lr ${lr}: validation ${validation.metric} ${validation.value.toFixed(4)}`);
+      return { validation, trained: model };
+    },
+    (lr, model) => {
       saveCheckpoint(join(outDir, 'best'), model.hfConfig, model.hfTensors());
-      for (const f of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json']) {
-        if (existsSync(join(modelDir, f))) writeFileSync(join(outDir, 'best', f), readFileSync(join(modelDir, f)));
-      }
+      for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) writeFileSync(join(outDir, 'best', f), readFileSync(join(modelDir, f)));
       writeFileAtomic(join(outDir, 'best', 'selected.json'), JSON.stringify({ lr }));
-    }
-    writeFileAtomic(resultPath, JSON.stringify(r, null, 2));
-    runs.push(r);
-  }
-  if (!best) throw new Error('finetune: no learning rate given');
+    },
+    log,
+  );
   // The selected model: the best run's checkpoint (written when it was best).
   const bestModel = loadModel(join(outDir, 'best'));
   const test = scoreTask(bestModel, tok, tasks.test, opts.evalLimit);
