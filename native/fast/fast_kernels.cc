@@ -421,19 +421,26 @@ inline float row_max(const float* x, int64_t n) {
   return m;
 }
 
-// Runs body(row) for rows [0, N) split across threads when the work is large.
+// Runs body(i) for i in [0, n): on one thread when `serial`, else in contiguous ranges
+// across the pool (each index on exactly one thread, so results do not depend on timing).
 template <typename F>
-void rows_parallel(int64_t N, int64_t row_cost, F body) {
+void for_each_index(int64_t n, bool serial, F body) {
   const int nt = num_threads();
-  if (nt == 1 || N * row_cost < kParallelElems || N < nt) {
-    for (int64_t r = 0; r < N; ++r) body(r);
+  if (nt == 1 || serial) {
+    for (int64_t i = 0; i < n; ++i) body(i);
     return;
   }
   parallel_run(nt, [&](int t, int parts) {
     int64_t lo, hi;
-    split_range(N, parts, t, 1, &lo, &hi);
-    for (int64_t r = lo; r < hi; ++r) body(r);
+    split_range(n, parts, t, 1, &lo, &hi);
+    for (int64_t i = lo; i < hi; ++i) body(i);
   });
+}
+
+// Runs body(row) for rows [0, N) split across threads when the work is large.
+template <typename F>
+void rows_parallel(int64_t N, int64_t row_cost, F body) {
+  for_each_index(N, N * row_cost < kParallelElems || N < num_threads(), body);
 }
 
 inline vf binop(int op, vf x, vf y) {
@@ -725,16 +732,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
       sgemm_serial(false, false, rows, D, keys, 1.0f, ph + i0 * Tk, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
     }
   };
-  const int nt = num_threads();
-  if (nt == 1 || units == 1) {
-    for (int64_t u = 0; u < units; ++u) unit(u);
-    return;
-  }
-  parallel_run(nt, [&](int t, int parts) {
-    int64_t lo, hi;
-    split_range(units, parts, t, 1, &lo, &hi);
-    for (int64_t u = lo; u < hi; ++u) unit(u);
-  });
+  for_each_index(units, units == 1, unit);
 }
 
 void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
@@ -788,16 +786,7 @@ void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t 
       }
     }
   };
-  const int nt = num_threads();
-  if (nt == 1 || units == 1) {
-    for (int64_t u = 0; u < units; ++u) unit(u);
-    return;
-  }
-  parallel_run(nt, [&](int t, int parts) {
-    int64_t lo, hi;
-    split_range(units, parts, t, 1, &lo, &hi);
-    for (int64_t u = lo; u < hi; ++u) unit(u);
-  });
+  for_each_index(units, units == 1, unit);
 }
 
 // ---------------------------------------------------------------------------------------
