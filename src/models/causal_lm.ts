@@ -107,6 +107,33 @@ export function configString(cfg: Record<string, unknown>, key: string, where: s
   return v;
 }
 
+/**
+ * Loads every parameter of `model` from the checkpoint tensor keyOf(name), remembering the
+ * dtype it was stored in (so saving writes it back the same way); returns the keys used.
+ */
+export function loadParameters(ckpt: Checkpoint, model: Module, keyOf: (name: string) => string, label: string, dtypes: Map<string, 'F32' | 'F16' | 'BF16'>): Set<string> {
+  const used = new Set<string>();
+  for (const [name, p] of model.namedParameters()) {
+    const key = keyOf(name);
+    used.add(key);
+    if (!ckpt.has(key)) throw new ConfigError(`${ckpt.dir}: ${label} checkpoint is missing tensor "${key}"`);
+    loadInto(ckpt, key, p);
+    dtypes.set(name, sourceDType(ckpt, key));
+  }
+  return used;
+}
+
+/** A checkpoint's lm_head.weight must be an exact copy of the embedding it is tied to. */
+export function checkTiedHead(ckpt: Checkpoint, embedding: Parameter, embeddingName: string): void {
+  const head = ckpt.read('lm_head.weight', embedding.shape);
+  if (head.some((v, i) => v !== embedding.data[i])) throw new ConfigError(`${ckpt.dir}: lm_head.weight differs from the tied ${embeddingName}`);
+}
+
+/** The parameters as checkpoint tensors under nameOf(name), each in the dtype it was loaded in. */
+export function tensorsToWrite(model: Module, dtypes: Map<string, 'F32' | 'F16' | 'BF16'>, nameOf: (name: string) => string = (n) => n): TensorToWrite[] {
+  return model.namedParameters().map(([name, p]) => ({ name: nameOf(name), dtype: dtypes.get(name) ?? 'F32', shape: p.shape, data: p.data as Float32Array }));
+}
+
 /** Copies a checkpoint tensor into a parameter after checking its shape. */
 export function loadInto(ckpt: Checkpoint, name: string, p: Parameter): void {
   p.data.set(ckpt.read(name, p.shape));

@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadInto, sourceDType,
+  Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadParameters, checkTiedHead, tensorsToWrite,
 } from './causal_lm.js';
 
 export interface GPT2Config {
@@ -234,22 +234,13 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     const model = new GPT2LMHeadModel(gpt2ConfigFromHF(ckpt.config, where), 0, { init: false, hfConfig: ckpt.config });
     // Checkpoints name tensors with or without the "transformer." prefix.
     const prefixed = ckpt.has('transformer.wte.weight');
-    const expected = new Set<string>();
-    for (const [name, p] of model.namedParameters()) {
-      const key = prefixed ? name : name.replace(/^transformer\./, '');
-      expected.add(key);
-      if (!ckpt.has(key)) throw new ConfigError(`${ckpt.dir}: GPT-2 checkpoint is missing tensor "${key}"`);
-      loadInto(ckpt, key, p);
-      model.dtypes.set(name, sourceDType(ckpt, key));
-    }
+    const expected = loadParameters(ckpt, model, (name) => (prefixed ? name : name.replace(/^transformer\./, '')), 'GPT-2', model.dtypes);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       // Causal-mask buffers of older checkpoints carry no weights.
       if (/\.attn\.(masked_)?bias$/.test(key)) continue;
       if (key === 'lm_head.weight') {
-        const head = ckpt.read(key, model.transformer.wte.weight.shape);
-        const wte = model.transformer.wte.weight.data;
-        if (head.some((v, i) => v !== wte[i])) throw new ConfigError(`${ckpt.dir}: lm_head.weight differs from the tied token embedding`);
+        checkTiedHead(ckpt, model.transformer.wte.weight, 'token embedding');
         continue;
       }
       throw new ConfigError(`${ckpt.dir}: unexpected tensor "${key}" in a GPT-2 checkpoint`);
@@ -258,7 +249,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
   }
 
   hfTensors(): TensorToWrite[] {
-    return this.namedParameters().map(([name, p]) => ({ name, dtype: this.dtypes.get(name) ?? 'F32', shape: p.shape, data: p.data as Float32Array }));
+    return tensorsToWrite(this, this.dtypes);
   }
 
   trunkParameters(): [string, Parameter][] {

@@ -14,7 +14,7 @@ import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadInto, sourceDType } from './causal_lm.js';
+import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadParameters, tensorsToWrite } from './causal_lm.js';
 
 export interface LlamaConfig {
   vocabSize: number; // 32000 for LLaMA-1/2
@@ -214,14 +214,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
 
   static fromCheckpoint(ckpt: Checkpoint): LlamaForCausalLM {
     const model = new LlamaForCausalLM(llamaConfigFromHF(ckpt.config, `${ckpt.dir}/config.json`), 0, { init: false, hfConfig: ckpt.config });
-    const expected = new Set<string>();
-    for (const [name, p] of model.namedParameters()) {
-      const key = LlamaForCausalLM.hfName(name);
-      expected.add(key);
-      if (!ckpt.has(key)) throw new ConfigError(`${ckpt.dir}: LLaMA checkpoint is missing tensor "${key}"`);
-      loadInto(ckpt, key, p);
-      model.dtypes.set(name, sourceDType(ckpt, key));
-    }
+    const expected = loadParameters(ckpt, model, LlamaForCausalLM.hfName, 'LLaMA', model.dtypes);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       if (/\.rotary_emb\.inv_freq$/.test(key)) continue; // a buffer some checkpoints carry
@@ -232,9 +225,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   }
 
   hfTensors(): TensorToWrite[] {
-    return this.namedParameters().map(([name, p]) => ({
-      name: LlamaForCausalLM.hfName(name), dtype: this.dtypes.get(name) ?? 'F32', shape: p.shape, data: p.data as Float32Array,
-    }));
+    return tensorsToWrite(this, this.dtypes, LlamaForCausalLM.hfName);
   }
 
   trunkParameters(): [string, Parameter][] {

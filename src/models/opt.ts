@@ -14,7 +14,7 @@ import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configString, loadInto, sourceDType } from './causal_lm.js';
+import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configString, loadParameters, checkTiedHead, tensorsToWrite } from './causal_lm.js';
 
 export interface OPTConfig {
   vocabSize: number; // 50272
@@ -191,20 +191,11 @@ export class OPTForCausalLM extends Module implements CausalLM {
     // facebook/opt-* checkpoints sometimes drop the "model." prefix.
     const strip = !ckpt.has('model.decoder.embed_tokens.weight') && ckpt.has('decoder.embed_tokens.weight');
     const keyOf = (name: string) => (strip ? name.replace(/^model\./, '') : name);
-    const expected = new Set<string>();
-    for (const [name, p] of model.namedParameters()) {
-      const key = keyOf(name);
-      expected.add(key);
-      if (!ckpt.has(key)) throw new ConfigError(`${ckpt.dir}: OPT checkpoint is missing tensor "${key}"`);
-      loadInto(ckpt, key, p);
-      model.dtypes.set(name, sourceDType(ckpt, key));
-    }
+    const expected = loadParameters(ckpt, model, keyOf, 'OPT', model.dtypes);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       if (key === 'lm_head.weight') {
-        const head = ckpt.read(key, model.model.decoder.embed_tokens.weight.shape);
-        const emb = model.model.decoder.embed_tokens.weight.data;
-        if (head.some((v, i) => v !== emb[i])) throw new ConfigError(`${ckpt.dir}: lm_head.weight differs from the tied embed_tokens`);
+        checkTiedHead(ckpt, model.model.decoder.embed_tokens.weight, 'embed_tokens');
         continue;
       }
       throw new ConfigError(`${ckpt.dir}: unexpected tensor "${key}" in an OPT checkpoint`);
@@ -213,7 +204,7 @@ export class OPTForCausalLM extends Module implements CausalLM {
   }
 
   hfTensors(): TensorToWrite[] {
-    return this.namedParameters().map(([name, p]) => ({ name, dtype: this.dtypes.get(name) ?? 'F32', shape: p.shape, data: p.data as Float32Array }));
+    return tensorsToWrite(this, this.dtypes);
   }
 
   trunkParameters(): [string, Parameter][] {
