@@ -4,7 +4,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDemo } from './demo.js';
-import { runOffsiteDemo } from './demo_offsite.js';
+import { runExperimentCommand } from './experiment.js';
 import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
@@ -20,7 +20,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const USAGE = `usage: scaleot <command> [options]
 
 commands:
-  demo                                   offsite tuning end to end on the shipped base model (a few minutes)
+  demo                                   the reduced experiment on the shipped base model: ScaleOT, ScaleOT w/o SRC,
+                                         OT and CRaSh on SOTU perplexity and WordNet definitions (≤ 15 min on
+                                         2 cores); prints the table and writes runs/experiments/demo/report.html
+  experiment --config FILE [--resume]    every method × task × setting of a configuration (configs/experiment-*.json),
+                                         stages cached by content hash under runs/cache; writes results.json and
+                                         report.html (--out DIR, --cache DIR)
   demo --core [--steps N]                train a small byte-level GPT-2 with the native core (default 1000 steps)
   inspect DIR [--json]                   architecture, parameters, blocks, dtypes, tokenizer, context of a checkpoint
   generate --model DIR --prompt TEXT     continue a prompt (--max-new-tokens N, --temperature T, --top-k K,
@@ -51,9 +56,12 @@ function main(argv: string[]): void {
     case 'demo': {
       const args = parseArgs('demo', rest, { values: ['--steps'], switches: ['--core'] });
       if (args.switches.has('--core')) runDemo({ steps: intFlag(args, '--steps', 1000), root });
-      else runOffsiteDemo(root);
+      // The demo is the reduced experiment; a rerun reuses (and an interrupted one resumes) its stages.
+      else runExperimentCommand(['--config', join(root, 'configs', 'experiment-demo.json'), '--resume'], root);
       return;
     }
+    case 'experiment':
+      return runExperimentCommand(rest, root);
     case 'inspect':
       return runInspect(rest);
     case 'generate':

@@ -267,7 +267,14 @@ export class DroppedBlock extends Module {
  * A baseline's emulator (OT uniform LayerDrop, CRaSh) in the same package format: adapters
  * and kept blocks in full, dropped blocks absent, shared slots pointing at a kept block.
  */
-export function createBaselineEmulator(modelDir: string, kind: 'uniform-drop' | 'crash', plan: BaselinePlan, outDir: string): EmulatorManifest {
+export function createBaselineEmulator(
+  modelDir: string,
+  kind: 'uniform-drop' | 'crash',
+  plan: BaselinePlan,
+  outDir: string,
+  /** OT with distillation: the kept blocks' trained tensors replace the model's, and a note says so. */
+  opts: { keptTensors?: TensorToWrite[]; note?: string } = {},
+): EmulatorManifest {
   const model = loadModel(modelDir);
   const arch = model.architecture;
   const n = model.blocks.length;
@@ -279,7 +286,11 @@ export function createBaselineEmulator(modelDir: string, kind: 'uniform-drop' | 
   const blockOf = blockIndexOf(arch, n);
   const trunk = all.filter((t) => blockOf(t.name) < 0);
   const adapters = all.filter((t) => roles[blockOf(t.name)] === 'adapter');
-  const kept = all.filter((t) => roles[blockOf(t.name)] === 'kept');
+  const kept = opts.keptTensors ?? all.filter((t) => roles[blockOf(t.name)] === 'kept');
+  if (opts.keptTensors) {
+    const expected = all.filter((t) => roles[blockOf(t.name)] === 'kept').map((t) => `${t.name}:${t.shape}`).sort().join();
+    if (kept.map((t) => `${t.name}:${t.shape}`).sort().join() !== expected) throw new Error(`${kind} emulator: the replacement kept-block tensors do not match the kept blocks' names and shapes`);
+  }
   const emu = count(trunk) + count(adapters) + count(kept);
   // The kept blocks go in compressed.safetensors, where the loader looks for non-adapter blocks.
   return writePackage(outDir, modelDir, model.hfConfig, { trunk, adapters, harmonizers: [], compressed: kept }, (files) => ({
@@ -297,6 +308,7 @@ export function createBaselineEmulator(modelDir: string, kind: 'uniform-drop' | 
     statements: [
       `${kind}: adapters [${plan.adapters}] and kept blocks [${plan.kept}] ship in full (compressed.safetensors holds the kept blocks)`,
       `dropped blocks [${plan.dropped}] are absent; shared slots ${JSON.stringify(plan.shared)} reuse a kept block's weights`,
+      ...(opts.note ? [opts.note] : []),
     ],
     parameters: { full_model: count(all), emulator: emu, trunk: count(trunk), adapters: count(adapters), harmonizers: 0, compressed: count(kept), relative_size: emu / count(all) },
     files,

@@ -117,6 +117,8 @@ export interface TuneOptions {
   steps: number;
   batchSize: number;
   evalLimit?: number;
+  /** Training window for perplexity tasks, in tokens; the model's context by default. */
+  seqLen?: number;
   checkpointEvery?: number;
   seed?: number;
   lora?: LoraConfig;
@@ -176,7 +178,7 @@ export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task;
   mkdirSync(outDir, { recursive: true });
   const tok = TextTokenizer.fromDir(pkg);
   const { model: emu0, manifest } = loadEmulator(pkg);
-  const examples = trainingExamples(tasks.train, tok, emu0.maxContext);
+  const examples = trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? emu0.maxContext, emu0.maxContext));
   const emuZeroShot: TuneResult['emuZeroShot'] = cachedJson(join(outDir, 'emu_zero_shot.json'), () => ({
     validation: scoreTask(emu0, tok, tasks.validation, opts.evalLimit),
     test: scoreTask(emu0, tok, tasks.test, opts.evalLimit),

@@ -29,6 +29,8 @@ export interface FinetuneOptions {
   batchSize: number;
   /** Items (MC) or documents (LM) of the validation / test splits scored; all by default. */
   evalLimit?: number;
+  /** Training window for perplexity tasks, in tokens; the model's context by default. */
+  seqLen?: number;
   seed?: number;
   checkpointEvery?: number;
   log?: (s: string) => void;
@@ -54,7 +56,12 @@ export function trainingExamples(task: Task, tok: TextTokenizer, context: number
   // LM: consecutive windows of the documents (EOS-separated), every token scored.
   const eos = tok.prefixTokenId;
   const stream: number[] = [];
-  for (const d of task.documents) stream.push(eos, ...tok.encode(d));
+  for (const d of task.documents) {
+    stream.push(eos);
+    // One push per token: a whole-corpus document (SOTU train is 2M tokens) overflows the
+    // argument list of push(...tokens).
+    for (const t of tok.encode(d)) stream.push(t);
+  }
   const out: Example[] = [];
   for (let s = 0; s + 1 < stream.length; s += context) {
     const seq = stream.slice(s, s + context + 1);
@@ -197,8 +204,7 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
   mkdirSync(outDir, { recursive: true });
   const tok = TextTokenizer.fromDir(modelDir);
   const base = loadModel(modelDir);
-  const C = base.maxContext;
-  const examples = trainingExamples(tasks.train, tok, C);
+  const examples = trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? base.maxContext, base.maxContext));
   if (examples.length === 0) throw new Error('finetune: the training split yields no examples');
   const zeroShot: FinetuneResult['zeroShot'] = cachedJson(join(outDir, 'zero_shot.json'), () => ({
     validation: scoreTask(base, tok, tasks.validation, opts.evalLimit),

@@ -1,0 +1,43 @@
+// `scaleot experiment --config FILE [--resume] [--out DIR] [--cache DIR]`: runs every
+// method × task × setting of the configuration (stages cached by content hash), writes
+// results.json and report.html (each to a temporary name, then renamed), and prints the
+// Table 1 layout, the conditions and the report's path.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readExperimentConfig, ExperimentConfig } from '../experiment/config.js';
+import { runExperiment, ExperimentResults } from '../experiment/runner.js';
+import { renderReport } from '../experiment/report_html.js';
+import { buildTable1, table1Text } from '../experiment/tables.js';
+import { writeFileAtomic } from '../io/checkpoint.js';
+import { parseArgs, required } from './args.js';
+
+export function writeExperimentOutputs(r: ExperimentResults, outDir: string): { results: string; report: string } {
+  mkdirSync(outDir, { recursive: true });
+  const results = join(outDir, 'results.json'), report = join(outDir, 'report.html');
+  writeFileAtomic(results, JSON.stringify(r, null, 2) + '\n');
+  writeFileAtomic(report, renderReport(r));
+  return { results: resolve(results), report: resolve(report) };
+}
+
+export function printSummary(r: ExperimentResults, paths: { results: string; report: string }): void {
+  console.log(`\n${r.name}: methods × tasks (test split)\n`);
+  console.log(table1Text(buildTable1(r)));
+  console.log('\nconditions:');
+  for (const c of r.conditions) console.log(`  ${c.held ? 'held  ' : 'MISSED'} ${c.required ? '[required] ' : ''}${c.method} on ${c.task}: ${c.condition} — ${c.detail}`);
+  console.log(`\n${r.stages.computed} stages computed, ${r.stages.cached} reused; ${r.seconds} s`);
+  console.log(`results: ${paths.results}`);
+  console.log(`report:  ${paths.report}`);
+}
+
+export function runExperimentCommand(argv: string[], root: string): void {
+  const args = parseArgs('experiment', argv, { values: ['--config', '--out', '--cache', '--data-dir'], switches: ['--resume'] });
+  const file = required(args, '--config', 'experiment');
+  const cfg: ExperimentConfig = readExperimentConfig(file);
+  if (args.values.has('--out')) cfg.outDir = resolve(args.values.get('--out')!);
+  if (args.values.has('--cache')) cfg.cacheDir = resolve(args.values.get('--cache')!);
+  const r = runExperiment(cfg, {
+    root, resume: args.switches.has('--resume'), dataDir: args.values.get('--data-dir'),
+    command: ['scaleot', 'experiment', ...argv].join(' '),
+  });
+  printSummary(r, writeExperimentOutputs(r, cfg.outDir));
+}

@@ -1,0 +1,310 @@
+// The experiment configuration: which model, which tasks, which methods, the budgets of
+// every stage and the analyses (the paper's Figs. 3-6 and Table 3). Read from a JSON file;
+// every field is checked and a bad one is reported with the file, the field and what was
+// expected. Paths are resolved against the configuration file's directory.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { BUILTIN_TASKS } from '../data/tasks.js';
+import type { SrcTarget } from '../offsite/linear_targets.js';
+import type { TuneMethod } from '../offsite/tune.js';
+
+/** The emulator-making methods compared (METHOD.md, "Baselines in the same pipeline"). */
+export const METHODS = ['scaleot', 'scaleot-no-src', 'dynamic-drop', 'ot', 'ot-distill', 'crash'] as const;
+export type MethodName = (typeof METHODS)[number];
+export const METHOD_LABELS: Record<MethodName, string> = {
+  scaleot: 'ScaleOT',
+  'scaleot-no-src': 'ScaleOT w/o SRC',
+  'dynamic-drop': 'Dynamic LayerDrop',
+  ot: 'OT (uniform LayerDrop)',
+  'ot-distill': 'OT + distillation',
+  crash: 'CRaSh',
+};
+
+export interface TaskSpec {
+  /** A built-in task name, or a label for the files below. */
+  name: string;
+  /** A user's task files (instead of a built-in task). */
+  files?: { train: string; validation: string; test: string };
+  /** Multiple choice: items scored per split (the first N of the hashed order); all by default. */
+  evalLimit?: number;
+  /**
+   * Perplexity: the validation and test documents are cut to their first N characters (at a
+   * white-space boundary) before scoring, so a reduced run can score a long corpus quickly.
+   */
+  evalChars?: number;
+}
+
+export interface TrainBudget {
+  lrs: number[];
+  steps: number;
+  batchSize: number;
+  /** Training window for perplexity tasks, in tokens (≤ the model's context). */
+  seqLen?: number;
+  seed: number;
+}
+
+export interface EmulatorSpec {
+  numAdapters: number;
+  alpha: number;
+  beta: number;
+  srcTarget: SrcTarget;
+  numGroups: number;
+}
+
+export interface ImportanceSpec {
+  steps: number;
+  eta: number;
+  rank?: number; // default max(4, d / 16)
+  batchSize: number;
+  seqLen: number;
+  lr: number;
+  rewardScale: 'none' | 'running_std';
+  seed: number;
+}
+
+export interface DistillSpec {
+  /** Defaults to the importance-estimation steps (METHOD.md: the same budget). */
+  steps?: number;
+  lr: number;
+  batchSize: number;
+  seqLen: number;
+}
+
+export interface AnalysesSpec {
+  /** Fig. 4: emulators over an α × β grid (ScaleOT), tuned and plugged in. */
+  alphaBeta?: { task: string; alphas: number[]; betas: number[] };
+  /** Fig. 3: SRC on attention / FFN / both over β. */
+  srcTargets?: { task: string; betas: number[]; targets: SrcTarget[] };
+  /** Fig. 5: the number of adapter blocks. */
+  numAdapters?: { task: string; values: number[] };
+  /** Table 3: parameter-efficient tuning of the adapters. */
+  peft?: { task: string; methods: TuneMethod[] };
+}
+
+export interface Conditions {
+  /** Emu FT perplexity at least this many percent above Plug-in (the privacy gap). */
+  privacyGapPct: number;
+  /** Plug-in perplexity within this many percent of FT (the utility). */
+  utilityPct: number;
+}
+
+export interface ExperimentConfig {
+  name: string;
+  model: string;
+  tasks: TaskSpec[];
+  methods: MethodName[];
+  emulator: EmulatorSpec;
+  importance: ImportanceSpec;
+  distill: DistillSpec;
+  finetune: TrainBudget;
+  tune: TrainBudget & { method: TuneMethod };
+  analyses: AnalysesSpec;
+  conditions: Conditions;
+  /** Where stage results are cached (by content hash), shared between experiments. */
+  cacheDir: string;
+  /** Where results.json and report.html go. */
+  outDir: string;
+}
+
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
+}
+
+type Json = Record<string, unknown>;
+
+/** Field readers that name the file and the field in every error. */
+class Fields {
+  constructor(readonly file: string) {}
+  fail(field: string, expected: string, got: unknown): never {
+    throw new ConfigFileError(`${this.file}: field "${field}" must be ${expected}, got ${JSON.stringify(got)}`);
+  }
+  object(o: Json, key: string, path: string): Json {
+    const v = o[key];
+    if (v === undefined) return {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(path, 'an object', v);
+    return v as Json;
+  }
+  num(o: Json, key: string, path: string, dflt: number | undefined, lo = -Infinity, hi = Infinity, integer = false): number {
+    const v = o[key] ?? dflt;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
+      this.fail(path, `${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`, o[key]);
+    }
+    return v;
+  }
+  int(o: Json, key: string, path: string, dflt: number | undefined, lo = 0, hi = Infinity): number {
+    return this.num(o, key, path, dflt, lo, hi, true);
+  }
+  optInt(o: Json, key: string, path: string, lo = 1): number | undefined {
+    return o[key] === undefined ? undefined : this.int(o, key, path, undefined, lo);
+  }
+  str<T extends string>(o: Json, key: string, path: string, dflt: T | undefined, allowed?: readonly T[]): T {
+    const v = o[key] ?? dflt;
+    if (typeof v !== 'string' || v.length === 0 || (allowed && !allowed.includes(v as T))) {
+      this.fail(path, allowed ? `one of ${allowed.map((a) => `"${a}"`).join(', ')}` : 'a non-empty string', o[key]);
+    }
+    return v as T;
+  }
+  list<T>(o: Json, key: string, path: string, dflt: T[] | undefined, item: (v: unknown, p: string) => T, minLength = 1): T[] {
+    const v = o[key] ?? dflt;
+    if (!Array.isArray(v) || v.length < minLength) this.fail(path, `a list of at least ${minLength} item(s)`, o[key]);
+    return (v as unknown[]).map((x, i) => item(x, `${path}[${i}]`));
+  }
+  numberItem(lo: number, hi: number, integer = false) {
+    return (v: unknown, p: string): number => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
+        this.fail(p, `${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`, v);
+      }
+      return v;
+    };
+  }
+  stringItem<T extends string>(allowed: readonly T[]) {
+    return (v: unknown, p: string): T => {
+      if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(p, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`, v);
+      return v as T;
+    };
+  }
+  checkKeys(o: Json, path: string, known: string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!known.includes(k)) throw new ConfigFileError(`${this.file}: unknown field "${path ? path + '.' : ''}${k}" (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+const SRC_TARGETS: readonly SrcTarget[] = ['attn', 'ffn', 'all'];
+const TUNE_METHODS: readonly TuneMethod[] = ['full', 'lora', 'adapter'];
+
+function budget(f: Fields, o: Json, path: string, dflt: TrainBudget): TrainBudget {
+  f.checkKeys(o, path, ['lrs', 'steps', 'batchSize', 'seqLen', 'seed', 'method']);
+  return {
+    lrs: f.list(o, 'lrs', `${path}.lrs`, dflt.lrs, f.numberItem(1e-8, 1)),
+    steps: f.int(o, 'steps', `${path}.steps`, dflt.steps, 1),
+    batchSize: f.int(o, 'batchSize', `${path}.batchSize`, dflt.batchSize, 1),
+    seqLen: f.optInt(o, 'seqLen', `${path}.seqLen`, 2),
+    seed: f.int(o, 'seed', `${path}.seed`, dflt.seed, 0),
+  };
+}
+
+/** Parses and checks an experiment configuration (an object read from `file`). */
+export function parseExperimentConfig(raw: unknown, file: string): ExperimentConfig {
+  const f = new Fields(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
+  const o = raw as Json;
+  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir']);
+  const base = dirname(resolve(file));
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const name = f.str(o, 'name', 'name', undefined);
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) f.fail('name', 'letters, digits, ".", "_" or "-" only (it names the output folder)', name);
+
+  const tasks = f.list(o, 'tasks', 'tasks', undefined, (v, p): TaskSpec => {
+    if (typeof v === 'string') v = { name: v };
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) f.fail(p, 'a task name or {"name", ...}', v);
+    const t = v as Json;
+    f.checkKeys(t, p, ['name', 'files', 'evalLimit', 'evalChars']);
+    const spec: TaskSpec = { name: f.str(t, 'name', `${p}.name`, undefined) };
+    if (t.files !== undefined) {
+      const fl = f.object(t, 'files', `${p}.files`);
+      f.checkKeys(fl, `${p}.files`, ['train', 'validation', 'test']);
+      spec.files = {
+        train: path(f.str(fl, 'train', `${p}.files.train`, undefined)),
+        validation: path(f.str(fl, 'validation', `${p}.files.validation`, undefined)),
+        test: path(f.str(fl, 'test', `${p}.files.test`, undefined)),
+      };
+      for (const [k, fp] of Object.entries(spec.files)) if (!existsSync(fp)) f.fail(`${p}.files.${k}`, 'an existing file', fp);
+    } else if (!BUILTIN_TASKS.includes(spec.name)) {
+      f.fail(`${p}.name`, `a built-in task (${BUILTIN_TASKS.join(', ')}) or given with "files"`, spec.name);
+    }
+    spec.evalLimit = f.optInt(t, 'evalLimit', `${p}.evalLimit`);
+    spec.evalChars = f.optInt(t, 'evalChars', `${p}.evalChars`, 100);
+    return spec;
+  });
+  const taskNames = tasks.map((t) => t.name);
+  if (new Set(taskNames).size !== taskNames.length) f.fail('tasks', 'a list of distinct task names', taskNames);
+
+  const methods = f.list(o, 'methods', 'methods', undefined, f.stringItem(METHODS));
+  const e = f.object(o, 'emulator', 'emulator');
+  f.checkKeys(e, 'emulator', ['numAdapters', 'alpha', 'beta', 'srcTarget', 'numGroups']);
+  const emulator: EmulatorSpec = {
+    numAdapters: f.int(e, 'numAdapters', 'emulator.numAdapters', 4, 1),
+    alpha: f.num(e, 'alpha', 'emulator.alpha', 0.25, 0, 1),
+    beta: f.num(e, 'beta', 'emulator.beta', 0.8, 0, 1),
+    srcTarget: f.str(e, 'srcTarget', 'emulator.srcTarget', 'attn', SRC_TARGETS),
+    numGroups: f.int(e, 'numGroups', 'emulator.numGroups', 4, 1),
+  };
+  const im = f.object(o, 'importance', 'importance');
+  f.checkKeys(im, 'importance', ['steps', 'eta', 'rank', 'batchSize', 'seqLen', 'lr', 'rewardScale', 'seed']);
+  const importance: ImportanceSpec = {
+    steps: f.int(im, 'steps', 'importance.steps', 400, 2),
+    eta: f.num(im, 'eta', 'importance.eta', 0.05, 0, 100),
+    rank: f.optInt(im, 'rank', 'importance.rank'),
+    batchSize: f.int(im, 'batchSize', 'importance.batchSize', 8, 1),
+    seqLen: f.int(im, 'seqLen', 'importance.seqLen', 128, 2),
+    lr: f.num(im, 'lr', 'importance.lr', 1e-3, 1e-8, 1),
+    rewardScale: f.str(im, 'rewardScale', 'importance.rewardScale', 'running_std', ['none', 'running_std'] as const),
+    seed: f.int(im, 'seed', 'importance.seed', 0, 0),
+  };
+  const d = f.object(o, 'distill', 'distill');
+  f.checkKeys(d, 'distill', ['steps', 'lr', 'batchSize', 'seqLen']);
+  const distill: DistillSpec = {
+    steps: f.optInt(d, 'steps', 'distill.steps'),
+    lr: f.num(d, 'lr', 'distill.lr', 1e-4, 1e-8, 1),
+    batchSize: f.int(d, 'batchSize', 'distill.batchSize', importance.batchSize, 1),
+    seqLen: f.int(d, 'seqLen', 'distill.seqLen', importance.seqLen, 2),
+  };
+  const dfltBudget: TrainBudget = { lrs: [2e-5, 5e-5, 1e-4, 2e-4, 3e-4], steps: 300, batchSize: 16, seed: 0 };
+  const finetune = budget(f, f.object(o, 'finetune', 'finetune'), 'finetune', dfltBudget);
+  const tuneRaw = f.object(o, 'tune', 'tune');
+  const tune = { ...budget(f, tuneRaw, 'tune', finetune), method: f.str(tuneRaw, 'method', 'tune.method', 'full', TUNE_METHODS) };
+  if (!('seqLen' in tuneRaw)) tune.seqLen = finetune.seqLen;
+
+  const a = f.object(o, 'analyses', 'analyses');
+  f.checkKeys(a, 'analyses', ['alphaBeta', 'srcTargets', 'numAdapters', 'peft']);
+  const analysisTask = (x: Json, p: string) => {
+    const t = f.str(x, 'task', `${p}.task`, undefined);
+    if (!taskNames.includes(t)) f.fail(`${p}.task`, `one of the experiment's tasks (${taskNames.join(', ')})`, t);
+    return t;
+  };
+  const analyses: AnalysesSpec = {};
+  if (a.alphaBeta !== undefined) {
+    const x = f.object(a, 'alphaBeta', 'analyses.alphaBeta');
+    f.checkKeys(x, 'analyses.alphaBeta', ['task', 'alphas', 'betas']);
+    analyses.alphaBeta = { task: analysisTask(x, 'analyses.alphaBeta'), alphas: f.list(x, 'alphas', 'analyses.alphaBeta.alphas', undefined, f.numberItem(0, 1)), betas: f.list(x, 'betas', 'analyses.alphaBeta.betas', undefined, f.numberItem(0, 1)) };
+  }
+  if (a.srcTargets !== undefined) {
+    const x = f.object(a, 'srcTargets', 'analyses.srcTargets');
+    f.checkKeys(x, 'analyses.srcTargets', ['task', 'betas', 'targets']);
+    analyses.srcTargets = { task: analysisTask(x, 'analyses.srcTargets'), betas: f.list(x, 'betas', 'analyses.srcTargets.betas', undefined, f.numberItem(0, 1)), targets: f.list(x, 'targets', 'analyses.srcTargets.targets', ['attn', 'ffn', 'all'], f.stringItem(SRC_TARGETS)) };
+  }
+  if (a.numAdapters !== undefined) {
+    const x = f.object(a, 'numAdapters', 'analyses.numAdapters');
+    f.checkKeys(x, 'analyses.numAdapters', ['task', 'values']);
+    analyses.numAdapters = { task: analysisTask(x, 'analyses.numAdapters'), values: f.list(x, 'values', 'analyses.numAdapters.values', undefined, f.numberItem(1, 1e6, true)) };
+  }
+  if (a.peft !== undefined) {
+    const x = f.object(a, 'peft', 'analyses.peft');
+    f.checkKeys(x, 'analyses.peft', ['task', 'methods']);
+    analyses.peft = { task: analysisTask(x, 'analyses.peft'), methods: f.list(x, 'methods', 'analyses.peft.methods', ['full', 'lora', 'adapter'], f.stringItem(TUNE_METHODS)) };
+  }
+  const c = f.object(o, 'conditions', 'conditions');
+  f.checkKeys(c, 'conditions', ['privacyGapPct', 'utilityPct']);
+  const conditions: Conditions = { privacyGapPct: f.num(c, 'privacyGapPct', 'conditions.privacyGapPct', 5, 0, 1e6), utilityPct: f.num(c, 'utilityPct', 'conditions.utilityPct', 5, 0, 1e6) };
+
+  const model = path(f.str(o, 'model', 'model', undefined));
+  if (!existsSync(model)) f.fail('model', 'an existing model directory', o.model);
+  return {
+    name, model, tasks, methods, emulator, importance, distill, finetune, tune, analyses, conditions,
+    // Given paths are relative to the configuration file; the defaults to the working directory.
+    cacheDir: o.cacheDir === undefined ? resolve('runs', 'cache') : path(f.str(o, 'cacheDir', 'cacheDir', undefined)),
+    outDir: o.outDir === undefined ? resolve('runs', 'experiments', name) : path(f.str(o, 'outDir', 'outDir', undefined)),
+  };
+}
+
+export function readExperimentConfig(file: string): ExperimentConfig {
+  if (!existsSync(file)) throw new ConfigFileError(`${file}: no such configuration file`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigFileError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseExperimentConfig(raw, file);
+}

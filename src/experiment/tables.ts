@@ -1,0 +1,90 @@
+// The paper's Table 1 layout as data, shared by the terminal table and report.html:
+// rows = the full model's ZS and FT, then per method Emu ZS ↓, Emu FT ↓, Plug-in ↑ and Δ;
+// columns = tasks, then the average over the accuracy tasks. The best Plug-in per column is
+// bold and the second best underlined (the paper's convention).
+import type { Score } from '../train/finetune.js';
+import type { ExperimentResults } from './runner.js';
+
+export interface Cell {
+  text: string;
+  /** Standard error, as text ('' when there is none). */
+  se: string;
+  rank?: 1 | 2;
+  value: number;
+}
+
+export interface Row {
+  group: string;
+  setting: string;
+  cells: Cell[];
+  kind: 'full' | 'emu' | 'plugin' | 'delta';
+}
+
+export interface Table1 {
+  columns: string[];
+  rows: Row[];
+}
+
+const isAcc = (s: Score) => s.metric === 'acc';
+function cellOf(s: Score | undefined): Cell {
+  if (!s) return { text: '—', se: '', value: NaN };
+  if (isAcc(s)) return { text: (100 * s.value).toFixed(1), se: s.details.acc_stderr !== undefined ? (100 * s.details.acc_stderr).toFixed(1) : '', value: 100 * s.value };
+  return { text: s.value.toFixed(1), se: '', value: s.value };
+}
+
+export function buildTable1(r: ExperimentResults): Table1 {
+  const accTasks = r.tasks.filter((t) => t.kind === 'mc');
+  const columns = [...r.tasks.map((t) => `${t.name} (${t.kind === 'mc' ? 'acc % ↑' : 'word ppl ↓'})`), ...(accTasks.length ? ['Avg. acc'] : [])];
+  const avg = (cells: Cell[]): Cell[] => {
+    if (!accTasks.length) return [];
+    const v = r.tasks.map((t, i) => (t.kind === 'mc' ? cells[i].value : NaN)).filter((x) => !Number.isNaN(x));
+    const m = v.reduce((a, b) => a + b, 0) / v.length;
+    return [{ text: v.length === accTasks.length ? m.toFixed(1) : '—', se: '', value: v.length === accTasks.length ? m : NaN }];
+  };
+  const rows: Row[] = [];
+  const fullRow = (setting: string, pick: (t: ExperimentResults['tasks'][number]) => Score): Row => {
+    const cells = r.tasks.map((t) => cellOf(pick(t)));
+    return { group: 'Full model', setting, cells: [...cells, ...avg(cells)], kind: 'full' };
+  };
+  rows.push(fullRow('Zero-shot (ZS)', (t) => t.zs.test), fullRow('Fine-tuning (FT)', (t) => t.ft.test));
+  for (const m of r.methods) {
+    const group = `${m.label} (${(100 * m.emulator.parameters.relative_size).toFixed(1)}% size)`;
+    const mk = (setting: string, kind: Row['kind'], pick: (s: ExperimentResults['methods'][number]['tasks'][string]) => Score): Row => {
+      const cells = r.tasks.map((t) => cellOf(m.tasks[t.name] ? pick(m.tasks[t.name]) : undefined));
+      return { group, setting, cells: [...cells, ...avg(cells)], kind };
+    };
+    const emuFT = mk('Emulator FT ↓', 'emu', (s) => s.emuFT.test), plug = mk('Plug-in ↑', 'plugin', (s) => s.plugin);
+    // Δ: Plug-in − Emu FT for accuracy, Emu FT − Plug-in for perplexity (METHOD.md): positive = a privacy gap.
+    const delta = r.tasks.map((t, i): Cell => {
+      const a = emuFT.cells[i].value, b = plug.cells[i].value;
+      const d = t.kind === 'mc' ? b - a : a - b;
+      return { text: Number.isFinite(d) ? d.toFixed(1) : '—', se: '', value: d };
+    });
+    rows.push(mk('Emulator ZS ↓', 'emu', (s) => s.emuZS.test), emuFT, plug, { group, setting: 'Δ', cells: [...delta, ...avg(delta)], kind: 'delta' });
+  }
+  // Rank the Plug-in rows per column.
+  const plugins = rows.filter((x) => x.kind === 'plugin');
+  columns.forEach((_, c) => {
+    const lowerBetter = c < r.tasks.length && r.tasks[c].kind === 'lm';
+    const order = plugins.filter((p) => Number.isFinite(p.cells[c].value)).sort((a, b) => (lowerBetter ? a.cells[c].value - b.cells[c].value : b.cells[c].value - a.cells[c].value));
+    if (order[0]) order[0].cells[c].rank = 1;
+    if (order[1] && order.length > 2) order[1].cells[c].rank = 2;
+  });
+  return { columns, rows };
+}
+
+/** The table as fixed-width text for the terminal (**best**, _second_). */
+export function table1Text(t: Table1): string {
+  const cellText = (c: Cell) => `${c.rank === 1 ? '*' : c.rank === 2 ? '_' : ' '}${c.text}${c.se ? ` ±${c.se}` : ''}`;
+  const head = ['Method', 'Setting', ...t.columns];
+  const body = t.rows.map((r, i) => [i > 0 && t.rows[i - 1].group === r.group ? '' : r.group, r.setting, ...r.cells.map(cellText)]);
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
+  const line = (cols: string[]) => cols.map((x, c) => (c < 2 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join('  ');
+  const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
+  body.forEach((b, i) => {
+    if (i > 0 && b[0] !== '') out.push('');
+    out.push(line(b));
+  });
+  out.push('', '* best Plug-in per column, _ second best; ± standard error; Δ = Plug-in − Emu FT (acc) or Emu FT − Plug-in (ppl)');
+  return out.join('\n');
+}
