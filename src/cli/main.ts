@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runDemo } from './demo.js';
 import { runExperimentCommand } from './experiment.js';
+import { checkReportInBrowser, findChromium } from '../experiment/browser_check.js';
 import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
@@ -44,6 +45,8 @@ commands:
   plugin --model DIR --adapter DIR --out DIR  validate an adapter package and write the plugged-in model
   finetune --model DIR --task NAME --out DIR   full fine-tuning (all blocks, trunk frozen) over a learning-rate
                                          grid (--lrs), best on validation, scored on test; resumable
+  check-report REPORT                    open a report.html in headless Chromium: tables and charts rendered,
+                                         no console error, no network request (exit 1 otherwise)
   help                                   this text
 
 A model DIR is a Hugging Face checkpoint directory (config.json, model.safetensors or a
@@ -62,6 +65,30 @@ function main(argv: string[]): void {
     }
     case 'experiment':
       return runExperimentCommand(rest, root);
+    case 'check-report': {
+      const args = parseArgs('check-report', rest, { positional: ['REPORT'] });
+      const chromium = findChromium();
+      if (!chromium) throw new Error('check-report: no Chromium found (install Debian\'s "chromium" or set SCALEOT_CHROMIUM)');
+      checkReportInBrowser(args.positional[0], chromium).then((page) => {
+        const problems = [
+          ...page.consoleErrors.map((e) => `console error: ${e}`),
+          ...page.exceptions.map((e) => `exception: ${e}`),
+          ...page.requests.map((u) => `network request: ${u}`),
+          ...page.tables.filter((t) => t.rows === 0 || t.width === 0).map((t) => `table "${t.className}" is empty or not rendered`),
+          ...page.charts.filter((c) => c.width === 0 || c.height === 0 || c.marks < 2).map((c) => `chart "${c.id}" is empty or not rendered`),
+        ];
+        if (page.tables.length === 0 || page.charts.length === 0) problems.push('no table or no chart rendered');
+        console.log(`${args.positional[0]}: ${page.tables.length} tables (${page.tables.map((t) => `${t.className}: ${t.rows} rows`).join(', ')}), ${page.charts.length} charts (${page.charts.map((c) => c.id).join(', ')}); ${page.consoleErrors.length} console errors, ${page.requests.length} network requests`);
+        if (problems.length) {
+          process.stderr.write(`scaleot: check-report: ${problems.join('; ')}\n`);
+          process.exitCode = 1;
+        }
+      }, (e: Error) => {
+        process.stderr.write(`scaleot: check-report: ${e.message}\n`);
+        process.exitCode = 1;
+      });
+      return;
+    }
     case 'inspect':
       return runInspect(rest);
     case 'generate':

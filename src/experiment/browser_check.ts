@@ -108,10 +108,23 @@ export async function checkReportInBrowser(htmlPath: string, chromium: string, t
     await send('Browser.close').catch(() => {});
     return { ...probe, consoleErrors, exceptions, requests };
   };
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  exited.catch(() => {}); // after a normal close the exit is expected
   try {
     return await Promise.race([work(), exited, timer]);
   } finally {
-    child.kill('SIGKILL');
-    rmSync(profile, { recursive: true, force: true });
+    // Browser.close was sent on success; give it a moment, then make sure it is gone
+    // before removing its profile (its processes may still be writing there).
+    const wait = (ms: number) => Promise.race([gone, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+    await wait(5000);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await wait(5000);
+    }
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    } catch {
+      // a leftover temporary profile is not worth failing the check for
+    }
   }
 }

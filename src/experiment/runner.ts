@@ -11,7 +11,7 @@ import { loadTask, loadTaskFile, Task } from '../data/tasks.js';
 import { jsonlTokenStream } from '../data/streams.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { finetune, scoreTask, Score } from '../train/finetune.js';
+import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
 import { estimateImportance, defaultImportanceConfig, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import { createEmulator, createBaselineEmulator, EmulatorManifest, EmulatorSettings } from '../offsite/emulator.js';
 import { offsiteTune, TuneMethod } from '../offsite/tune.js';
@@ -181,6 +181,14 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
   const n = probe.blocks.length;
   const tasks = cfg.tasks.map((t) => loadTaskSpec(t, dataDir, data));
   const taskByName = new Map(tasks.map((t) => [t.spec.name, t]));
+  // Encoding a training split takes seconds (SOTU: 9 MB of text); done once per task and window.
+  const encoded = new Map<string, Example[]>();
+  const examplesOf = (t: LoadedTask, seqLen: number | undefined): Example[] => {
+    const T = Math.min(seqLen ?? probe.maxContext, probe.maxContext);
+    const key = `${t.spec.name}\0${T}`;
+    if (!encoded.has(key)) encoded.set(key, trainingExamples(t.splits.train, tok, T));
+    return encoded.get(key)!;
+  };
 
   // ---- the full model: ZS and FT per task ------------------------------------------
   const taskResults: TaskResult[] = [];
@@ -189,6 +197,7 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
       step(`full model on ${t.spec.name}: ZS, then FT over lrs [${cfg.finetune.lrs}] × ${cfg.finetune.steps} steps`);
       const r = finetune(cfg.model, t.splits, join(dir, 'run'), {
         lrs: cfg.finetune.lrs, steps: cfg.finetune.steps, batchSize: cfg.finetune.batchSize, seqLen: cfg.finetune.seqLen, seed: cfg.finetune.seed, checkpointEvery: 50, log: step,
+        examples: examplesOf(t, cfg.finetune.seqLen),
       });
       rmSync(join(dir, 'run', 'best'), { recursive: true, force: true }); // the weights are not needed once scored
       return { zs: r.zeroShot, ft: { validation: r.validation, test: r.test, bestLr: r.bestLr, runs: r.runs.map((x) => ({ lr: x.lr, validation: x.validation.value })) } };
@@ -257,6 +266,7 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
       step(`data owner: tuning ${label} (${method}) on ${t.spec.name}`);
       const r = offsiteTune(join(emu.dir, 'package'), t.splits, join(dir, 'run'), {
         method, lrs: budget.lrs, steps: budget.steps, batchSize: budget.batchSize, seqLen: budget.seqLen, seed: budget.seed, checkpointEvery: 50, log: step,
+        examples: examplesOf(t, budget.seqLen),
       });
       return { emuZS: r.emuZeroShot, emuFT: r.emuFinetuned, bestLr: r.bestLr, adapterDir: r.adapterDir };
     });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/checkpoint.js';
 
 /** Bumped when a stage's code changes what it computes, so old results are not reused. */
-export const STAGE_VERSION = 1;
+export const STAGE_VERSION = 2;
 
 /** JSON with object keys sorted, so equal settings hash equally. */
 export function canonicalJson(v: unknown): string {

@@ -109,7 +109,11 @@ export function plugIn(modelDir: string, adapterDir: string, outDir: string): { 
   }
   attachAdapter(model, manifest, tensors);
   if (manifest.method === 'lora') mergeLora(model, manifest.adapter_blocks);
-  saveCheckpoint(outDir, model.hfConfig, model.hfTensors());
+  // The tuned blocks are written in float32 whatever the source dtype: rounding them to F16
+  // would erase much of a small tuned delta (a merged LoRA update is often below F16's
+  // resolution relative to the weight). The untouched tensors keep their own dtype.
+  const tuned = manifest.adapter_blocks.map((i) => blockPrefix(model.architecture, i));
+  saveCheckpoint(outDir, model.hfConfig, model.hfTensors().map((t) => (tuned.some((p) => t.name.startsWith(hfNameOf(p))) ? { ...t, dtype: 'F32' as const } : t)));
   for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(outDir, f));
   return { manifest };
 }

@@ -17,7 +17,7 @@ import { LoraLinear, DEFAULT_LORA, LoraConfig } from '../peft/lora.js';
 import { BottleneckAdapter, WithAdapter } from '../peft/bottleneck.js';
 import { hiddenSize } from '../peft/count.js';
 import type { Task } from '../data/tasks.js';
-import { trainingExamples, trainRun, scoreTask, cachedJson, searchLearningRates, Score } from '../train/finetune.js';
+import { trainingExamples, Example, trainRun, scoreTask, cachedJson, searchLearningRates, Score } from '../train/finetune.js';
 import { loadEmulator, sha256File, EmulatorManifest } from './emulator.js';
 import { getPath, linearPaths, setPath, ATTENTION_LINEARS, FFN_LINEARS } from './linear_targets.js';
 
@@ -119,6 +119,8 @@ export interface TuneOptions {
   evalLimit?: number;
   /** Training window for perplexity tasks, in tokens; the model's context by default. */
   seqLen?: number;
+  /** The training split already encoded (trainingExamples), e.g. shared by many runs. */
+  examples?: Example[];
   checkpointEvery?: number;
   seed?: number;
   lora?: LoraConfig;
@@ -178,7 +180,7 @@ export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task;
   mkdirSync(outDir, { recursive: true });
   const tok = TextTokenizer.fromDir(pkg);
   const { model: emu0, manifest } = loadEmulator(pkg);
-  const examples = trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? emu0.maxContext, emu0.maxContext));
+  const examples = opts.examples ?? trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? emu0.maxContext, emu0.maxContext));
   const emuZeroShot: TuneResult['emuZeroShot'] = cachedJson(join(outDir, 'emu_zero_shot.json'), () => ({
     validation: scoreTask(emu0, tok, tasks.validation, opts.evalLimit),
     test: scoreTask(emu0, tok, tasks.test, opts.evalLimit),

@@ -31,6 +31,8 @@ export interface FinetuneOptions {
   evalLimit?: number;
   /** Training window for perplexity tasks, in tokens; the model's context by default. */
   seqLen?: number;
+  /** The training split already encoded (trainingExamples), e.g. shared by many runs. */
+  examples?: Example[];
   seed?: number;
   checkpointEvery?: number;
   log?: (s: string) => void;
@@ -204,7 +206,7 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
   mkdirSync(outDir, { recursive: true });
   const tok = TextTokenizer.fromDir(modelDir);
   const base = loadModel(modelDir);
-  const examples = trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? base.maxContext, base.maxContext));
+  const examples = opts.examples ?? trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? base.maxContext, base.maxContext));
   if (examples.length === 0) throw new Error('finetune: the training split yields no examples');
   const zeroShot: FinetuneResult['zeroShot'] = cachedJson(join(outDir, 'zero_shot.json'), () => ({
     validation: scoreTask(base, tok, tasks.validation, opts.evalLimit),
@@ -224,7 +226,9 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
       return { validation, trained: model };
     },
     (lr, model) => {
-      saveCheckpoint(join(outDir, 'best'), model.hfConfig, model.hfTensors());
+      // Trained blocks in float32 (as the plug-in writes its tuned blocks): F16 would round the update away.
+      const trunk = new Set(model.trunkParameters().map(([, p]) => p.data));
+      saveCheckpoint(join(outDir, 'best'), model.hfConfig, model.hfTensors().map((t) => (trunk.has(t.data) ? t : { ...t, dtype: 'F32' as const })));
       for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) writeFileSync(join(outDir, 'best', f), readFileSync(join(modelDir, f)));
       writeFileAtomic(join(outDir, 'best', 'selected.json'), JSON.stringify({ lr }));
     },
