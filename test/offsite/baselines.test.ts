@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniformDropPlan } from '../../src/offsite/baselines/uniform_drop.js';
 import { crashPlan, crashPlanFromCka, linearCka } from '../../src/offsite/baselines/crash.js';
+import { distillKeptBlocks } from '../../src/offsite/baselines/distill.js';
 import { createBaselineEmulator, createEmulator, loadEmulator, DEFAULT_EMULATOR, DroppedBlock } from '../../src/offsite/emulator.js';
 import { estimateImportance, defaultImportanceConfig } from '../../src/offsite/scaleot/importance.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
@@ -71,6 +72,51 @@ test('baseline and Dynamic LayerDrop emulators load and run with dropped and sha
     assert.equal(dd.parameters.harmonizers, 0);
     const { model: dde } = loadEmulator(join(dir, 'dd'));
     assert.ok(noGrad(() => dde.forward(ids, 1, 4)).data.every(Number.isFinite));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('OT distillation moves the kept middle towards the full middle, leaves adapters and trunk alone, and rewrites a valid package', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-distill-'));
+  try {
+    const model = new GPT2LMHeadModel({ vocabSize: 40, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 5);
+    saveCheckpoint(join(dir, 'model'), model.hfConfig, model.hfTensors());
+    const rng = new Rng(3);
+    const dT = Int32Array.from({ length: 2000 }, () => rng.int(40));
+    const plan = uniformDropPlan(8, 2);
+    createBaselineEmulator(join(dir, 'model'), 'uniform-drop', plan, join(dir, 'ot'));
+    const before = loadEmulator(join(dir, 'ot')).model;
+    // The middle's output on fixed windows: emulator vs full model, normalised.
+    const middleGap = (emu: typeof before) => noGrad(() => {
+      const T = 16, B = 4;
+      const ids = dT.subarray(0, B * T);
+      const grab = (m: typeof before) => {
+        let h: Float32Array | null = null;
+        const blk = m.blocks.at(6);
+        const orig = blk.forward.bind(blk);
+        blk.forward = (x: any, ...rest: any[]) => ((h = Float32Array.from(x.data)), orig(x, ...rest));
+        m.forward(ids, B, T);
+        blk.forward = orig;
+        return h!;
+      };
+      const a = grab(emu), b = grab(model);
+      let num = 0, den = 0;
+      for (let k = 0; k < a.length; k++) (num += (a[k] - b[k]) ** 2), (den += b[k] ** 2);
+      return num / den;
+    });
+    const gap0 = middleGap(before);
+    const m = distillKeptBlocks(join(dir, 'model'), join(dir, 'ot'), dT, { steps: 60, lr: 3e-3, batchSize: 4, seqLen: 16 }, join(dir, 'work'), () => {});
+    const after = loadEmulator(join(dir, 'ot')).model; // sha256s and shapes verified on load
+    const gap1 = middleGap(after);
+    assert.ok(gap1 < 0.8 * gap0, `normalised middle gap ${gap0.toFixed(4)} -> ${gap1.toFixed(4)}`);
+    assert.ok(m.statements.some((s) => /distilled/.test(s)));
+    assert.equal(m.kind, 'uniform-drop');
+    assert.deepEqual(m.plan.kept, plan.kept);
+    const same = (x: Float32Array | Float64Array, y: Float32Array | Float64Array) => x.every((v, k) => v === y[k]);
+    for (const i of plan.adapters) before.blocks.at(i).parameters().forEach((p, k) => assert.ok(same(p.data, after.blocks.at(i).parameters()[k].data), `adapter block ${i} unchanged`));
+    assert.ok(plan.kept.some((i) => before.blocks.at(i).parameters().some((p, k) => !same(p.data, after.blocks.at(i).parameters()[k].data))), 'kept blocks changed');
+    after.trunkParameters().forEach(([, p], k) => assert.ok(same(p.data, before.trunkParameters()[k][1].data), 'trunk unchanged'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
