@@ -44,3 +44,19 @@ export { modelFingerprint } from './offsite/fingerprint.js';
 export { LoraLinear } from './peft/lora.js';
 export { BottleneckAdapter } from './peft/bottleneck.js';
 export { loraParameterCount, bottleneckParameterCount } from './peft/count.js';
+
+// baselines (same package format)
+export { createBaselineEmulator } from './offsite/emulator.js';
+export { uniformDropPlan, otAdapters } from './offsite/baselines/uniform_drop.js';
+export { crashPlan, crashPlanFromCka, linearCka } from './offsite/baselines/crash.js';
+export { distillKeptBlocks } from './offsite/baselines/distill.js';
+
+// experiments and reports
+export { readExperimentConfig, parseExperimentConfig, METHODS } from './experiment/config.js';
+export type { ExperimentConfig } from './experiment/config.js';
+export { runExperiment } from './experiment/runner.js';
+export type { ExperimentResults } from './experiment/runner.js';
+export { renderReport } from './experiment/report_html.js';
+export { buildTable1, table1Text } from './experiment/tables.js';
+export { checkConditions } from './experiment/conditions.js';
+export { checkReportInBrowser, findChromium } from './experiment/browser_check.js';

@@ -16,6 +16,7 @@ export interface ConditionResult {
 }
 
 const pct = (a: number, b: number) => (100 * (a - b)) / b;
+const signed = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 
 export function checkConditions(r: Pick<ExperimentResults, 'tasks' | 'methods' | 'config'>): ConditionResult[] {
   const out: ConditionResult[] = [];
@@ -27,9 +28,9 @@ export function checkConditions(r: Pick<ExperimentResults, 'tasks' | 'methods' |
       const required = m.method === 'scaleot' && t.kind === 'lm';
       const zs = t.zs.test.value, ft = t.ft.test.value, emuFT = s.emuFT.test.value, plug = s.plugin.value;
       if (t.kind === 'lm') {
-        out.push({ task: t.name, method: m.method, condition: 'Plug-in perplexity below ZS', required, held: plug < zs, detail: `Plug-in ${plug.toFixed(1)} vs ZS ${zs.toFixed(1)} (${pct(plug, zs).toFixed(1)}%)` });
-        out.push({ task: t.name, method: m.method, condition: `privacy gap: Emu FT ≥ ${privacyGapPct}% above Plug-in`, required, held: emuFT >= plug * (1 + privacyGapPct / 100), detail: `Emu FT ${emuFT.toFixed(1)} vs Plug-in ${plug.toFixed(1)} (+${pct(emuFT, plug).toFixed(1)}%)` });
-        out.push({ task: t.name, method: m.method, condition: `utility: Plug-in within ${utilityPct}% of FT`, required, held: plug <= ft * (1 + utilityPct / 100), detail: `Plug-in ${plug.toFixed(1)} vs FT ${ft.toFixed(1)} (${pct(plug, ft) >= 0 ? '+' : ''}${pct(plug, ft).toFixed(1)}%)` });
+        out.push({ task: t.name, method: m.method, condition: 'Plug-in perplexity below ZS', required, held: plug < zs, detail: `Plug-in ${plug.toFixed(1)} vs ZS ${zs.toFixed(1)} (${signed(pct(plug, zs))})` });
+        out.push({ task: t.name, method: m.method, condition: `privacy gap: Emu FT ≥ ${privacyGapPct}% above Plug-in`, required, held: emuFT >= plug * (1 + privacyGapPct / 100), detail: `Emu FT ${emuFT.toFixed(1)} vs Plug-in ${plug.toFixed(1)} (${signed(pct(emuFT, plug))})` });
+        out.push({ task: t.name, method: m.method, condition: `utility: Plug-in within ${utilityPct}% of FT`, required, held: plug <= ft * (1 + utilityPct / 100), detail: `Plug-in ${plug.toFixed(1)} vs FT ${ft.toFixed(1)} (${signed(pct(plug, ft))})` });
       } else {
         const se = (x: { details: Record<string, number> }) => x.details.acc_stderr ?? 0;
         out.push({ task: t.name, method: m.method, condition: 'Plug-in accuracy above ZS', required: false, held: plug > zs, detail: `Plug-in ${(100 * plug).toFixed(1)} ± ${(100 * se(s.plugin)).toFixed(1)} vs ZS ${(100 * zs).toFixed(1)} ± ${(100 * se(t.zs.test)).toFixed(1)}` });

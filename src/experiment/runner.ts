@@ -3,9 +3,9 @@
 // scores, the importance scores, every emulator, every tuning run and every plug-in score
 // are computed once per distinct input and reused across methods, analyses and runs.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { defaultDataDir, ensureData, BuiltData } from '../data/build.js';
 import { loadTask, loadTaskFile, Task } from '../data/tasks.js';
 import { jsonlTokenStream } from '../data/streams.js';
@@ -363,10 +363,3 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
 export function fmt(s: Score): string {
   return s.metric === 'acc' ? `${(100 * s.value).toFixed(1)}%` : `ppl ${s.value.toFixed(1)}`;
 }
-
-export function ensureDir(p: string): string {
-  mkdirSync(p, { recursive: true });
-  return resolve(p);
-}
-
-export { existsSync };
