@@ -166,6 +166,7 @@ export interface ExperimentOptions {
 export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): ExperimentResults {
   const t0 = Date.now();
   const started = new Date().toISOString();
+  const commit = gitCommit(opts.root); // at the start: the code that computes the results
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
   const step = (s: string) => log(`[${cfg.name} ${Math.round((Date.now() - t0) / 1000)}s] ${s}`);
   const cache = new StageCache(cfg.cacheDir, opts.resume, step);
@@ -340,7 +341,7 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
     format: RESULTS_FORMAT,
     name: cfg.name,
     command: opts.command,
-    commit: gitCommit(opts.root),
+    commit,
     machine: {
       cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memory_gib: Math.round(totalmem() / 2 ** 30),
       node: process.version, kernels: native.getKernels(), host: hostname(),
