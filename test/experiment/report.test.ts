@@ -108,13 +108,18 @@ test('report.html is self-contained: no script, no external reference, every sec
   for (const chart of ['fig6-importance', 'fig4-emu-ft', 'fig4-plugin', 'fig4-size', 'fig3-src-targets', 'fig5-num-adapters']) assert.match(html, new RegExp(`data-chart="${chart}"`));
 });
 
-test('report.html renders in headless Chromium: every table and chart, no console error, no network request', async (t) => {
+/** The Chromium to test with; skips without one, except under CI, where that fails. */
+function chromiumOrSkip(t: { skip: (msg: string) => void }): string | null {
   const chromium = findChromium();
-  if (!chromium) {
-    if (process.env.SCALEOT_REQUIRE_CHROMIUM === '1') assert.fail('Chromium is required here (SCALEOT_REQUIRE_CHROMIUM=1) but none was found (install Debian\'s "chromium" or set SCALEOT_CHROMIUM)');
-    t.skip('no Chromium on this machine (install Debian\'s "chromium"; CI requires it)');
-    return;
-  }
+  if (chromium) return chromium;
+  if (process.env.SCALEOT_REQUIRE_CHROMIUM === '1') assert.fail('Chromium is required here (SCALEOT_REQUIRE_CHROMIUM=1) but none was found (install Debian\'s "chromium" or set SCALEOT_CHROMIUM)');
+  t.skip('no Chromium on this machine (install Debian\'s "chromium"; CI requires it)');
+  return null;
+}
+
+test('report.html renders in headless Chromium: every table and chart, no console error, no network request', async (t) => {
+  const chromium = chromiumOrSkip(t);
+  if (!chromium) return;
   const dir = mkdtempSync(join(tmpdir(), 'scaleot-report-'));
   try {
     const r = syntheticResults();
@@ -145,12 +150,8 @@ test('report.html renders in headless Chromium: every table and chart, no consol
 });
 
 test('the browser check sees console errors and network requests (it can fail)', async (t) => {
-  const chromium = findChromium();
-  if (!chromium) {
-    if (process.env.SCALEOT_REQUIRE_CHROMIUM === '1') assert.fail('Chromium is required here (SCALEOT_REQUIRE_CHROMIUM=1) but none was found');
-    t.skip('no Chromium on this machine');
-    return;
-  }
+  const chromium = chromiumOrSkip(t);
+  if (!chromium) return;
   const dir = mkdtempSync(join(tmpdir(), 'scaleot-report-'));
   try {
     const file = join(dir, 'bad.html');
