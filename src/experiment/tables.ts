@@ -66,9 +66,12 @@ export function buildTable1(r: ExperimentResults): Table1 {
   const plugins = rows.filter((x) => x.kind === 'plugin');
   columns.forEach((_, c) => {
     const lowerBetter = c < r.tasks.length && r.tasks[c].kind === 'lm';
-    const order = plugins.filter((p) => Number.isFinite(p.cells[c].value)).sort((a, b) => (lowerBetter ? a.cells[c].value - b.cells[c].value : b.cells[c].value - a.cells[c].value));
-    if (order[0]) order[0].cells[c].rank = 1;
-    if (order[1] && order.length > 2) order[1].cells[c].rank = 2;
+    // Equal values share a rank; "second best" only means something with three or more rows.
+    const values = [...new Set(plugins.map((p) => p.cells[c].value).filter(Number.isFinite))].sort((a, b) => (lowerBetter ? a - b : b - a));
+    for (const p of plugins) {
+      if (p.cells[c].value === values[0]) p.cells[c].rank = 1;
+      else if (plugins.length > 2 && p.cells[c].value === values[1]) p.cells[c].rank = 2;
+    }
   });
   return { columns, rows };
 }

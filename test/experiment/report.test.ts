@@ -85,6 +85,11 @@ test('Table 1: ranks the Plug-in rows per column, averages the accuracy tasks, s
   assert.equal(delta[0].cells[1].text, '3.0'); // Plug-in 30 - Emu FT 27
   assert.equal(t.rows[0].cells[2].text, '28.0'); // ZS average over the one accuracy task
   assert.match(table1Text(t), /\*1520\.0/);
+  // Ties share the rank.
+  const r = syntheticResults();
+  r.methods[3].tasks['wordnet-def'].plugin = r.methods[1].tasks['wordnet-def'].plugin;
+  const tied = buildTable1(r).rows.filter((x) => x.kind === 'plugin');
+  assert.deepEqual(tied.map((x) => x.cells[1].rank), [2, 1, undefined, 1]);
 });
 
 test('conditions: the required perplexity targets for ScaleOT, measured against ZS, Emu FT and FT', () => {
