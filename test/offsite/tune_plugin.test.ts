@@ -89,6 +89,26 @@ test('LoRA offsite tuning: the adapter package holds only deltas, and the merged
   assert.ok(merged.some((v, i) => Math.abs(v - baseLogits[i]) > 1e-4), 'the tuned LoRA must change the model');
 });
 
+test('with a lossless emulator (α = 0, no SRC) the tuned adapters plugged in give exactly the Emu FT model', () => {
+  // The whole offsite path (package, tuning, adapter package, validation, plug-in checkpoint
+  // with the tuned blocks in float32) must lose nothing: Plug-in = Emu FT here.
+  createEmulator(join(dir, 'model'), join(dir, 'imp'), { ...DEFAULT_EMULATOR, alpha: 0, noSrc: true }, join(dir, 'emu-lossless'));
+  const tasks = { train: loadTaskFile(join(dir, 'train.jsonl')), validation: loadTaskFile(join(dir, 'val.jsonl')), test: loadTaskFile(join(dir, 'test.jsonl')) };
+  for (const method of ['full', 'lora'] as const) {
+    const r = offsiteTune(join(dir, 'emu-lossless'), tasks, join(dir, `tuned-lossless-${method}`), { method, lrs: [1e-2], steps: 10, batchSize: 4, log: () => {} });
+    plugIn(join(dir, 'model'), r.adapterDir, join(dir, `plugged-lossless-${method}`));
+    const plugged = noGrad(() => loadModel(join(dir, `plugged-lossless-${method}`)).forward(ids, 1, 8)).data;
+    // The Emu FT model: the emulator with the adapter applied in process.
+    const { model: emu } = loadEmulator(join(dir, 'emu-lossless'));
+    const { manifest, tensors } = validateAdapter(loadModel(join(dir, 'model')), r.adapterDir);
+    attachAdapter(emu, manifest, tensors);
+    const emuFT = noGrad(() => emu.forward(ids, 1, 8)).data;
+    assertClose(plugged, emuFT, method === 'full' ? 0 : 1e-5, method === 'full' ? 0 : 1e-5, `${method}: Plug-in vs Emu FT`);
+    const base = noGrad(() => loadModel(join(dir, 'model')).forward(ids, 1, 8)).data;
+    assert.ok(plugged.some((v, i) => Math.abs(v - base[i]) > 1e-4), `${method}: tuning changed the model`);
+  }
+});
+
 function refused(adapter: string, pattern: RegExp): void {
   const out = join(dir, `refused-${Math.random().toString(36).slice(2)}`);
   assert.throws(() => plugIn(join(dir, 'model'), adapter, out), pattern);
