@@ -44,6 +44,7 @@ const PROBE = `(() => {
 
 /** Loads `htmlPath` in headless Chromium and returns what rendered. */
 export async function checkReportInBrowser(htmlPath: string, chromium: string, timeoutMs = 60_000): Promise<PageCheck> {
+  if (!existsSync(htmlPath)) throw new Error(`${htmlPath}: no such file`);
   const url = pathToFileURL(resolve(htmlPath)).href;
   const profile = mkdtempSync(join(tmpdir(), 'scaleot-chromium-'));
   const child = spawn(chromium, [
@@ -95,7 +96,8 @@ export async function checkReportInBrowser(htmlPath: string, chromium: string, t
       if (m.method === 'Runtime.consoleAPICalled' && (p.type === 'error' || p.type === 'assert')) consoleErrors.push(JSON.stringify(p.args?.map((a: any) => a.value ?? a.description)));
       if (m.method === 'Log.entryAdded' && p.entry?.level === 'error') consoleErrors.push(`${p.entry.source}: ${p.entry.text} ${p.entry.url ?? ''}`);
       if (m.method === 'Runtime.exceptionThrown') exceptions.push(p.exceptionDetails?.exception?.description ?? p.exceptionDetails?.text ?? 'exception');
-      if (m.method === 'Network.requestWillBeSent' && p.request?.url !== url) requests.push(p.request?.url);
+      // data: URLs never leave the page; anything else (http, file, ...) other than the report counts.
+      if (m.method === 'Network.requestWillBeSent' && p.request?.url !== url && !String(p.request?.url).startsWith('data:')) requests.push(p.request?.url);
       if (m.method === 'Page.loadEventFired') loaded();
     });
     for (const d of ['Runtime.enable', 'Log.enable', 'Network.enable', 'Page.enable']) await send(d, {}, sessionId);
