@@ -6,6 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { runDemo } from './demo.js';
 import { runExperimentCommand } from './experiment.js';
 import { checkReportInBrowser, findChromium } from '../experiment/browser_check.js';
+import { renderReport } from '../experiment/report_html.js';
+import { buildTable1, table1Text } from '../experiment/tables.js';
+import { RESULTS_FORMAT, ExperimentResults } from '../experiment/runner.js';
+import { writeFileAtomic } from '../io/checkpoint.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { runEval } from './eval.js';
 import { runGenerate } from './generate.js';
 import { runInspect } from './inspect.js';
@@ -45,6 +50,7 @@ commands:
   plugin --model DIR --adapter DIR --out DIR  validate an adapter package and write the plugged-in model
   finetune --model DIR --task NAME --out DIR   full fine-tuning (all blocks, trunk frozen) over a learning-rate
                                          grid (--lrs), best on validation, scored on test; resumable
+  report RESULTS_JSON [--out FILE]       re-render report.html from an experiment's results.json
   check-report REPORT                    open a report.html in headless Chromium: tables and charts rendered,
                                          no console error, no network request (exit 1 otherwise)
   help                                   this text
@@ -65,6 +71,19 @@ function main(argv: string[]): void {
     }
     case 'experiment':
       return runExperimentCommand(rest, root);
+    case 'report': {
+      // Re-renders report.html (and prints the table) from a results.json, e.g. after an upgrade.
+      const args = parseArgs('report', rest, { values: ['--out'], positional: ['RESULTS_JSON'] });
+      const file = args.positional[0];
+      if (!existsSync(file)) throw new Error(`report: ${file}: no such file`);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as ExperimentResults;
+      if (r.format !== RESULTS_FORMAT) throw new Error(`report: ${file}: field "format" is ${JSON.stringify(r.format)}, expected "${RESULTS_FORMAT}"`);
+      const out = args.values.get('--out') ?? join(dirname(file), 'report.html');
+      writeFileAtomic(out, renderReport(r));
+      console.log(table1Text(buildTable1(r)));
+      console.log(`report: ${out}`);
+      return;
+    }
     case 'check-report': {
       const args = parseArgs('check-report', rest, { positional: ['REPORT'] });
       const chromium = findChromium();
