@@ -1,0 +1,103 @@
+// The experiment runner end to end on a tiny random GPT-2 with tiny task files: every
+// method, every analysis, results.json and report.html written; a second run computes
+// nothing (every stage comes from the cache) and gives the same numbers; the CLI's errors.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
+import { parseExperimentConfig } from '../../src/experiment/config.js';
+import { runExperiment, ExperimentResults } from '../../src/experiment/runner.js';
+import { writeExperimentOutputs } from '../../src/cli/experiment.js';
+import { defaultDataDir } from '../../src/data/build.js';
+import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
+let dir = '';
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scaleot-runner-'));
+  const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 11);
+  writeCheckpointWithGpt2Tokenizer(join(dir, 'model'), model);
+  const text = (k: number) => Array.from({ length: 40 }, (_, i) => `The ${['sky', 'sea', 'grass', 'snow'][(i + k) % 4]} is ${['blue', 'green', 'white', 'grey'][(i * 3 + k) % 4]} today.`).join(' ');
+  for (const [s, k] of [['train', 0], ['validation', 1], ['test', 2]] as const) {
+    writeFileSync(join(dir, `lm-${s}.txt`), text(k));
+    writeFileSync(join(dir, `mc-${s}.jsonl`), Array.from({ length: 6 }, (_, i) => JSON.stringify({ context: `Item ${i + k}: the colour is`, choices: ['blue', 'green', 'red'], label: (i + k) % 3 })).join('\n') + '\n');
+  }
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function config() {
+  const files = (p: string, ext: string) => ({ train: `${p}-train.${ext}`, validation: `${p}-validation.${ext}`, test: `${p}-test.${ext}` });
+  const raw = {
+    name: 'tiny', model: 'model',
+    tasks: [{ name: 'lm', files: files('lm', 'txt'), evalChars: 300 }, { name: 'mc', files: files('mc', 'jsonl'), evalLimit: 4 }],
+    methods: ['scaleot', 'scaleot-no-src', 'dynamic-drop', 'ot', 'ot-distill', 'crash'],
+    importance: { steps: 4, batchSize: 2, seqLen: 16, rank: 4 },
+    distill: { steps: 3, batchSize: 2, seqLen: 16 },
+    finetune: { lrs: [1e-3], steps: 2, batchSize: 2, seqLen: 16 },
+    analyses: {
+      alphaBeta: { task: 'lm', alphas: [0.25], betas: [0.5, 1] },
+      srcTargets: { task: 'lm', betas: [0.5], targets: ['ffn'] },
+      numAdapters: { task: 'lm', values: [2, 4] },
+      peft: { task: 'lm', methods: ['full', 'lora', 'adapter'] },
+    },
+    cacheDir: 'cache', outDir: 'out',
+  };
+  writeFileSync(join(dir, 'experiment.json'), JSON.stringify(raw));
+  return parseExperimentConfig(raw, join(dir, 'experiment.json'));
+}
+
+test('every method and analysis runs, results and report are written, and a rerun is served from the cache', () => {
+  const cfg = config();
+  const opts = { root, resume: false, command: 'test', dataDir: defaultDataDir(root), log: () => {} };
+  const r1 = runExperiment(cfg, opts);
+  assert.equal(r1.methods.length, 6);
+  for (const m of r1.methods) {
+    for (const t of ['lm', 'mc']) {
+      const s = m.tasks[t];
+      for (const v of [s.emuZS.test.value, s.emuFT.test.value, s.plugin.value]) assert.ok(Number.isFinite(v), `${m.method} ${t}`);
+    }
+    assert.ok(m.emulator.parameters.relative_size < 1, `${m.method} emulator is smaller than the model`);
+  }
+  // Equal size: every baseline removes round(α n) = 2 of 8 blocks.
+  const removed = (roles: string[]) => roles.filter((x) => x === 'harmonized' || x === 'dropped' || x === 'shared').length;
+  for (const m of r1.methods) assert.equal(removed(m.emulator.roles), 2, m.method);
+  assert.equal(r1.analyses.alphaBeta!.points.length, 2);
+  assert.equal(r1.analyses.srcTargets!.points.length, 1);
+  assert.deepEqual(r1.analyses.numAdapters!.points.map((p) => p.settings.numAdapters), [2, 4]);
+  assert.deepEqual(r1.analyses.peft!.rows.map((p) => p.tuneMethod), ['full', 'lora', 'adapter']);
+  const [full, lora, adapter] = r1.analyses.peft!.rows.map((p) => p.trainable);
+  assert.ok(lora < adapter && lora < full && adapter > 0, `trainable: full ${full}, lora ${lora}, adapter ${adapter}`);
+  assert.equal(r1.conditions.filter((c) => c.required).length, 3);
+  const paths = writeExperimentOutputs(r1, cfg.outDir);
+  const saved = JSON.parse(readFileSync(paths.results, 'utf8')) as ExperimentResults;
+  assert.equal(saved.format, 'scaleot-experiment/1');
+  assert.match(readFileSync(paths.report, 'utf8'), /data-chart="fig4-plugin"/);
+
+  const r2 = runExperiment(cfg, opts);
+  assert.equal(r2.stages.computed, 0, 'a rerun computes nothing');
+  assert.ok(r2.stages.cached > 20);
+  assert.deepEqual(r2.methods, r1.methods);
+  assert.deepEqual(r2.analyses, r1.analyses);
+});
+
+test('the experiment commands fail with one clear line', () => {
+  for (const [args, re] of [
+    [['experiment'], /--config is required/],
+    [['experiment', '--config', join(dir, 'missing.json')], /missing\.json: no such configuration file/],
+    [['report', join(dir, 'missing.json')], /missing\.json: no such file/],
+    [['check-report', join(dir, 'missing.html')], /missing\.html: no such file|no Chromium found/],
+  ] as const) {
+    const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  assert.ok(!existsSync(join(dir, 'missing.json')));
+});
