@@ -13,7 +13,7 @@ import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
 import { estimateImportance, defaultImportanceConfig, ImportanceConfig } from '../offsite/scaleot/importance.js';
-import { createEmulator, createBaselineEmulator, EmulatorManifest, EmulatorSettings } from '../offsite/emulator.js';
+import { createEmulator, createBaselineEmulator, sha256File, EmulatorManifest, EmulatorSettings } from '../offsite/emulator.js';
 import { offsiteTune, TuneMethod } from '../offsite/tune.js';
 import { plugIn, validateAdapter, attachAdapter } from '../offsite/plugin.js';
 import { uniformDropPlan } from '../offsite/baselines/uniform_drop.js';
@@ -24,7 +24,7 @@ import { native } from '../tensor/native.js';
 import { roundHalfEven } from '../util/round.js';
 import { writeFileAtomic } from '../io/checkpoint.js';
 import { ExperimentConfig, MethodName, METHOD_LABELS, TaskSpec } from './config.js';
-import { StageCache, hashDirectory, hashFile } from './stages.js';
+import { StageCache, hashDirectory } from './stages.js';
 import { checkConditions, ConditionResult } from './conditions.js';
 
 export const RESULTS_FORMAT = 'scaleot-experiment/1';
@@ -128,7 +128,7 @@ function loadTaskSpec(spec: TaskSpec, dataDir: string, data: BuiltData): LoadedT
     ? Object.fromEntries(splitNames.map((s) => [s, { ...loadTaskFile(spec.files![s]), name: spec.name }]))
     : Object.fromEntries(splitNames.map((s) => [s, loadTask(spec.name, s, dataDir)]));
   const dataHash = Object.fromEntries(splitNames.map((s) => {
-    if (spec.files) return [s, hashFile(spec.files[s])];
+    if (spec.files) return [s, sha256File(spec.files[s])];
     const file = Object.keys(data.manifest.files).find((f) => f.startsWith(`${spec.name}/${s}.`));
     if (!file) throw new Error(`data manifest: no file for ${spec.name}/${s}`);
     return [s, data.manifest.files[file].sha256];

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/checkpoint.js';
+import { sha256File } from '../offsite/emulator.js';
 
 /** Bumped when a stage's code changes what it computes, so old results are not reused. */
 export const STAGE_VERSION = 2;
@@ -33,14 +34,11 @@ export function hashDirectory(dir: string): string {
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     if (!statSync(p).isFile()) continue;
-    h.update(name).update('\0').update(createHash('sha256').update(readFileSync(p)).digest('hex')).update('\0');
+    h.update(name).update('\0').update(sha256File(p)).update('\0');
   }
   return h.digest('hex');
 }
 
-export function hashFile(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
 
 export interface StageInfo<T> {
   key: string;
