@@ -134,6 +134,16 @@ export function tensorsToWrite(model: Module, dtypes: Map<string, 'F32' | 'F16' 
   return model.namedParameters().map(([name, p]) => ({ name: nameOf(name), dtype: dtypes.get(name) ?? 'F32', shape: p.shape, data: p.data as Float32Array }));
 }
 
+/**
+ * Tensors to save with the trained parameters (given by their data) in float32 whatever the
+ * source dtype: rounding them to F16 would erase much of a small update (a merged LoRA delta
+ * is often below F16's resolution relative to the weight). The others keep their own dtype.
+ */
+export function trainedInFloat32(tensors: TensorToWrite[], trained: Iterable<Parameter>): TensorToWrite[] {
+  const data = new Set([...trained].map((p) => p.data));
+  return tensors.map((t) => (data.has(t.data) ? { ...t, dtype: 'F32' as const } : t));
+}
+
 /** Copies a checkpoint tensor into a parameter after checking its shape. */
 export function loadInto(ckpt: Checkpoint, name: string, p: Parameter): void {
   p.data.set(ckpt.read(name, p.shape));

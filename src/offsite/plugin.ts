@@ -7,7 +7,7 @@
 // modules that no plain checkpoint can hold: attachAdapter() applies them in process.
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Block, CausalLM } from '../models/causal_lm.js';
+import { trainedInFloat32, type Block, type CausalLM } from '../models/causal_lm.js';
 import { loadModel, blockPrefix, hfNameOf } from '../models/load.js';
 import { readJsonObject, saveCheckpoint } from '../io/checkpoint.js';
 import { SafetensorsFile } from '../io/safetensors.js';
@@ -109,11 +109,8 @@ export function plugIn(modelDir: string, adapterDir: string, outDir: string): { 
   }
   attachAdapter(model, manifest, tensors);
   if (manifest.method === 'lora') mergeLora(model, manifest.adapter_blocks);
-  // The tuned blocks are written in float32 whatever the source dtype: rounding them to F16
-  // would erase much of a small tuned delta (a merged LoRA update is often below F16's
-  // resolution relative to the weight). The untouched tensors keep their own dtype.
-  const tuned = manifest.adapter_blocks.map((i) => blockPrefix(model.architecture, i));
-  saveCheckpoint(outDir, model.hfConfig, model.hfTensors().map((t) => (tuned.some((p) => t.name.startsWith(hfNameOf(p))) ? { ...t, dtype: 'F32' as const } : t)));
+  const tuned = manifest.adapter_blocks.flatMap((i) => model.blocks.at(i).parameters());
+  saveCheckpoint(outDir, model.hfConfig, trainedInFloat32(model.hfTensors(), tuned));
   for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(outDir, f));
   return { manifest };
 }

@@ -4,7 +4,7 @@
 // once on test. Each run checkpoints and resumes; finished runs are not repeated.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CausalLM } from '../models/causal_lm.js';
+import { trainedInFloat32, type CausalLM } from '../models/causal_lm.js';
 import { loadModel } from '../models/load.js';
 import { AdamW } from '../optim/adamw.js';
 import { cosineWithWarmup } from '../optim/schedule.js';
@@ -227,8 +227,7 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
     },
     (lr, model) => {
       // Trained blocks in float32 (as the plug-in writes its tuned blocks): F16 would round the update away.
-      const trunk = new Set(model.trunkParameters().map(([, p]) => p.data));
-      saveCheckpoint(join(outDir, 'best'), model.hfConfig, model.hfTensors().map((t) => (trunk.has(t.data) ? t : { ...t, dtype: 'F32' as const })));
+      saveCheckpoint(join(outDir, 'best'), model.hfConfig, trainedInFloat32(model.hfTensors(), model.blocks.parameters()));
       for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) writeFileSync(join(outDir, 'best', f), readFileSync(join(modelDir, f)));
       writeFileAtomic(join(outDir, 'best', 'selected.json'), JSON.stringify({ lr }));
     },
