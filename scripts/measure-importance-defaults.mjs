@@ -2,8 +2,9 @@
 // the paper's setting (η = 1, raw rewards) and ours (η = 0.05, rewards divided by their
 // running std), on the shipped base model. Writes docs/evidence/importance-defaults.json.
 // Usage: node scripts/measure-importance-defaults.mjs [MODEL_DIR] [STEPS]
+// Paths are recorded relative to the repository.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { jsonlTokenStream } from '../dist/src/data/streams.js';
 import { loadModel, TextTokenizer, estimateImportance, defaultImportanceConfig, ensureData, defaultDataDir } from '../dist/src/index.js';
 
@@ -25,7 +26,7 @@ const results = {};
 for (const [name, over] of [['paper: eta 1, raw rewards', { eta: 1, rewardScale: 'none' }], ['default: eta 0.05, running-std rewards', { eta: 0.05, rewardScale: 'running_std' }]]) {
   const model = loadModel(modelDir);
   const cfg = { ...defaultImportanceConfig(128), steps, ...over };
-  const out = join('/tmp', `imp-${over.rewardScale}`);
+  const out = join(root, 'runs', `imp-${over.rewardScale}`);
   const t0 = Date.now();
   const r = estimateImportance(model, 128, dT, dV, cfg, out, { log: (s) => process.stderr.write(`[${name}] ${s}\n`) });
   const log = readFileSync(join(out, 'training_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -44,4 +45,4 @@ for (const [name, over] of [['paper: eta 1, raw rewards', { eta: 1, rewardScale:
   console.log(name, JSON.stringify(results[name]));
 }
 mkdirSync(join(root, 'docs', 'evidence'), { recursive: true });
-writeFileSync(join(root, 'docs', 'evidence', 'importance-defaults.json'), JSON.stringify({ model: modelDir, steps, results }, null, 2) + '\n');
+writeFileSync(join(root, 'docs', 'evidence', 'importance-defaults.json'), JSON.stringify({ model: relative(root, modelDir), steps, results }, null, 2) + '\n');
