@@ -30,6 +30,7 @@ export { evaluateMultipleChoice, choiceLogLikelihoods } from './eval/multiple_ch
 
 // training
 export { pretrain, readPretrainConfig } from './train/pretrain.js';
+export { trainLoop } from './train/loop.js';
 export { finetune, scoreTask, PAPER_LR_GRID } from './train/finetune.js';
 
 // offsite tuning (ScaleOT)
@@ -37,25 +38,30 @@ export { estimateImportance, loadImportance, defaultImportanceConfig, sampleCand
 export { Harmonizer } from './offsite/scaleot/harmonizer.js';
 export { applySrc, compressLinear, srcRank, LowRankLinear } from './offsite/scaleot/src.js';
 export { planEmulator, makeGroups } from './offsite/scaleot/plan.js';
-export { createEmulator, loadEmulator, DEFAULT_EMULATOR } from './offsite/emulator.js';
+export { buildEmulator, buildBaselineEmulator, instantiateEmulator, DEFAULT_EMULATOR } from './offsite/emulator.js';
+export { createEmulator, createBaselineEmulator, loadEmulator, readEmulatorPackage, writeEmulatorPackage } from './offsite/emulator_package.js';
+export { registerMethod, getMethod, methodNames } from './offsite/methods.js';
+export type { OffsiteMethod, BuildContext } from './offsite/methods.js';
 export { offsiteTune, prepareAdapters } from './offsite/tune.js';
 export { plugIn, validateAdapter, attachAdapter } from './offsite/plugin.js';
 export { modelFingerprint } from './offsite/fingerprint.js';
 export { LoraLinear } from './peft/lora.js';
 export { BottleneckAdapter } from './peft/bottleneck.js';
+export { registerTuner, getTuner, tunerNames } from './peft/registry.js';
+export type { Tuner } from './peft/tuner.js';
 export { loraParameterCount, bottleneckParameterCount } from './peft/count.js';
 
 // baselines (same package format)
-export { createBaselineEmulator } from './offsite/emulator.js';
 export { uniformDropPlan, otAdapters } from './offsite/baselines/uniform_drop.js';
 export { crashPlan, crashPlanFromCka, linearCka } from './offsite/baselines/crash.js';
-export { distillKeptBlocks } from './offsite/baselines/distill.js';
+export { distillKeptBlocks, distillEmulator } from './offsite/baselines/distill.js';
 
 // experiments and reports
-export { readExperimentConfig, parseExperimentConfig, METHODS } from './experiment/config.js';
+export { readExperimentConfig, parseExperimentConfig } from './experiment/config.js';
 export type { ExperimentConfig } from './experiment/config.js';
 export { runExperiment } from './experiment/runner.js';
-export type { ExperimentResults } from './experiment/runner.js';
+export type { ExperimentResults } from './experiment/results.js';
+export { writeExperimentOutputs } from './experiment/results.js';
 export { renderReport } from './experiment/report_html.js';
 export { buildTable1, table1Text } from './experiment/tables.js';
 export { checkConditions } from './experiment/conditions.js';

@@ -10,7 +10,7 @@ import { corpusPerplexity } from '../eval/perplexity.js';
 import { evaluateMultipleChoice } from '../eval/multiple_choice.js';
 import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
 import { defaultDataDir, ensureData, Split } from '../data/build.js';
-import { progressBar } from '../util/progress.js';
+import { progressLine } from './progress.js';
 import { parseArgs, required, intFlag, UsageError } from './args.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -44,11 +44,11 @@ export function runEval(argv: string[]): void {
   for (const task of tasks) {
     if (task.kind === 'lm') {
       const docs = task.documents.slice(0, limit).map((text) => ({ text, tokens: tokenizer.encode(text) }));
-      const r = corpusPerplexity(model, docs, tokenizer.prefixTokenId, { context, batchSize, onProgress: progressBar(`eval ${task.name}`) });
+      const r = corpusPerplexity(model, docs, tokenizer.prefixTokenId, { context, batchSize, onProgress: onProgress(`eval ${task.name}`) });
       results[task.name] = { kind: 'perplexity', documents: docs.length, ...r };
     } else {
       const items = task.items.slice(0, limit);
-      const r = evaluateMultipleChoice(model, tokenizer, items, { batchSize, onProgress: progressBar(`eval ${task.name}`) });
+      const r = evaluateMultipleChoice(model, tokenizer, items, { batchSize, onProgress: onProgress(`eval ${task.name}`) });
       const chance = items.reduce((a, it) => a + 1 / it.choices.length, 0) / items.length;
       results[task.name] = { kind: 'multiple_choice', chance, ...r };
     }
@@ -66,4 +66,10 @@ export function runEval(argv: string[]): void {
       console.log(`${name}: acc ${f('acc')} ± ${f('acc_stderr')}  acc_norm ${f('acc_norm')} ± ${f('acc_norm_stderr')}  (n=${r.n}, chance ${f('chance')})`);
     }
   }
+}
+
+/** The evaluators report (done, total); the CLI shows it as a progress line. */
+function onProgress(label: string): (done: number, total: number) => void {
+  const line = progressLine(label);
+  return (done, total) => line({ done, total });
 }

@@ -2,22 +2,12 @@
 // method × task × setting of the configuration (stages cached by content hash), writes
 // results.json and report.html (each to a temporary name, then renamed), and prints the
 // Table 1 layout, the conditions and the report's path.
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { readExperimentConfig, ExperimentConfig } from '../experiment/config.js';
-import { runExperiment, ExperimentResults } from '../experiment/runner.js';
-import { renderReport } from '../experiment/report_html.js';
+import { runExperiment } from '../experiment/runner.js';
+import { ExperimentResults, writeExperimentOutputs } from '../experiment/results.js';
 import { buildTable1, table1Text } from '../experiment/tables.js';
-import { writeFileAtomic } from '../io/checkpoint.js';
 import { parseArgs, required } from './args.js';
-
-export function writeExperimentOutputs(r: ExperimentResults, outDir: string): { results: string; report: string } {
-  mkdirSync(outDir, { recursive: true });
-  const results = join(outDir, 'results.json'), report = join(outDir, 'report.html');
-  writeFileAtomic(results, JSON.stringify(r, null, 2) + '\n');
-  writeFileAtomic(report, renderReport(r));
-  return { results: resolve(results), report: resolve(report) };
-}
 
 export function printSummary(r: ExperimentResults, paths: { results: string; report: string }): void {
   console.log(`\n${r.name}: methods × tasks (test split)\n`);

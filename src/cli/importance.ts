@@ -10,7 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { estimateImportance, defaultImportanceConfig, ImportanceConfig } from '../offsite/scaleot/importance.js';
-import { hiddenSize } from '../peft/count.js';
 import { defaultDataDir, ensureData } from '../data/build.js';
 import { parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
 
@@ -35,7 +34,7 @@ export function runImportance(argv: string[]): void {
     return jsonlTokenStream(tok, path, tok.prefixTokenId, 'before');
   };
   const model = loadModel(dir);
-  const hidden = hiddenSize(model.architecture, model.hfConfig);
+  const hidden = model.spec.hiddenSize;
   const d = defaultImportanceConfig(hidden);
   const rewardScale = args.values.get('--reward-scale') ?? d.rewardScale;
   if (rewardScale !== 'none' && rewardScale !== 'running_std') throw new UsageError('--reward-scale must be running_std or none');

@@ -6,7 +6,8 @@
 //   scaleot plugin --model DIR --adapter ADAPTER --out DIR
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEmulator, DEFAULT_EMULATOR } from '../offsite/emulator.js';
+import { DEFAULT_EMULATOR } from '../offsite/emulator.js';
+import { createEmulator } from '../offsite/emulator_package.js';
 import { offsiteTune, TuneMethod } from '../offsite/tune.js';
 import { plugIn } from '../offsite/plugin.js';
 import { PAPER_LR_GRID } from '../train/finetune.js';

@@ -3,7 +3,7 @@
 // the targets for ScaleOT with the default settings are "required": Plug-in word
 // perplexity below ZS, Emu FT at least privacyGapPct% above Plug-in (the privacy gap), and
 // Plug-in within utilityPct% of FT (the utility). Every other row is reported as measured.
-import type { ExperimentResults } from './runner.js';
+import type { ExperimentResults } from './results.js';
 
 export interface ConditionResult {
   task: string;

@@ -5,20 +5,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { BUILTIN_TASKS } from '../data/tasks.js';
-import type { SrcTarget } from '../offsite/linear_targets.js';
-import type { TuneMethod } from '../offsite/tune.js';
+import { DEFAULT_EMULATOR, type EmulatorSettings, type SrcTarget } from '../offsite/emulator.js';
+import { DEFAULT_IMPORTANCE, type ImportanceConfig } from '../offsite/scaleot/importance.js';
+import { DEFAULT_DISTILL_LR } from '../offsite/baselines/distill.js';
+import { methodNames } from '../offsite/methods.js';
+import { tunerNames } from '../peft/registry.js';
+import { DEFAULT_BUDGET, type TrainBudget } from '../train/finetune.js';
 
-/** The emulator-making methods compared (METHOD.md, "Baselines in the same pipeline"). */
-export const METHODS = ['scaleot', 'scaleot-no-src', 'dynamic-drop', 'ot', 'ot-distill', 'crash'] as const;
-export type MethodName = (typeof METHODS)[number];
-export const METHOD_LABELS: Record<MethodName, string> = {
-  scaleot: 'ScaleOT',
-  'scaleot-no-src': 'ScaleOT w/o SRC',
-  'dynamic-drop': 'Dynamic LayerDrop',
-  ot: 'OT (uniform LayerDrop)',
-  'ot-distill': 'OT + distillation',
-  crash: 'CRaSh',
-};
+export type { TrainBudget };
 
 export interface TaskSpec {
   /** A built-in task name, or a label for the files below. */
@@ -34,33 +28,11 @@ export interface TaskSpec {
   evalChars?: number;
 }
 
-export interface TrainBudget {
-  lrs: number[];
-  steps: number;
-  batchSize: number;
-  /** Training window for perplexity tasks, in tokens (≤ the model's context). */
-  seqLen?: number;
-  seed: number;
-}
+/** The emulator defaults of the comparison (ScaleOT's settings; each method adapts them). */
+export type EmulatorSpec = Omit<EmulatorSettings, 'noSrc'>;
 
-export interface EmulatorSpec {
-  numAdapters: number;
-  alpha: number;
-  beta: number;
-  srcTarget: SrcTarget;
-  numGroups: number;
-}
-
-export interface ImportanceSpec {
-  steps: number;
-  eta: number;
-  rank?: number; // default max(4, d / 16)
-  batchSize: number;
-  seqLen: number;
-  lr: number;
-  rewardScale: 'none' | 'running_std';
-  seed: number;
-}
+/** Importance estimation's budget; the harmonizer rank defaults to max(4, d / 16). */
+export type ImportanceSpec = Pick<ImportanceConfig, 'steps' | 'eta' | 'batchSize' | 'seqLen' | 'lr' | 'rewardScale' | 'seed'> & { rank?: number };
 
 export interface DistillSpec {
   /** Defaults to the importance-estimation steps (METHOD.md: the same budget). */
@@ -78,7 +50,7 @@ export interface AnalysesSpec {
   /** Fig. 5: the number of adapter blocks. */
   numAdapters?: { task: string; values: number[] };
   /** Table 3: parameter-efficient tuning of the adapters. */
-  peft?: { task: string; methods: TuneMethod[] };
+  peft?: { task: string; methods: string[] };
 }
 
 export interface Conditions {
@@ -92,12 +64,14 @@ export interface ExperimentConfig {
   name: string;
   model: string;
   tasks: TaskSpec[];
-  methods: MethodName[];
+  /** Names from the offsite-tuning method registry (offsite/methods.ts). */
+  methods: string[];
   emulator: EmulatorSpec;
   importance: ImportanceSpec;
   distill: DistillSpec;
   finetune: TrainBudget;
-  tune: TrainBudget & { method: TuneMethod };
+  /** The budget of offsite tuning, and its tuner (peft/registry.ts). */
+  tune: TrainBudget & { method: string };
   analyses: AnalysesSpec;
   conditions: Conditions;
   /** Where stage results are cached (by content hash), shared between experiments. */
@@ -171,7 +145,6 @@ class Fields {
 }
 
 const SRC_TARGETS: readonly SrcTarget[] = ['attn', 'ffn', 'all'];
-const TUNE_METHODS: readonly TuneMethod[] = ['full', 'lora', 'adapter'];
 
 function budget(f: Fields, o: Json, path: string, dflt: TrainBudget): TrainBudget {
   f.checkKeys(o, path, ['lrs', 'steps', 'batchSize', 'seqLen', 'seed', 'method']);
@@ -220,40 +193,39 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const taskNames = tasks.map((t) => t.name);
   if (new Set(taskNames).size !== taskNames.length) f.fail('tasks', 'a list of distinct task names', taskNames);
 
-  const methods = f.list(o, 'methods', 'methods', undefined, f.stringItem(METHODS));
+  const methods = f.list(o, 'methods', 'methods', undefined, f.stringItem(methodNames()));
   const e = f.object(o, 'emulator', 'emulator');
   f.checkKeys(e, 'emulator', ['numAdapters', 'alpha', 'beta', 'srcTarget', 'numGroups']);
   const emulator: EmulatorSpec = {
-    numAdapters: f.int(e, 'numAdapters', 'emulator.numAdapters', 4, 1),
-    alpha: f.num(e, 'alpha', 'emulator.alpha', 0.25, 0, 1),
-    beta: f.num(e, 'beta', 'emulator.beta', 0.8, 0, 1),
-    srcTarget: f.str(e, 'srcTarget', 'emulator.srcTarget', 'attn', SRC_TARGETS),
-    numGroups: f.int(e, 'numGroups', 'emulator.numGroups', 4, 1),
+    numAdapters: f.int(e, 'numAdapters', 'emulator.numAdapters', DEFAULT_EMULATOR.numAdapters, 1),
+    alpha: f.num(e, 'alpha', 'emulator.alpha', DEFAULT_EMULATOR.alpha, 0, 1),
+    beta: f.num(e, 'beta', 'emulator.beta', DEFAULT_EMULATOR.beta, 0, 1),
+    srcTarget: f.str(e, 'srcTarget', 'emulator.srcTarget', DEFAULT_EMULATOR.srcTarget, SRC_TARGETS),
+    numGroups: f.int(e, 'numGroups', 'emulator.numGroups', DEFAULT_EMULATOR.numGroups, 1),
   };
   const im = f.object(o, 'importance', 'importance');
   f.checkKeys(im, 'importance', ['steps', 'eta', 'rank', 'batchSize', 'seqLen', 'lr', 'rewardScale', 'seed']);
   const importance: ImportanceSpec = {
-    steps: f.int(im, 'steps', 'importance.steps', 400, 2),
-    eta: f.num(im, 'eta', 'importance.eta', 0.05, 0, 100),
+    steps: f.int(im, 'steps', 'importance.steps', DEFAULT_IMPORTANCE.steps, 2),
+    eta: f.num(im, 'eta', 'importance.eta', DEFAULT_IMPORTANCE.eta, 0, 100),
     rank: f.optInt(im, 'rank', 'importance.rank'),
-    batchSize: f.int(im, 'batchSize', 'importance.batchSize', 8, 1),
-    seqLen: f.int(im, 'seqLen', 'importance.seqLen', 128, 2),
-    lr: f.num(im, 'lr', 'importance.lr', 1e-3, 1e-8, 1),
-    rewardScale: f.str(im, 'rewardScale', 'importance.rewardScale', 'running_std', ['none', 'running_std'] as const),
-    seed: f.int(im, 'seed', 'importance.seed', 0, 0),
+    batchSize: f.int(im, 'batchSize', 'importance.batchSize', DEFAULT_IMPORTANCE.batchSize, 1),
+    seqLen: f.int(im, 'seqLen', 'importance.seqLen', DEFAULT_IMPORTANCE.seqLen, 2),
+    lr: f.num(im, 'lr', 'importance.lr', DEFAULT_IMPORTANCE.lr, 1e-8, 1),
+    rewardScale: f.str(im, 'rewardScale', 'importance.rewardScale', DEFAULT_IMPORTANCE.rewardScale, ['none', 'running_std'] as const),
+    seed: f.int(im, 'seed', 'importance.seed', DEFAULT_IMPORTANCE.seed, 0),
   };
   const d = f.object(o, 'distill', 'distill');
   f.checkKeys(d, 'distill', ['steps', 'lr', 'batchSize', 'seqLen']);
   const distill: DistillSpec = {
     steps: f.optInt(d, 'steps', 'distill.steps'),
-    lr: f.num(d, 'lr', 'distill.lr', 1e-4, 1e-8, 1),
+    lr: f.num(d, 'lr', 'distill.lr', DEFAULT_DISTILL_LR, 1e-8, 1),
     batchSize: f.int(d, 'batchSize', 'distill.batchSize', importance.batchSize, 1),
     seqLen: f.int(d, 'seqLen', 'distill.seqLen', importance.seqLen, 2),
   };
-  const dfltBudget: TrainBudget = { lrs: [2e-5, 5e-5, 1e-4, 2e-4, 3e-4], steps: 300, batchSize: 16, seed: 0 };
-  const finetune = budget(f, f.object(o, 'finetune', 'finetune'), 'finetune', dfltBudget);
+  const finetune = budget(f, f.object(o, 'finetune', 'finetune'), 'finetune', DEFAULT_BUDGET);
   const tuneRaw = f.object(o, 'tune', 'tune');
-  const tune = { ...budget(f, tuneRaw, 'tune', finetune), method: f.str(tuneRaw, 'method', 'tune.method', 'full', TUNE_METHODS) };
+  const tune = { ...budget(f, tuneRaw, 'tune', finetune), method: f.str(tuneRaw, 'method', 'tune.method', 'full', tunerNames()) };
   if (!('seqLen' in tuneRaw)) tune.seqLen = finetune.seqLen;
 
   const a = f.object(o, 'analyses', 'analyses');
@@ -282,7 +254,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   if (a.peft !== undefined) {
     const x = f.object(a, 'peft', 'analyses.peft');
     f.checkKeys(x, 'analyses.peft', ['task', 'methods']);
-    analyses.peft = { task: analysisTask(x, 'analyses.peft'), methods: f.list(x, 'methods', 'analyses.peft.methods', ['full', 'lora', 'adapter'], f.stringItem(TUNE_METHODS)) };
+    analyses.peft = { task: analysisTask(x, 'analyses.peft'), methods: f.list(x, 'methods', 'analyses.peft.methods', tunerNames(), f.stringItem(tunerNames())) };
   }
   const c = f.object(o, 'conditions', 'conditions');
   f.checkKeys(c, 'conditions', ['privacyGapPct', 'utilityPct']);

@@ -2,7 +2,7 @@
 // resource) with the conditions, the Table 1 layout, the emulators, and the figures of the
 // paper's analyses that the configuration ran: importance per block (Fig. 6), the α × β
 // grid (Fig. 4), SRC targets over β (Fig. 3), the N_a sweep (Fig. 5) and PEFT (Table 3).
-import type { ExperimentResults, AnalysisPoint } from './runner.js';
+import type { ExperimentResults, AnalysisPoint } from './results.js';
 import { buildTable1, Cell } from './tables.js';
 import { barChart, esc, heatmap, lineChart, PALETTE, Series, fmtNum } from './svg.js';
 

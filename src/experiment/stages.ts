@@ -6,10 +6,9 @@
 // directory without it is an interrupted stage: resumed from its own checkpoints with
 // --resume, otherwise cleared and started again.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/checkpoint.js';
-import { sha256File } from '../offsite/emulator.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** Bumped when a stage's code changes what it computes, so old results are not reused. */
 export const STAGE_VERSION = 2;
@@ -27,18 +26,6 @@ export function canonicalJson(v: unknown): string {
 export function hashOf(v: unknown): string {
   return createHash('sha256').update(canonicalJson(v)).digest('hex');
 }
-
-/** The content hash of a directory's regular files (names and bytes), e.g. a model. */
-export function hashDirectory(dir: string): string {
-  const h = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (!statSync(p).isFile()) continue;
-    h.update(name).update('\0').update(sha256File(p)).update('\0');
-  }
-  return h.digest('hex');
-}
-
 
 export interface StageInfo<T> {
   key: string;

@@ -3,7 +3,7 @@
 // columns = tasks, then the average over the accuracy tasks. The best Plug-in per column is
 // bold and the second best underlined (the paper's convention).
 import type { Score } from '../train/finetune.js';
-import type { ExperimentResults } from './runner.js';
+import type { ExperimentResults } from './results.js';
 
 export interface Cell {
   text: string;

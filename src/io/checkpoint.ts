@@ -1,7 +1,8 @@
 // Hugging Face checkpoint directories: config.json plus model.safetensors, or shards listed
 // in model.safetensors.index.json ({"metadata": {...}, "weight_map": {name: file}}).
 // Everything loads from the local directory; nothing is ever downloaded.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import { join } from 'node:path';
 import { SafetensorsError, SafetensorsFile, TensorInfo, TensorToWrite, writeSafetensors } from './safetensors.js';
 
@@ -27,12 +28,6 @@ export function readJsonObject(path: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Writes text to a temporary name and renames it into place. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 export class Checkpoint {
   readonly dir: string;

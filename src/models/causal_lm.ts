@@ -46,17 +46,89 @@ export class KVCache {
 }
 
 /**
+ * What a block is called with besides its hidden states: where the new tokens start (LLaMA's
+ * rotary positions need it) and, during generation, this layer's KV cache. Real blocks,
+ * harmonizers and dropped blocks all take this one context.
+ */
+export interface BlockContext {
+  /** Position of the first new token (the number of cached tokens). */
+  positionOffset: number;
+  cache?: LayerKV;
+}
+
+/** The context of a plain forward pass: no cache, positions from 0. */
+export const NO_CACHE: BlockContext = Object.freeze({ positionOffset: 0 });
+
+/**
  * A transformer block as the model runs it: anything that maps hidden states (B, T, C) to
  * hidden states. Offsite-tuning swaps blocks for harmonizers or compressed copies, which
- * take the same call (extra arguments such as the KV cache may be ignored).
+ * take the same call.
  */
 export interface Block extends Module {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  forward(x: Tensor, ...rest: any[]): Tensor;
+  forward(x: Tensor, ctx?: BlockContext): Tensor;
+}
+
+/** Which linear layers of a block a method targets (SRC, LoRA): attention, FFN or both. */
+export type LinearTarget = 'attn' | 'ffn' | 'all';
+
+/** One linear layer of a block: its dotted path inside the block and (in, out) features. */
+export interface LinearShape {
+  path: string;
+  in: number;
+  out: number;
+}
+
+/**
+ * The facts about an architecture that offsite tuning, PEFT and the experiment layer need,
+ * stated by each model file (nothing outside models/ decides them).
+ */
+export interface ArchitectureSpec {
+  readonly architecture: Architecture;
+  /** d_model: the width of the hidden states between blocks. */
+  readonly hiddenSize: number;
+  readonly numBlocks: number;
+  /** The parameter-name prefix shared by all blocks ("transformer.h." for GPT-2). */
+  readonly blocksPrefix: string;
+  /** Attention projections in order (GPT-2's fused c_attn is one matrix, as the paper counts it). */
+  readonly attentionLinears: readonly LinearShape[];
+  /** FFN matrices in order, the output projection last. */
+  readonly ffnLinears: readonly LinearShape[];
+  /**
+   * How linear weights are stored: 'in_out' for GPT-2's Conv1D (peft's fan_in_fan_out),
+   * 'out_in' for torch.nn.Linear.
+   */
+  readonly linearLayout: 'out_in' | 'in_out';
+  /** The Hugging Face checkpoint name of a parameter path of this model. */
+  hfName(paramName: string): string;
+}
+
+/** Where block i's parameters live (a name prefix ending in "."). */
+export function blockPrefix(spec: ArchitectureSpec, i: number): string {
+  return `${spec.blocksPrefix}${i}.`;
+}
+
+/** The block a parameter or checkpoint name belongs to, or -1 for the trunk. */
+export function blockIndexOf(spec: ArchitectureSpec, name: string): number {
+  if (!name.startsWith(spec.blocksPrefix)) return -1;
+  const i = Number(name.slice(spec.blocksPrefix.length).split('.')[0]);
+  return Number.isInteger(i) && i >= 0 && i < spec.numBlocks ? i : -1;
+}
+
+/** The dotted paths of a block's linear layers for a target. */
+export function linearPaths(spec: ArchitectureSpec, target: LinearTarget): string[] {
+  const attn = spec.attentionLinears.map((l) => l.path), ffn = spec.ffnLinears.map((l) => l.path);
+  return target === 'attn' ? attn : target === 'ffn' ? ffn : [...attn, ...ffn];
+}
+
+/** The trunk: every parameter outside the blocks (embeddings, final norm, head). */
+export function trunkOf(spec: ArchitectureSpec, named: [string, Parameter][]): [string, Parameter][] {
+  return named.filter(([n]) => blockIndexOf(spec, n) < 0);
 }
 
 export interface CausalLM extends Module {
   readonly architecture: Architecture;
+  /** Hidden size, block layout, linear layers, HF names and weight layout. */
+  readonly spec: ArchitectureSpec;
   /** The Hugging Face config this model was built from (written back on save). */
   readonly hfConfig: Record<string, unknown>;
   readonly vocabSize: number;

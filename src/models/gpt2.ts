@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadParameters, checkTiedHead, tensorsToWrite,
+  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, checkTiedHead, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface GPT2Config {
@@ -160,8 +160,8 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(cfg, rng, init);
   }
 
-  forward(x: Tensor, cache?: LayerKV): Tensor {
-    const h = add(x, this.attn.forward(this.ln_1.forward(x), cache)); // (B, T, C)
+  forward(x: Tensor, ctx: BlockContext = NO_CACHE): Tensor {
+    const h = add(x, this.attn.forward(this.ln_1.forward(x), ctx.cache)); // (B, T, C)
     return add(h, this.mlp.forward(this.ln_2.forward(h)));
   }
 }
@@ -194,14 +194,33 @@ export class GPT2Model extends Module {
     let x = add(this.wte.forward(ids, [B, T]), this.wpe.forward(pos, [B, T])); // (B, T, C)
     x = this.drop.forward(x);
     let i = 0;
-    for (const block of this.h) x = block.forward(x, cache?.forLayer(i++));
+    for (const block of this.h) x = block.forward(x, { positionOffset: past, cache: cache?.forLayer(i++) });
     if (cache) cache.length += T;
     return this.ln_f.forward(x);
   }
 }
 
+/**
+ * GPT-2's layout for offsite tuning and PEFT: blocks under "transformer.h.", the fused
+ * c_attn counted as one attention matrix, and Conv1D weights stored (in, out).
+ */
+export function gpt2Spec(c: GPT2Config): ArchitectureSpec {
+  const C = c.nEmbd, I = c.nInner ?? 4 * C;
+  return {
+    architecture: 'gpt2',
+    hiddenSize: C,
+    numBlocks: c.nLayer,
+    blocksPrefix: 'transformer.h.',
+    attentionLinears: [{ path: 'attn.c_attn', in: C, out: 3 * C }, { path: 'attn.c_proj', in: C, out: C }],
+    ffnLinears: [{ path: 'mlp.c_fc', in: C, out: I }, { path: 'mlp.c_proj', in: I, out: C }],
+    linearLayout: 'in_out',
+    hfName: (name) => name,
+  };
+}
+
 export class GPT2LMHeadModel extends Module implements CausalLM {
   readonly architecture = 'gpt2' as const;
+  readonly spec: ArchitectureSpec;
   readonly transformer: GPT2Model;
   readonly config: Required<GPT2Config>;
   readonly hfConfig: Record<string, unknown>;
@@ -214,6 +233,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
       throw new RangeError(`GPT-2 config: n_embd ${this.config.nEmbd} is not divisible by n_head ${this.config.nHead}`);
     }
     this.transformer = new GPT2Model(this.config, new Rng(seed), opts.init ?? true);
+    this.spec = gpt2Spec(this.config);
     this.hfConfig = opts.hfConfig ?? gpt2ConfigToHF(this.config);
   }
 
@@ -253,7 +273,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
   }
 
   trunkParameters(): [string, Parameter][] {
-    return this.namedParameters().filter(([n]) => !n.startsWith('transformer.h.'));
+    return trunkOf(this.spec, this.namedParameters());
   }
 
   newCache(): KVCache {

@@ -14,7 +14,9 @@ import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configNumber, configString, loadParameters, tensorsToWrite } from './causal_lm.js';
+import {
+  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, tensorsToWrite, trunkOf,
+} from './causal_lm.js';
 
 export interface LlamaConfig {
   vocabSize: number; // 32000 for LLaMA-1/2
@@ -146,8 +148,8 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps);
   }
 
-  forward(x: Tensor, positionOffset: number, cache?: LayerKV): Tensor {
-    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), positionOffset, cache));
+  forward(x: Tensor, ctx: BlockContext = NO_CACHE): Tensor {
+    const h = add(x, this.self_attn.forward(this.input_layernorm.forward(x), ctx.positionOffset, ctx.cache));
     return add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -169,14 +171,38 @@ class LlamaModel extends Module {
     if (past + T > this.cfg.maxPositions) throw new RangeError(`LLaMA: ${past + T} positions exceed max_position_embeddings ${this.cfg.maxPositions}`);
     let x = this.embed_tokens.forward(ids, [B, T]); // (B, T, C)
     let i = 0;
-    for (const layer of this.layers) x = layer.forward(x, past, cache?.forLayer(i++));
+    for (const layer of this.layers) x = layer.forward(x, { positionOffset: past, cache: cache?.forLayer(i++) });
     if (cache) cache.length += T;
     return this.norm.forward(x);
   }
 }
 
+/** The HF name of a parameter: the untied head (our field lm_head) is "lm_head.weight". */
+function llamaHfName(name: string): string {
+  return name === 'lm_head' ? 'lm_head.weight' : name;
+}
+
+/** LLaMA's layout: blocks under "model.layers.", q/k/v/o with grouped-query shapes, a SwiGLU FFN. */
+export function llamaSpec(c: LlamaConfig): ArchitectureSpec {
+  const C = c.hiddenSize, q = c.numHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim, I = c.intermediateSize;
+  return {
+    architecture: 'llama',
+    hiddenSize: C,
+    numBlocks: c.numLayers,
+    blocksPrefix: 'model.layers.',
+    attentionLinears: [
+      { path: 'self_attn.q_proj', in: C, out: q }, { path: 'self_attn.k_proj', in: C, out: kv },
+      { path: 'self_attn.v_proj', in: C, out: kv }, { path: 'self_attn.o_proj', in: q, out: C },
+    ],
+    ffnLinears: [{ path: 'mlp.gate_proj', in: C, out: I }, { path: 'mlp.up_proj', in: C, out: I }, { path: 'mlp.down_proj', in: I, out: C }],
+    linearLayout: 'out_in',
+    hfName: llamaHfName,
+  };
+}
+
 export class LlamaForCausalLM extends Module implements CausalLM {
   readonly architecture = 'llama' as const;
+  readonly spec: ArchitectureSpec;
   readonly model: LlamaModel;
   /** (V, C); the embedding itself when tie_word_embeddings is set. */
   readonly lm_head: Parameter;
@@ -193,6 +219,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
       if (opts.init ?? true) for (let i = 0; i < this.lm_head.size; i++) this.lm_head.data[i] = rng.normal() * 0.02;
     }
     this.hfConfig = opts.hfConfig ?? llamaConfigToHF(config);
+    this.spec = llamaSpec(config);
   }
 
   get vocabSize(): number {
@@ -207,14 +234,9 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return this.model.layers;
   }
 
-  /** HF name of a parameter: the untied head (our field lm_head) is "lm_head.weight". */
-  static hfName(name: string): string {
-    return name === 'lm_head' ? 'lm_head.weight' : name;
-  }
-
   static fromCheckpoint(ckpt: Checkpoint): LlamaForCausalLM {
     const model = new LlamaForCausalLM(llamaConfigFromHF(ckpt.config, `${ckpt.dir}/config.json`), 0, { init: false, hfConfig: ckpt.config });
-    const expected = loadParameters(ckpt, model, LlamaForCausalLM.hfName, 'LLaMA', model.dtypes);
+    const expected = loadParameters(ckpt, model, llamaHfName, 'LLaMA', model.dtypes);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       if (/\.rotary_emb\.inv_freq$/.test(key)) continue; // a buffer some checkpoints carry
@@ -225,11 +247,11 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   }
 
   hfTensors(): TensorToWrite[] {
-    return tensorsToWrite(this, this.dtypes, LlamaForCausalLM.hfName);
+    return tensorsToWrite(this, this.dtypes, llamaHfName);
   }
 
   trunkParameters(): [string, Parameter][] {
-    return this.namedParameters().filter(([n]) => !n.startsWith('model.layers.'));
+    return trunkOf(this.spec, this.namedParameters());
   }
 
   newCache(): KVCache {

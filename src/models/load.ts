@@ -1,9 +1,9 @@
 // Opens a Hugging Face checkpoint directory and builds the matching architecture.
 import { Checkpoint, CheckpointError } from '../io/checkpoint.js';
-import type { CausalLM, Architecture } from './causal_lm.js';
-import { GPT2LMHeadModel, gpt2ConfigFromHF } from './gpt2.js';
-import { OPTForCausalLM, optConfigFromHF } from './opt.js';
-import { LlamaForCausalLM, llamaConfigFromHF } from './llama.js';
+import type { CausalLM, Architecture, ArchitectureSpec } from './causal_lm.js';
+import { GPT2LMHeadModel, gpt2ConfigFromHF, gpt2Spec } from './gpt2.js';
+import { OPTForCausalLM, optConfigFromHF, optSpec } from './opt.js';
+import { LlamaForCausalLM, llamaConfigFromHF, llamaSpec } from './llama.js';
 
 const BY_ARCHITECTURE: Record<string, Architecture> = {
   GPT2LMHeadModel: 'gpt2', GPT2Model: 'gpt2', OPTForCausalLM: 'opt', OPTModel: 'opt', LlamaForCausalLM: 'llama', LlamaModel: 'llama',
@@ -29,14 +29,16 @@ export function emptyModel(config: Record<string, unknown>, where = 'config.json
   }
 }
 
-/** The checkpoint name of a parameter (LLaMA's untied head field is "lm_head.weight"). */
-export function hfNameOf(paramName: string): string {
-  return paramName === 'lm_head' ? 'lm_head.weight' : paramName;
-}
-
-/** Where block i's parameters live, by architecture. */
-export function blockPrefix(arch: Architecture, i: number): string {
-  return arch === 'gpt2' ? `transformer.h.${i}.` : arch === 'opt' ? `model.decoder.layers.${i}.` : `model.layers.${i}.`;
+/** The architecture spec of a Hugging Face config, without building the model (no weights). */
+export function specFromHF(config: Record<string, unknown>, where = 'config.json'): ArchitectureSpec {
+  switch (architectureOf(config, where)) {
+    case 'gpt2':
+      return gpt2Spec(gpt2ConfigFromHF(config, where));
+    case 'opt':
+      return optSpec(optConfigFromHF(config, where));
+    case 'llama':
+      return llamaSpec(llamaConfigFromHF(config, where));
+  }
 }
 
 /** Loads a model from a local checkpoint directory (config.json + safetensors). */

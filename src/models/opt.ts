@@ -14,7 +14,9 @@ import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
-import { Block, CausalLM, ConfigError, KVCache, LayerKV, configBool, configInt, configString, loadParameters, checkTiedHead, tensorsToWrite } from './causal_lm.js';
+import {
+  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configString, loadParameters, checkTiedHead, tensorsToWrite, trunkOf,
+} from './causal_lm.js';
 
 export interface OPTConfig {
   vocabSize: number; // 50272
@@ -102,10 +104,10 @@ export class OPTDecoderLayer extends Module {
     this.final_layer_norm = new LayerNorm(C, 1e-5, { affine: cfg.layerNormAffine });
   }
 
-  forward(x: Tensor, cache?: LayerKV): Tensor {
+  forward(x: Tensor, ctx: BlockContext = NO_CACHE): Tensor {
     const pre = this.cfg.doLayerNormBefore;
     let h = pre ? this.self_attn_layer_norm.forward(x) : x;
-    h = add(x, this.self_attn.forward(h, cache));
+    h = add(x, this.self_attn.forward(h, ctx.cache));
     if (!pre) h = this.self_attn_layer_norm.forward(h);
     const act = this.cfg.activation === 'relu' ? relu : gelu;
     const f = pre ? this.final_layer_norm.forward(h) : h;
@@ -146,7 +148,7 @@ export class OPTDecoder extends Module {
     if (this.project_in) x = this.project_in.forward(x);
     x = add(x, this.embed_positions.forward(pos, [B, T])); // (B, T, C)
     let i = 0;
-    for (const layer of this.layers) x = layer.forward(x, cache?.forLayer(i++));
+    for (const layer of this.layers) x = layer.forward(x, { positionOffset: past, cache: cache?.forLayer(i++) });
     if (cache) cache.length += T;
     if (this.final_layer_norm) x = this.final_layer_norm.forward(x);
     if (this.project_out) x = this.project_out.forward(x);
@@ -162,8 +164,24 @@ class OPTModel extends Module {
   }
 }
 
+/** OPT's layout: blocks under "model.decoder.layers.", separate q/k/v/out, nn.Linear weights. */
+export function optSpec(c: OPTConfig): ArchitectureSpec {
+  const C = c.hiddenSize;
+  return {
+    architecture: 'opt',
+    hiddenSize: C,
+    numBlocks: c.numLayers,
+    blocksPrefix: 'model.decoder.layers.',
+    attentionLinears: ['q_proj', 'k_proj', 'v_proj', 'out_proj'].map((n) => ({ path: `self_attn.${n}`, in: C, out: C })),
+    ffnLinears: [{ path: 'fc1', in: C, out: c.ffnDim }, { path: 'fc2', in: c.ffnDim, out: C }],
+    linearLayout: 'out_in',
+    hfName: (name) => name,
+  };
+}
+
 export class OPTForCausalLM extends Module implements CausalLM {
   readonly architecture = 'opt' as const;
+  readonly spec: ArchitectureSpec;
   readonly model: OPTModel;
   readonly hfConfig: Record<string, unknown>;
   private readonly dtypes = new Map<string, 'F32' | 'F16' | 'BF16'>();
@@ -171,6 +189,7 @@ export class OPTForCausalLM extends Module implements CausalLM {
   constructor(readonly config: OPTConfig, seed = 0, opts: { init?: boolean; hfConfig?: Record<string, unknown> } = {}) {
     super();
     this.model = new OPTModel(config, new Rng(seed), opts.init ?? true);
+    this.spec = optSpec(config);
     this.hfConfig = opts.hfConfig ?? optConfigToHF(config);
   }
 
@@ -208,7 +227,7 @@ export class OPTForCausalLM extends Module implements CausalLM {
   }
 
   trunkParameters(): [string, Parameter][] {
-    return this.namedParameters().filter(([n]) => !n.startsWith('model.decoder.layers.'));
+    return trunkOf(this.spec, this.namedParameters());
   }
 
   newCache(): KVCache {

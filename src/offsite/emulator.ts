@@ -1,38 +1,36 @@
-// The emulator package the model owner hands out (METHOD.md Stage 2): a directory with
-//   manifest.json          format version, the source model's fingerprint, the plan,
-//                          (N_a, α, β), parameter counts, sha256 of every file;
-//   config.json, tokenizer the source model's config and tokenizer files;
-//   trunk.safetensors      embeddings, final norm, head (frozen in every setting);
-//   adapters.safetensors   the N_a adapter blocks in full (what the data owner tunes);
-//   harmonizers.safetensors the harmonizers of the replaced blocks (none of their weights);
-//   compressed.safetensors the other blocks after SRC(m_i, β): untouched parts in full and
-//                          only rank-r factors (or the dense rank-r product) of the targets.
-// By construction the package holds no original weight of a harmonized block and no more
-// than rank r of any compressed weight. β = 0 or --no-src ship those blocks in full, and
-// the manifest says so.
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Architecture, Block, CausalLM } from '../models/causal_lm.js';
-import { loadModel, emptyModel, hfNameOf, blockPrefix } from '../models/load.js';
-import { Checkpoint, readJsonObject } from '../io/checkpoint.js';
-import { SafetensorsFile, writeSafetensors, TensorToWrite } from '../io/safetensors.js';
-import { hiddenSize } from '../peft/count.js';
-import { TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
+// The emulator the model owner hands out (METHOD.md Stage 2), in memory: what it holds,
+// how ScaleOT and the baselines build it from a model, and how the data owner's model
+// [A, E*] is made from it. Writing and reading the package directory is a separate step
+// (emulator_package.ts). An emulator holds
+//   trunk        embeddings, final norm, head (frozen in every setting);
+//   adapters     the N_a adapter blocks in full (what the data owner tunes);
+//   harmonizers  the harmonizers of the replaced blocks (none of their weights);
+//   compressed   the other blocks after SRC(m_i, β): untouched parts in full and only
+//                rank-r factors (or the dense rank-r product) of the targets — or, for the
+//                baselines, the kept blocks as they are.
+// By construction it holds no original weight of a harmonized block and no more than rank
+// r of any compressed weight. β = 0 or noSrc ship those blocks in full, and it says so.
+import type { Block, CausalLM, LinearTarget } from '../models/causal_lm.js';
+import { blockIndexOf, blockPrefix } from '../models/causal_lm.js';
+import { emptyModel } from '../models/load.js';
+import type { TensorToWrite } from '../io/safetensors.js';
+import { moduleTensors, readModuleTensors, memoryTensors, TensorSource } from '../io/parameters.js';
 import { Module, ModuleList } from '../nn/module.js';
+import { setPath } from '../nn/paths.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { modelFingerprint } from './fingerprint.js';
 import { LayerPlan, planEmulator, Role } from './scaleot/plan.js';
 import { applySrc, LowRankLinear, SrcReport } from './scaleot/src.js';
 import { Harmonizer } from './scaleot/harmonizer.js';
-import { loadImportance } from './scaleot/importance.js';
-import type { SrcTarget } from './linear_targets.js';
+import type { HarmonizerBank } from './scaleot/importance.js';
 import type { BaselinePlan } from './baselines/uniform_drop.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { setPath } from './linear_targets.js';
 
 export const EMULATOR_FORMAT = 'scaleot-emulator/1';
 
 export type EmulatorKind = 'scaleot' | 'dynamic-drop' | 'uniform-drop' | 'crash';
+
+/** SRC's targets are the architecture's linear-layer groups. */
+export type SrcTarget = LinearTarget;
 
 export interface EmulatorSettings {
   numAdapters: number; // N_a, default 4
@@ -65,238 +63,124 @@ export interface EmulatorManifest {
   files: Record<string, string>; // name -> sha256
 }
 
-export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+/** Everything the manifest says except the file hashes (known once written). */
+export type EmulatorDescription = Omit<EmulatorManifest, 'files'>;
+
+export const PACKAGE_PARTS = ['trunk', 'adapters', 'harmonizers', 'compressed'] as const;
+export type PackagePart = (typeof PACKAGE_PARTS)[number];
+
+/** An emulator in memory: its description, the source model's config and its tensors. */
+export interface Emulator {
+  description: EmulatorDescription;
+  config: Record<string, unknown>;
+  parts: Record<PackagePart, TensorToWrite[]>;
+}
+
+/** Importance results as ScaleOT's emulator needs them. */
+export interface ImportanceInput {
+  scores: number[];
+  bank: HarmonizerBank;
+  rank: number;
 }
 
 const count = (ts: TensorToWrite[]) => ts.reduce((a, t) => a + t.data.length, 0);
 
-function tensorsOf(module: Module, prefix: string): TensorToWrite[] {
-  return module.namedParameters().map(([name, p]) => ({ name: hfNameOf(prefix + name), dtype: 'F32' as const, shape: p.shape, data: p.data as Float32Array }));
-}
-
-/** Block index of a checkpoint tensor name, or -1 for the trunk. */
-function blockIndexOf(arch: Architecture, n: number): (name: string) => number {
-  return (name) => {
-    for (let i = 0; i < n; i++) if (name.startsWith(blockPrefix(arch, i))) return i;
-    return -1;
+/** The model's tensors split into the trunk and the blocks, under checkpoint names. */
+function splitTensors(model: CausalLM): { all: TensorToWrite[]; trunk: TensorToWrite[]; ofRole: (roles: Role[], role: Role) => TensorToWrite[] } {
+  const all = model.hfTensors();
+  const blockOf = (t: TensorToWrite) => blockIndexOf(model.spec, t.name);
+  return {
+    all,
+    trunk: all.filter((t) => blockOf(t) < 0),
+    ofRole: (roles, role) => all.filter((t) => roles[blockOf(t)] === role),
   };
 }
 
-type PackageParts = Record<'trunk' | 'adapters' | 'harmonizers' | 'compressed', TensorToWrite[]>;
-
-/**
- * Writes a package directory atomically (a temporary directory renamed into place): the
- * four tensor files, config.json and the model's tokenizer files, then the manifest that
- * `manifestOf` builds from the sha256 of every file written.
- */
-function writePackage(outDir: string, modelDir: string, config: Record<string, unknown>, parts: PackageParts, manifestOf: (files: Record<string, string>) => EmulatorManifest): EmulatorManifest {
-  const tmp = `${outDir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  for (const [part, tensors] of Object.entries(parts)) writeSafetensors(join(tmp, `${part}.safetensors`), tensors, { format: 'pt' });
-  writeFileSync(join(tmp, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(tmp, f));
-  const files: Record<string, string> = {};
-  for (const f of [...Object.keys(parts).map((p) => `${p}.safetensors`), 'config.json', ...TOKENIZER_FILES]) {
-    if (existsSync(join(tmp, f))) files[f] = sha256File(join(tmp, f));
-  }
-  const manifest = manifestOf(files);
-  writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  rmSync(outDir, { recursive: true, force: true });
-  renameSync(tmp, outDir);
-  return manifest;
+function parameterCounts(all: TensorToWrite[], parts: Record<PackagePart, TensorToWrite[]>): EmulatorDescription['parameters'] {
+  const emulator = PACKAGE_PARTS.reduce((a, p) => a + count(parts[p]), 0);
+  return {
+    full_model: count(all), emulator, trunk: count(parts.trunk), adapters: count(parts.adapters), harmonizers: count(parts.harmonizers),
+    compressed: count(parts.compressed), relative_size: emulator / count(all),
+  };
 }
 
-/** Builds an emulator package from a model, its importance results and (N_a, α, β). */
-export function createEmulator(
-  modelDir: string,
-  importanceDir: string,
-  settings: EmulatorSettings,
-  outDir: string,
-  log: (s: string) => void = () => {},
-  /** Dynamic LayerDrop (Fig. 1b): ScaleOT's scores and plan, the harmonized blocks dropped. */
-  opts: { dropHarmonized?: boolean } = {},
-): EmulatorManifest {
-  const model = loadModel(modelDir);
-  const arch = model.architecture;
-  const hidden = hiddenSize(arch, model.hfConfig);
-  const fingerprint = modelFingerprint(model);
-  const imp = loadImportance(importanceDir, hidden);
+/**
+ * ScaleOT's emulator from a model, its importance results and (N_a, α, β). The model's
+ * compressed blocks are replaced by their SRC forms in place (the model is consumed).
+ * Dynamic LayerDrop (Fig. 1b): ScaleOT's scores and plan, the harmonized blocks dropped.
+ */
+export function buildEmulator(model: CausalLM, importance: ImportanceInput, settings: EmulatorSettings, opts: { dropHarmonized?: boolean; log?: (s: string) => void } = {}): Emulator {
+  const spec = model.spec;
   const n = model.blocks.length;
-  if (imp.scores.length !== n) throw new Error(`${importanceDir}: ${imp.scores.length} scores for a model of ${n} blocks`);
-  const plan: LayerPlan = planEmulator(imp.scores, { numAdapters: settings.numAdapters, alpha: settings.alpha, numGroups: settings.numGroups });
+  if (importance.scores.length !== n) throw new Error(`importance: ${importance.scores.length} scores for a model of ${n} blocks`);
+  const plan: LayerPlan = planEmulator(importance.scores, { numAdapters: settings.numAdapters, alpha: settings.alpha, numGroups: settings.numGroups });
   const fullSrc = settings.noSrc || settings.beta === 0;
-
-  const all = model.hfTensors();
-  const blockOf = blockIndexOf(arch, n);
-  const trunk = all.filter((t) => blockOf(t.name) < 0);
-  const adapters = all.filter((t) => plan.roles[blockOf(t.name)] === 'adapter');
+  const fingerprint = modelFingerprint(model);
+  const { all, trunk, ofRole } = splitTensors(model);
   const dropHarmonized = !!opts.dropHarmonized;
-  const harmonizers: TensorToWrite[] = dropHarmonized ? [] : plan.harmonized.flatMap((i) => tensorsOf(imp.bank.harmonizer.at(i), `harmonizer.${i}.`));
-  const roles: Role[] = plan.roles.map((r) => (dropHarmonized && r === 'harmonized' ? 'dropped' : r));
-  const compressed: TensorToWrite[] = [];
+  const harmonizers = dropHarmonized ? [] : plan.harmonized.flatMap((i) => moduleTensors(importance.bank.harmonizer.at(i), (name) => `harmonizer.${i}.${name}`));
   const src: EmulatorManifest['src'] = [];
-  for (const i of plan.compressed) {
+  const compressed = plan.compressed.flatMap((i) => {
     const block = model.blocks.at(i);
     if (!fullSrc) {
-      log(`SRC on block ${i} (β = ${settings.beta}, ${settings.srcTarget})`);
-      src.push({ block: i, reports: applySrc(block, arch, settings.beta, settings.srcTarget) });
+      opts.log?.(`SRC on block ${i} (β = ${settings.beta}, ${settings.srcTarget})`);
+      src.push({ block: i, reports: applySrc(block, spec, settings.beta, settings.srcTarget) });
     }
-    compressed.push(...tensorsOf(block, blockPrefix(arch, i)));
-  }
-
-  const fullCount = count(all);
-  const emuCount = count(trunk) + count(adapters) + count(harmonizers) + count(compressed);
-  const statements = [
-    dropHarmonized
-      ? `blocks ${plan.harmonized.join(', ') || '(none)'} are dropped (Dynamic LayerDrop): the package holds nothing of them`
-      : `blocks ${plan.harmonized.join(', ') || '(none)'} are harmonized: the package holds only their harmonizers`,
-    fullSrc
-      ? `blocks ${plan.compressed.join(', ') || '(none)'} ship in full (${settings.noSrc ? 'ScaleOT without SRC' : 'β = 0'})`
-      : `blocks ${plan.compressed.join(', ') || '(none)'} hold their ${settings.srcTarget} weights only at rank r = max(1, round((1 - β) min(rows, cols))), β = ${settings.beta}`,
-    `blocks ${plan.adapters.join(', ')} are the adapters, in full`,
-  ];
-  return writePackage(outDir, modelDir, model.hfConfig, { trunk, adapters, harmonizers, compressed }, (files) => ({
+    return moduleTensors(block, (name) => spec.hfName(blockPrefix(spec, i) + name));
+  });
+  const parts = { trunk, adapters: ofRole(plan.roles, 'adapter'), harmonizers, compressed };
+  const list = (xs: number[]) => xs.join(', ') || '(none)';
+  const description: EmulatorDescription = {
     format: EMULATOR_FORMAT,
     kind: dropHarmonized ? 'dynamic-drop' : 'scaleot',
-    source: { fingerprint, architecture: arch, blocks: n },
+    source: { fingerprint, architecture: spec.architecture, blocks: n },
     settings,
     plan: {
-      roles, scores: plan.scores, groups: plan.groups, adapters: plan.adapters,
+      roles: plan.roles.map((r) => (dropHarmonized && r === 'harmonized' ? 'dropped' : r)), scores: plan.scores, groups: plan.groups, adapters: plan.adapters,
       harmonized: dropHarmonized ? [] : plan.harmonized, compressed: plan.compressed,
       ...(dropHarmonized ? { dropped: plan.harmonized } : {}),
     },
-    harmonizer_rank: imp.config.rank,
+    harmonizer_rank: importance.rank,
     src,
     compressed_blocks_in_full: fullSrc,
-    statements,
-    parameters: {
-      full_model: fullCount, emulator: emuCount, trunk: count(trunk), adapters: count(adapters), harmonizers: count(harmonizers),
-      compressed: count(compressed), relative_size: emuCount / fullCount,
-    },
-    files,
-  }));
-}
-
-/** Reads a package's manifest and checks every file against its sha256. */
-export function readEmulatorManifest(pkg: string): EmulatorManifest {
-  const m = readJsonObject(join(pkg, 'manifest.json')) as unknown as EmulatorManifest;
-  if (m.format !== EMULATOR_FORMAT) throw new Error(`${pkg}/manifest.json: format ${JSON.stringify(m.format)}, expected ${EMULATOR_FORMAT}`);
-  for (const [f, sum] of Object.entries(m.files ?? {})) {
-    const path = join(pkg, f);
-    if (!existsSync(path)) throw new Error(`${pkg}: ${f} is listed in the manifest but missing`);
-    if (sha256File(path) !== sum) throw new Error(`${pkg}: ${f} does not match its sha256 in the manifest (altered or corrupt)`);
-  }
-  return m;
-}
-
-function loadTensors(target: Module, prefix: string, file: SafetensorsFile): void {
-  for (const [name, p] of target.namedParameters()) {
-    const key = hfNameOf(prefix + name);
-    if (!file.has(key)) throw new Error(`${file.path}: missing tensor "${key}"`);
-    const info = file.info(key);
-    if (info.shape.join() !== p.shape.join()) throw new Error(`${file.path}: "${key}" has shape [${info.shape}], expected [${p.shape}]`);
-    p.data.set(file.readFloat32(key));
-  }
-}
-
-/** The data owner's model [A, E*]: adapters trainable, everything else as shipped. */
-export function loadEmulator(pkg: string): { model: CausalLM; manifest: EmulatorManifest } {
-  const manifest = readEmulatorManifest(pkg);
-  const config = readJsonObject(join(pkg, 'config.json'));
-  const model = emptyModel(config, `${pkg}/config.json`);
-  const arch = model.architecture;
-  const hidden = hiddenSize(arch, config);
-  const n = model.blocks.length;
-  if (n !== manifest.source.blocks) throw new Error(`${pkg}: config has ${n} blocks, the manifest ${manifest.source.blocks}`);
-  const open = (f: string) => SafetensorsFile.open(join(pkg, f));
-  const trunk = open('trunk.safetensors'), adapters = open('adapters.safetensors'), harm = open('harmonizers.safetensors'), comp = open('compressed.safetensors');
-  try {
-    const blocks = model.blocks as ModuleList<Block>;
-    // The trunk: every parameter outside the blocks.
-    const trunkOnly = new Set(model.namedParameters().map(([name]) => name).filter((name) => ![...Array(n).keys()].some((i) => name.startsWith(blockPrefix(arch, i)))));
-    for (const [name, p] of model.namedParameters()) {
-      if (!trunkOnly.has(name)) continue;
-      const key = hfNameOf(name);
-      if (!trunk.has(key)) throw new Error(`${trunk.path}: missing tensor "${key}"`);
-      p.data.set(trunk.readFloat32(key));
-    }
-    manifest.plan.roles.forEach((role, i) => {
-      if (role === 'adapter') loadTensors(blocks.at(i), blockPrefix(arch, i), adapters);
-      else if (role === 'dropped') blocks.set(i, new DroppedBlock());
-      else if (role === 'shared') return; // filled in below, once its kept block is loaded
-      else if (role === 'kept') loadTensors(blocks.at(i), blockPrefix(arch, i), comp);
-      else if (role === 'harmonized') {
-        const h = new Harmonizer(hidden, manifest.harmonizer_rank);
-        loadTensors(h, `harmonizer.${i}.`, harm);
-        blocks.set(i, h);
-      } else {
-        const block = blocks.at(i);
-        for (const r of manifest.src.find((s) => s.block === i)?.reports ?? []) {
-          if (r.stored === 'factors') {
-            const hasBias = comp.has(`${blockPrefix(arch, i)}${r.path}.bias`);
-            setPath(block, r.path, new LowRankLinear(r.cols, r.rows, r.rank, hasBias));
-          }
-        }
-        loadTensors(block, blockPrefix(arch, i), comp);
-      }
-    });
-    for (const [slot, keptIdx] of Object.entries(manifest.plan.shared_with ?? {})) {
-      if (manifest.plan.roles[keptIdx] !== 'kept') throw new Error(`${pkg}/manifest.json: slot ${slot} shares block ${keptIdx}, which is not kept`);
-      blocks.set(Number(slot), blocks.at(keptIdx)); // the same module: shared weights
-    }
-  } finally {
-    trunk.close();
-    adapters.close();
-    harm.close();
-    comp.close();
-  }
-  return { model, manifest };
-}
-
-/** A removed block: the hidden states pass through unchanged (LayerDrop). */
-export class DroppedBlock extends Module {
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  forward(x: Tensor, ..._rest: unknown[]): Tensor {
-    return x;
-  }
+    statements: [
+      dropHarmonized
+        ? `blocks ${list(plan.harmonized)} are dropped (Dynamic LayerDrop): the package holds nothing of them`
+        : `blocks ${list(plan.harmonized)} are harmonized: the package holds only their harmonizers`,
+      fullSrc
+        ? `blocks ${list(plan.compressed)} ship in full (${settings.noSrc ? 'ScaleOT without SRC' : 'β = 0'})`
+        : `blocks ${list(plan.compressed)} hold their ${settings.srcTarget} weights only at rank r = max(1, round((1 - β) min(rows, cols))), β = ${settings.beta}`,
+      `blocks ${plan.adapters.join(', ')} are the adapters, in full`,
+    ],
+    parameters: parameterCounts(all, parts),
+  };
+  return { description, config: model.hfConfig, parts };
 }
 
 /**
- * A baseline's emulator (OT uniform LayerDrop, CRaSh) in the same package format: adapters
- * and kept blocks in full, dropped blocks absent, shared slots pointing at a kept block.
+ * A baseline's emulator (OT uniform LayerDrop, CRaSh) in the same form: adapters and kept
+ * blocks in full, dropped blocks absent, shared slots pointing at a kept block. With
+ * keptTensors (OT + distillation) the kept blocks' trained tensors replace the model's.
  */
-export function createBaselineEmulator(
-  modelDir: string,
-  kind: 'uniform-drop' | 'crash',
-  plan: BaselinePlan,
-  outDir: string,
-  /** OT with distillation: the kept blocks' trained tensors replace the model's, and a note says so. */
-  opts: { keptTensors?: TensorToWrite[]; note?: string } = {},
-): EmulatorManifest {
-  const model = loadModel(modelDir);
-  const arch = model.architecture;
+export function buildBaselineEmulator(model: CausalLM, kind: 'uniform-drop' | 'crash', plan: BaselinePlan, opts: { keptTensors?: TensorToWrite[]; note?: string } = {}): Emulator {
   const n = model.blocks.length;
   const roles: Role[] = new Array<Role>(n).fill('dropped');
   for (const i of plan.adapters) roles[i] = 'adapter';
   for (const i of plan.kept) roles[i] = 'kept';
   for (const i of Object.keys(plan.shared)) roles[Number(i)] = 'shared';
-  const all = model.hfTensors();
-  const blockOf = blockIndexOf(arch, n);
-  const trunk = all.filter((t) => blockOf(t.name) < 0);
-  const adapters = all.filter((t) => roles[blockOf(t.name)] === 'adapter');
-  const kept = opts.keptTensors ?? all.filter((t) => roles[blockOf(t.name)] === 'kept');
+  const { all, trunk, ofRole } = splitTensors(model);
+  const original = ofRole(roles, 'kept');
+  const kept = opts.keptTensors ?? original;
   if (opts.keptTensors) {
-    const expected = all.filter((t) => roles[blockOf(t.name)] === 'kept').map((t) => `${t.name}:${t.shape}`).sort().join();
+    const expected = original.map((t) => `${t.name}:${t.shape}`).sort().join();
     if (kept.map((t) => `${t.name}:${t.shape}`).sort().join() !== expected) throw new Error(`${kind} emulator: the replacement kept-block tensors do not match the kept blocks' names and shapes`);
   }
-  const emu = count(trunk) + count(adapters) + count(kept);
-  // The kept blocks go in compressed.safetensors, where the loader looks for non-adapter blocks.
-  return writePackage(outDir, modelDir, model.hfConfig, { trunk, adapters, harmonizers: [], compressed: kept }, (files) => ({
+  // The kept blocks go in `compressed`, where the loader looks for non-adapter blocks.
+  const parts = { trunk, adapters: ofRole(roles, 'adapter'), harmonizers: [], compressed: kept };
+  const description: EmulatorDescription = {
     format: EMULATOR_FORMAT,
     kind,
-    source: { fingerprint: modelFingerprint(model), architecture: arch, blocks: n },
+    source: { fingerprint: modelFingerprint(model), architecture: model.spec.architecture, blocks: n },
     settings: { ...DEFAULT_EMULATOR, numAdapters: plan.adapters.length, alpha: (plan.dropped.length + Object.keys(plan.shared).length) / n, beta: 0, noSrc: true },
     plan: {
       roles, scores: [], groups: [], adapters: plan.adapters, harmonized: [], compressed: [],
@@ -310,19 +194,61 @@ export function createBaselineEmulator(
       `dropped blocks [${plan.dropped}] are absent; shared slots ${JSON.stringify(plan.shared)} reuse a kept block's weights`,
       ...(opts.note ? [opts.note] : []),
     ],
-    parameters: { full_model: count(all), emulator: emu, trunk: count(trunk), adapters: count(adapters), harmonizers: 0, compressed: count(kept), relative_size: emu / count(all) },
-    files,
-  }));
+    parameters: parameterCounts(all, parts),
+  };
+  return { description, config: model.hfConfig, parts };
 }
 
-/** Checkpoint names in a package file (for audits and tests). */
-export function packageTensorNames(pkg: string, file: string): string[] {
-  const f = SafetensorsFile.open(join(pkg, file));
-  try {
-    return f.names();
-  } finally {
-    f.close();
+/** A removed block: the hidden states pass through unchanged (LayerDrop). */
+export class DroppedBlock extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
   }
 }
 
-export { Checkpoint };
+/** Fills block i of the emulator model according to its role. */
+function fillBlock(model: CausalLM, emu: Emulator, i: number, sources: Record<PackagePart, TensorSource>): void {
+  const { description: d } = emu;
+  const spec = model.spec;
+  const blocks = model.blocks as ModuleList<Block>;
+  const hfName = (name: string) => spec.hfName(blockPrefix(spec, i) + name);
+  const role = d.plan.roles[i];
+  if (role === 'adapter') readModuleTensors(blocks.at(i), sources.adapters, hfName);
+  else if (role === 'dropped') blocks.set(i, new DroppedBlock());
+  else if (role === 'kept') readModuleTensors(blocks.at(i), sources.compressed, hfName);
+  else if (role === 'harmonized') {
+    const h = new Harmonizer(spec.hiddenSize, d.harmonizer_rank);
+    readModuleTensors(h, sources.harmonizers, (name) => `harmonizer.${i}.${name}`);
+    blocks.set(i, h);
+  } else if (role === 'src') {
+    const block = blocks.at(i);
+    for (const r of d.src.find((s) => s.block === i)?.reports ?? []) {
+      if (r.stored === 'factors') setPath(block, r.path, new LowRankLinear(r.cols, r.rows, r.rank, sources.compressed.has(`${blockPrefix(spec, i)}${r.path}.bias`)));
+    }
+    readModuleTensors(block, sources.compressed, hfName);
+  }
+  // 'shared' slots are filled once their kept block is loaded (instantiateEmulator).
+}
+
+/** The data owner's model [A, E*] built from an emulator (adapters as shipped, all frozen). */
+export function instantiateEmulator(emu: Emulator, label = 'emulator'): CausalLM {
+  const { description: d } = emu;
+  const model = emptyModel(emu.config, `${label}/config.json`);
+  const n = model.blocks.length;
+  if (n !== d.source.blocks) throw new Error(`${label}: config has ${n} blocks, the manifest ${d.source.blocks}`);
+  const sources = Object.fromEntries(PACKAGE_PARTS.map((p) => [p, memoryTensors(`${label}/${p}.safetensors`, emu.parts[p])])) as Record<PackagePart, TensorSource>;
+  const spec = model.spec;
+  for (const [name, p] of model.namedParameters()) {
+    if (blockIndexOf(spec, name) >= 0) continue;
+    const key = spec.hfName(name);
+    if (!sources.trunk.has(key)) throw new Error(`${sources.trunk.path}: missing tensor "${key}"`);
+    p.data.set(sources.trunk.readFloat32(key));
+  }
+  for (let i = 0; i < n; i++) fillBlock(model, emu, i, sources);
+  const blocks = model.blocks as ModuleList<Block>;
+  for (const [slot, keptIdx] of Object.entries(d.plan.shared_with ?? {})) {
+    if (d.plan.roles[keptIdx] !== 'kept') throw new Error(`${label}/manifest.json: slot ${slot} shares block ${keptIdx}, which is not kept`);
+    blocks.set(Number(slot), blocks.at(keptIdx)); // the same module: shared weights
+  }
+  return model;
+}

@@ -7,17 +7,15 @@
 // modules that no plain checkpoint can hold: attachAdapter() applies them in process.
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { trainedInFloat32, type Block, type CausalLM } from '../models/causal_lm.js';
-import { loadModel, blockPrefix, hfNameOf } from '../models/load.js';
+import { trainedInFloat32, type CausalLM } from '../models/causal_lm.js';
+import { loadModel } from '../models/load.js';
 import { readJsonObject, saveCheckpoint } from '../io/checkpoint.js';
 import { SafetensorsFile } from '../io/safetensors.js';
-import { Linear } from '../nn/layers.js';
-import { LoraLinear } from '../peft/lora.js';
+import { verifyFiles } from '../io/hash.js';
+import { getTuner, tunerNames } from '../peft/registry.js';
 import { modelFingerprint } from './fingerprint.js';
-import { sha256File } from './emulator.js';
 import { TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
-import { ADAPTER_FORMAT, AdapterManifest, adapterParameterShapes, prepareAdapters } from './tune.js';
-import { setPath } from './linear_targets.js';
+import { ADAPTER_FORMAT, AdapterManifest } from './tune.js';
 
 export class PluginError extends Error {
   override name = 'PluginError';
@@ -29,12 +27,9 @@ export function validateAdapter(model: CausalLM, adapterDir: string): { manifest
   if (!existsSync(mpath)) throw new PluginError(`${adapterDir}: no manifest.json (not an adapter package)`);
   const manifest = readJsonObject(mpath) as unknown as AdapterManifest;
   if (manifest.format !== ADAPTER_FORMAT) throw new PluginError(`${mpath}: format ${JSON.stringify(manifest.format)}, expected ${ADAPTER_FORMAT}`);
-  if (!['full', 'lora', 'adapter'].includes(manifest.method)) throw new PluginError(`${mpath}: unknown method ${JSON.stringify(manifest.method)}`);
-  for (const [f, sum] of Object.entries(manifest.files ?? {})) {
-    const path = join(adapterDir, f);
-    if (!existsSync(path)) throw new PluginError(`${adapterDir}: ${f} is listed in the manifest but missing`);
-    if (sha256File(path) !== sum) throw new PluginError(`${adapterDir}: ${f} does not match its sha256 in the manifest (tampered or corrupt)`);
-  }
+  if (!tunerNames().includes(manifest.method)) throw new PluginError(`${mpath}: unknown method ${JSON.stringify(manifest.method)}`);
+  const tuner = getTuner(manifest.method);
+  verifyFiles(adapterDir, manifest.files ?? {}, (message) => new PluginError(message), 'tampered or corrupt');
   if (!manifest.files?.['adapter.safetensors']) throw new PluginError(`${mpath}: adapter.safetensors is not listed`);
   const fp = modelFingerprint(model);
   if (manifest.source_fingerprint !== fp) {
@@ -47,7 +42,7 @@ export function validateAdapter(model: CausalLM, adapterDir: string): { manifest
     throw new PluginError(`${mpath}: adapter_blocks ${JSON.stringify(blocks)} must be distinct block indices in [0, ${n})`);
   }
   // The names and shapes the method would produce on this model's adapter blocks.
-  const probe = adapterParameterShapes(model, manifest.adapter_blocks, manifest.method, manifest.lora);
+  const probe = tuner.expectedShapes(model, manifest.adapter_blocks, tuner.configFromManifest?.(manifest));
   const st = SafetensorsFile.open(join(adapterDir, 'adapter.safetensors'));
   const tensors = new Map<string, Float32Array>();
   try {
@@ -69,49 +64,26 @@ export function validateAdapter(model: CausalLM, adapterDir: string): { manifest
   return { manifest, tensors };
 }
 
-/** Applies validated adapter tensors to the model in place (bottleneck adapters attach modules). */
+/** Applies validated adapter tensors to the model in place (the tuner's layers, then the values). */
 export function attachAdapter(model: CausalLM, manifest: AdapterManifest, tensors: Map<string, Float32Array>): void {
-  const arch = model.architecture;
-  if (manifest.method === 'full') {
-    for (const i of manifest.adapter_blocks) {
-      const prefix = blockPrefix(arch, i);
-      for (const [n, p] of model.blocks.at(i).namedParameters()) p.data.set(tensors.get(hfNameOf(prefix + n))!);
-    }
-    return;
-  }
-  const { named } = prepareAdapters(model, manifest.adapter_blocks, manifest.method, manifest.lora);
-  for (const [n, p] of named()) p.data.set(tensors.get(n)!);
+  const tuner = getTuner(manifest.method);
+  const named = tuner.prepare(model, manifest.adapter_blocks, { seed: 0, config: tuner.configFromManifest?.(manifest) });
+  for (const [n, p] of named) p.data.set(tensors.get(n)!);
   model.requiresGrad(false);
-}
-
-/** Merges LoRA modules back into plain linear layers (weights += (α/r) B A). */
-export function mergeLora(model: CausalLM, blocks: number[]): void {
-  for (const i of blocks) {
-    const block = model.blocks.at(i) as Block;
-    const walk = (m: object, path: string[]) => {
-      for (const [k, v] of Object.entries(m)) {
-        if (v instanceof LoraLinear) {
-          v.merge();
-          setPath(block, [...path, k].join('.'), v.base_layer);
-        } else if (v && typeof v === 'object' && !(v instanceof Linear) && 'namedParameters' in v) walk(v, [...path, k]);
-      }
-    };
-    walk(block, []);
-  }
 }
 
 /** Plug-in: validate, apply, merge, and write a normal checkpoint to outDir. */
 export function plugIn(modelDir: string, adapterDir: string, outDir: string): { manifest: AdapterManifest } {
   const model = loadModel(modelDir);
   const { manifest, tensors } = validateAdapter(model, adapterDir);
-  if (manifest.method === 'adapter') {
-    throw new PluginError(`${adapterDir}: bottleneck adapters add modules a plain checkpoint cannot hold; use the library's attachAdapter() (the experiment runner does) instead of writing a checkpoint`);
+  const tuner = getTuner(manifest.method);
+  if (!tuner.merge) {
+    throw new PluginError(`${adapterDir}: ${manifest.method} tuning (${tuner.description}) adds modules a plain checkpoint cannot hold; use the library's attachAdapter() (the experiment runner does) instead of writing a checkpoint`);
   }
   attachAdapter(model, manifest, tensors);
-  if (manifest.method === 'lora') mergeLora(model, manifest.adapter_blocks);
+  tuner.merge(model, manifest.adapter_blocks);
   const tuned = manifest.adapter_blocks.flatMap((i) => model.blocks.at(i).parameters());
   saveCheckpoint(outDir, model.hfConfig, trainedInFloat32(model.hfTensors(), tuned));
   for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(outDir, f));
   return { manifest };
 }
-

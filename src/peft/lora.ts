@@ -2,11 +2,18 @@
 // like torch's Linear init and B (out, r) zero, so a fresh adapter changes nothing. The
 // base weight stays frozen; merge() folds (α / r) B A into it (transposed for GPT-2's
 // Conv1D, whose weight is stored (in, out): peft's fan_in_fan_out).
+import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { add, mulScalar } from '../tensor/ops/arithmetic.js';
-import { Module } from '../nn/module.js';
+import { Module, Parameter } from '../nn/module.js';
 import { Linear } from '../nn/layers.js';
+import { getPath, setPath } from '../nn/paths.js';
 import { Rng } from '../util/rng.js';
+import { blockPrefix, linearPaths, type CausalLM } from '../models/causal_lm.js';
+import { specFromHF } from '../models/load.js';
+import { writeSafetensors } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Tuner } from './tuner.js';
 
 export interface LoraConfig {
   r: number; // 4 in the paper's PEFT comparison
@@ -72,3 +79,70 @@ export class LoraLinear extends Module {
     this.merged = false;
   }
 }
+
+/** Every linear layer of `blocks` as (block prefix + path, layer); errors name a non-linear one. */
+function adaptedLinears(model: CausalLM, blocks: number[]): { name: string; block: Module; path: string; lin: Linear }[] {
+  return blocks.flatMap((i) => linearPaths(model.spec, 'all').map((path) => {
+    const block = model.blocks.at(i);
+    const lin = getPath(block, path);
+    const name = `${blockPrefix(model.spec, i)}${path}`;
+    if (!(lin instanceof Linear)) throw new Error(`LoRA: ${name} is not a linear layer`);
+    return { name, block, path, lin };
+  }));
+}
+
+const loraConfig = (config: unknown): LoraConfig => (config as LoraConfig | undefined) ?? DEFAULT_LORA;
+
+/** LoRA r = 4 (α = 8) on every linear weight of the adapter blocks; merged at plug-in. */
+export const loraTuner: Tuner = {
+  name: 'lora',
+  description: `LoRA on all linear weights of the adapter blocks (r ${DEFAULT_LORA.r}, alpha ${DEFAULT_LORA.alpha})`,
+  prepare(model, blocks, opts) {
+    model.requiresGrad(false);
+    const rng = new Rng(opts.seed);
+    const named: [string, Parameter][] = [];
+    for (const { name, block, path, lin } of adaptedLinears(model, blocks)) {
+      const l = new LoraLinear(lin, loraConfig(opts.config), rng);
+      setPath(block, path, l);
+      named.push([`${name}.lora_A.weight`, l.lora_A.weight], [`${name}.lora_B.weight`, l.lora_B.weight]);
+    }
+    for (const [, p] of named) p.requiresGrad = true;
+    return named;
+  },
+  expectedShapes(model, blocks, config) {
+    const { r } = loraConfig(config);
+    const out = new Map<string, readonly number[]>();
+    for (const { name, lin } of adaptedLinears(model, blocks)) {
+      out.set(`${name}.lora_A.weight`, [r, lin.inFeatures]);
+      out.set(`${name}.lora_B.weight`, [lin.outFeatures, r]);
+    }
+    return out;
+  },
+  merge(model, blocks) {
+    for (const i of blocks) {
+      const block = model.blocks.at(i);
+      for (const path of linearPaths(model.spec, 'all')) {
+        const l = getPath(block, path);
+        if (!(l instanceof LoraLinear)) continue;
+        l.merge();
+        setPath(block, path, l.base_layer);
+      }
+    }
+  },
+  manifestFields: (config) => ({ lora: loraConfig(config) }),
+  configFromManifest: (m) => m.lora,
+  exportFiles(dir, tensors, ctx) {
+    // peft's layout: the same deltas under base_model.model.<name>, and adapter_config.json
+    // (fan_in_fan_out for weights stored (in, out), as GPT-2's Conv1D).
+    const spec = specFromHF(ctx.architectureConfig);
+    const { r, alpha } = loraConfig(ctx.config);
+    writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors.map((t) => ({ ...t, name: `base_model.model.${t.name}` })), { format: 'pt' });
+    const leafs = [...new Set(linearPaths(spec, 'all').map((p) => p.split('.').pop()!))];
+    writeFileAtomic(join(dir, 'adapter_config.json'), JSON.stringify({
+      peft_type: 'LORA', task_type: 'CAUSAL_LM', r, lora_alpha: alpha, lora_dropout: 0, bias: 'none',
+      target_modules: leafs, layers_to_transform: ctx.blocks, fan_in_fan_out: spec.linearLayout === 'in_out',
+      base_model_name_or_path: null, inference_mode: true,
+    }, null, 2) + '\n');
+    return ['adapter_model.safetensors', 'adapter_config.json'];
+  },
+};

@@ -8,20 +8,32 @@ import { trainedInFloat32, type CausalLM } from '../models/causal_lm.js';
 import { loadModel } from '../models/load.js';
 import { AdamW } from '../optim/adamw.js';
 import { cosineWithWarmup } from '../optim/schedule.js';
-import { clipGradNorm } from '../optim/clip.js';
-import { backward } from '../tensor/autograd.js';
 import { Rng } from '../util/rng.js';
 import { encodePair, evaluateMultipleChoice, MultipleChoiceItem } from '../eval/multiple_choice.js';
 import { corpusPerplexity } from '../eval/perplexity.js';
 import type { Task } from '../data/tasks.js';
-import { saveCheckpoint, writeFileAtomic } from '../io/checkpoint.js';
+import { saveCheckpoint } from '../io/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { TextTokenizer, TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
-import { loadTrainState, saveTrainState } from './state.js';
+import { trainLoop } from './loop.js';
 import type { Module, Parameter } from '../nn/module.js';
 
 /** The paper's learning-rate grid (METHOD.md, Stage 3). */
 export { better };
 export const PAPER_LR_GRID = [2e-5, 5e-5, 1e-4, 2e-4, 3e-4];
+
+/** A training budget: the lr grid, steps, batch, window and seed (FT and offsite tuning). */
+export interface TrainBudget {
+  lrs: number[];
+  steps: number;
+  batchSize: number;
+  /** Training window for perplexity tasks, in tokens (≤ the model's context). */
+  seqLen?: number;
+  seed: number;
+}
+
+/** The default budget of FT and offsite tuning (configs and the CLI). */
+export const DEFAULT_BUDGET: TrainBudget = { lrs: PAPER_LR_GRID, steps: 300, batchSize: 16, seed: 0 };
 
 export interface FinetuneOptions {
   lrs: number[];
@@ -97,9 +109,9 @@ export function scoreTask(model: CausalLM, tok: TextTokenizer, task: Task, limit
 }
 
 /**
- * One learning rate's training run over `params` (everything else frozen), with random
- * batches drawn by step (so a resumed run continues exactly) and periodic checkpoints in
- * runDir/state.
+ * One learning rate's training run over `params` (everything else frozen), through the
+ * shared loop: random batches drawn by step (so a resumed run continues exactly), the
+ * cosine schedule with 5% warm-up down to lr / 10, clipping at 1, checkpoints in runDir/state.
  */
 export function trainRun(
   model: CausalLM,
@@ -111,32 +123,36 @@ export function trainRun(
   log: (s: string) => void,
   stateModule: Module = model,
 ): void {
-  const opt = new AdamW(params, { lr, weightDecay: 0 });
-  const saved = loadTrainState(join(runDir, 'state'), stateModule, opt);
-  let step = saved ? (saved.step as number) : 0;
-  if (saved) log(`lr ${lr}: resuming at step ${step}`);
+  const B = opts.batchSize;
+  const schedule = { maxLr: lr, warmupSteps: Math.ceil(opts.steps * 0.05), totalSteps: opts.steps, minLr: lr * 0.1 };
   model.train();
-  for (; step < opts.steps; step++) {
-    const rng = new Rng((opts.seed ?? 0) * 1_000_003 + step);
-    const batch = Array.from({ length: opts.batchSize }, () => examples[rng.int(examples.length)]);
-    const T = Math.max(...batch.map((e) => e.input.length));
-    const ids = new Int32Array(opts.batchSize * T), targets = new Int32Array(opts.batchSize * T).fill(-1);
-    batch.forEach((e, b) => {
-      ids.set(e.input, b * T);
-      targets.set(e.targets, b * T);
-    });
-    opt.lr = cosineWithWarmup(step, { maxLr: lr, warmupSteps: Math.ceil(opts.steps * 0.05), totalSteps: opts.steps, minLr: lr * 0.1 });
-    opt.zeroGrad();
-    const loss = model.loss(ids, targets, opts.batchSize, T);
-    backward(loss);
-    clipGradNorm(params, 1.0);
-    opt.step();
-    if ((step + 1) % 50 === 0) log(`lr ${lr}: step ${step + 1}/${opts.steps} loss ${loss.item().toFixed(4)}`);
-    if (opts.checkpointEvery && (step + 1) % opts.checkpointEvery === 0 && step + 1 < opts.steps) {
-      saveTrainState(join(runDir, 'state'), stateModule, opt, { step: step + 1 });
-    }
-  }
+  trainLoop({
+    steps: opts.steps, seed: opts.seed ?? 0, schedule: (step) => cosineWithWarmup(step, schedule),
+    checkpoint: { dir: join(runDir, 'state'), every: opts.checkpointEvery ?? 0 }, resume: true,
+  }, {
+    optimizer: new AdamW(params, { lr, weightDecay: 0 }), params, stateModule,
+    forward: (_step, rng) => {
+      const { ids, targets, T } = exampleBatch(examples, B, rng);
+      return model.loss(ids, targets, B, T);
+    },
+    onResume: (step) => log(`lr ${lr}: resuming at step ${step}`),
+    afterStep: (r) => {
+      if (r.step % 50 === 0) log(`lr ${lr}: step ${r.step}/${opts.steps} loss ${r.loss!.toFixed(4)}`);
+    },
+  });
   model.eval();
+}
+
+/** B examples drawn at random, padded to the longest (targets -1 where not scored). */
+export function exampleBatch(examples: Example[], B: number, rng: Rng): { ids: Int32Array; targets: Int32Array; T: number } {
+  const batch = Array.from({ length: B }, () => examples[rng.int(examples.length)]);
+  const T = Math.max(...batch.map((e) => e.input.length));
+  const ids = new Int32Array(B * T), targets = new Int32Array(B * T).fill(-1);
+  batch.forEach((e, b) => {
+    ids.set(e.input, b * T);
+    targets.set(e.targets, b * T);
+  });
+  return { ids, targets, T };
 }
 
 const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
@@ -202,7 +218,7 @@ export interface FinetuneResult {
 }
 
 export function finetune(modelDir: string, tasks: { train: Task; validation: Task; test: Task }, outDir: string, opts: FinetuneOptions): FinetuneResult {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const log = opts.log ?? (() => {});
   mkdirSync(outDir, { recursive: true });
   const tok = TextTokenizer.fromDir(modelDir);
   const base = loadModel(modelDir);

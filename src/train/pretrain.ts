@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { GPT2LMHeadModel } from '../models/gpt2.js';
 import { AdamW } from '../optim/adamw.js';
 import { cosineWithWarmup } from '../optim/schedule.js';
-import { clipGradNorm } from '../optim/clip.js';
-import { backward, noGrad } from '../tensor/autograd.js';
+import { noGrad } from '../tensor/autograd.js';
 import { Rng } from '../util/rng.js';
 import { trainByteLevelBpe } from '../tokenizer/train_bpe.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { saveCheckpoint, writeFileAtomic, readJsonObject, Checkpoint } from '../io/checkpoint.js';
+import { saveCheckpoint, readJsonObject, Checkpoint } from '../io/checkpoint.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { jsonlTokenStream, randomWindows } from '../data/streams.js';
-import { loadTrainState, saveTrainState } from './state.js';
+import { trainLoop } from './loop.js';
+import type { Progress } from '../util/progress.js';
 
 export interface PretrainConfig {
   name: string;
@@ -68,9 +69,9 @@ export function pretrain(
   dataDir: string,
   outDir: string,
   /** stopAfter: save the resumable state after that many steps and return (a run in pieces). */
-  opts: { resume?: boolean; stopAfter?: number; log?: (s: string) => void } = {},
+  opts: { resume?: boolean; stopAfter?: number; log?: (s: string) => void; progress?: Progress } = {},
 ): PretrainResult {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const log = opts.log ?? (() => {});
   mkdirSync(outDir, { recursive: true });
   const stateDir = join(outDir, 'state');
   const logPath = join(outDir, 'training_log.jsonl');
@@ -96,16 +97,7 @@ export function pretrain(
   const decay = model.parameters().filter((p) => p.ndim >= 2);
   const noDecay = model.parameters().filter((p) => p.ndim < 2);
   const opt = new AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], { lr: cfg.lr, weightDecay: cfg.weight_decay, betas: [0.9, 0.95] });
-  let start = 0;
-  let elapsedBefore = 0;
-  const saved = opts.resume ? loadTrainState(stateDir, model, opt) : null;
-  if (saved) {
-    start = saved.step as number;
-    elapsedBefore = saved.seconds as number;
-    log(`resuming at step ${start}`);
-  } else {
-    rmSync(logPath, { force: true });
-  }
+  if (!opts.resume || !existsSync(join(stateDir, 'state.json'))) rmSync(logPath, { force: true });
 
   const B = cfg.batch_size, T = cfg.n_positions;
   const evalLoss = (): number =>
@@ -118,36 +110,43 @@ export function pretrain(
       }
       return s / cfg.eval_batches;
     });
-  const saveState = (step: number, seconds: number) => saveTrainState(stateDir, model, opt, { step, seconds });
 
+  let elapsedBefore = 0;
+  let start = 0;
   const t0 = performance.now();
   const seconds = () => elapsedBefore + (performance.now() - t0) / 1000;
   let lossAvg = NaN;
-  for (let step = start; step < cfg.steps; step++) {
-    const { ids, targets } = randomWindows(train, B, T, new Rng(cfg.seed * 1_000_003 + step)); // resumable
-    opt.lr = cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, minLr: cfg.min_lr });
-    opt.zeroGrad();
-    const loss = model.loss(ids, targets, B, T);
-    backward(loss);
-    const norm = clipGradNorm(model.parameters(), cfg.grad_clip);
-    opt.step();
-    const l = loss.item();
-    if (!Number.isFinite(l)) throw new Error(`pretrain: loss became ${l} at step ${step}`);
-    lossAvg = Number.isNaN(lossAvg) ? l : 0.95 * lossAvg + 0.05 * l;
-    const done = step + 1;
-    const entry: Record<string, number> = { step: done, loss: l, loss_avg: lossAvg, lr: opt.lr, grad_norm: norm, seconds: seconds() };
-    if (done % cfg.eval_every === 0 || done === cfg.steps) entry.val_loss = evalLoss();
-    appendFileSync(logPath, JSON.stringify(entry) + '\n');
-    if (done % 10 === 0 || entry.val_loss !== undefined) {
-      const tps = ((done - start) * B * T) / ((performance.now() - t0) / 1000);
-      log(`step ${done}/${cfg.steps} loss ${lossAvg.toFixed(3)}${entry.val_loss !== undefined ? ` val ${entry.val_loss.toFixed(3)}` : ''} lr ${opt.lr.toExponential(2)} ${tps.toFixed(0)} tok/s ${seconds().toFixed(0)}s`);
-    }
-    if (done % cfg.checkpoint_every === 0 && done < cfg.steps) saveState(done, seconds());
-    if (opts.stopAfter !== undefined && done === opts.stopAfter && done < cfg.steps) {
-      saveState(done, seconds());
-      log(`stopped after step ${done}; continue with --resume`);
-      return { outDir, steps: done, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss: NaN };
-    }
+  const run = trainLoop({
+    steps: cfg.steps, seed: cfg.seed, clipNorm: cfg.grad_clip,
+    schedule: (step) => cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, minLr: cfg.min_lr }),
+    checkpoint: { dir: stateDir, every: cfg.checkpoint_every }, resume: !!opts.resume, stopAfter: opts.stopAfter,
+  }, {
+    optimizer: opt, params: model.parameters(), stateModule: model,
+    forward: (_step, rng) => {
+      const { ids, targets } = randomWindows(train, B, T, rng);
+      return model.loss(ids, targets, B, T);
+    },
+    record: () => ({ seconds: seconds() }),
+    restore: (r) => (elapsedBefore = r.seconds as number),
+    onResume: (step) => {
+      start = step;
+      log(`resuming at step ${step}`);
+    },
+    afterStep: (r) => {
+      const l = r.loss!;
+      if (!Number.isFinite(l)) throw new Error(`pretrain: loss became ${l} at step ${r.step - 1}`);
+      lossAvg = Number.isNaN(lossAvg) ? l : 0.95 * lossAvg + 0.05 * l;
+      const entry: Record<string, number> = { step: r.step, loss: l, loss_avg: lossAvg, lr: r.lr, grad_norm: r.gradNorm!, seconds: seconds() };
+      if (r.step % cfg.eval_every === 0 || r.step === cfg.steps) entry.val_loss = evalLoss();
+      appendFileSync(logPath, JSON.stringify(entry) + '\n');
+      const tps = ((r.step - start) * B * T) / ((performance.now() - t0) / 1000);
+      opts.progress?.({ done: r.step, total: cfg.steps, text: `loss ${lossAvg.toFixed(3)}${entry.val_loss !== undefined ? ` val ${entry.val_loss.toFixed(3)}` : ''} ${tps.toFixed(0)} tok/s` });
+      if (entry.val_loss !== undefined) log(`step ${r.step}/${cfg.steps} loss ${lossAvg.toFixed(3)} val ${entry.val_loss.toFixed(3)} lr ${r.lr.toExponential(2)} ${tps.toFixed(0)} tok/s ${seconds().toFixed(0)}s`);
+    },
+  });
+  if (run.stopped) {
+    log(`stopped after step ${run.steps}; continue with --resume`);
+    return { outDir, steps: run.steps, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss: NaN };
   }
   const validationLoss = evalLoss();
   saveCheckpoint(outDir, { ...model.hfConfig, bos_token_id: eos, eos_token_id: eos },

@@ -1,24 +1,23 @@
 // Resumable training state: weights, AdamW moments and a small JSON record, written to a
 // temporary directory and renamed into place, so an interrupted run resumes exactly.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Module } from '../nn/module.js';
 import type { AdamW } from '../optim/adamw.js';
 import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
+import { writeDirectoryAtomic } from '../io/atomic.js';
+import { moduleTensors } from '../io/parameters.js';
 
 export function saveTrainState(dir: string, model: Module, opt: AdamW, record: Record<string, unknown>): void {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  writeSafetensors(join(tmp, 'weights.safetensors'), model.namedParameters().map(([name, p]) => ({ name, dtype: 'F32', shape: p.shape, data: p.data as Float32Array })));
-  const sd = opt.stateDict();
-  writeSafetensors(join(tmp, 'optimizer.safetensors'), sd.moments.flatMap((mo) => [
-    { name: `m.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvg.length], data: Float32Array.from(mo.expAvg) },
-    { name: `v.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvgSq.length], data: Float32Array.from(mo.expAvgSq) },
-  ]));
-  writeFileSync(join(tmp, 'state.json'), JSON.stringify({ ...record, optimizer_step: sd.step, lr: sd.lr }));
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  writeDirectoryAtomic(dir, (tmp) => {
+    writeSafetensors(join(tmp, 'weights.safetensors'), moduleTensors(model));
+    const sd = opt.stateDict();
+    writeSafetensors(join(tmp, 'optimizer.safetensors'), sd.moments.flatMap((mo) => [
+      { name: `m.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvg.length], data: Float32Array.from(mo.expAvg) },
+      { name: `v.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvgSq.length], data: Float32Array.from(mo.expAvgSq) },
+    ]));
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ ...record, optimizer_step: sd.step, lr: sd.lr }));
+  });
 }
 
 /** Restores weights and optimizer state; returns the saved record, or null if none. */

@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseExperimentConfig, readExperimentConfig, ConfigFileError } from '../../src/experiment/config.js';
-import { StageCache, canonicalJson, hashOf, hashDirectory } from '../../src/experiment/stages.js';
-import { truncateDocuments } from '../../src/experiment/runner.js';
+import { StageCache, canonicalJson, hashOf } from '../../src/experiment/stages.js';
+import { sha256Directory as hashDirectory } from '../../src/io/hash.js';
+import { truncateDocuments } from '../../src/experiment/tasks.js';
 
 function withDir<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'scaleot-exp-'));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExperimentResults, AnalysisPoint, OffsiteScores } from '../../src/experiment/runner.js';
+import type { ExperimentResults, AnalysisPoint, OffsiteScores } from '../../src/experiment/results.js';
 import type { Score } from '../../src/train/finetune.js';
 import { parseExperimentConfig } from '../../src/experiment/config.js';
 import { checkConditions } from '../../src/experiment/conditions.js';

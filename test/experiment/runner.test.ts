@@ -10,8 +10,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { parseExperimentConfig } from '../../src/experiment/config.js';
-import { runExperiment, ExperimentResults } from '../../src/experiment/runner.js';
-import { writeExperimentOutputs } from '../../src/cli/experiment.js';
+import { runExperiment } from '../../src/experiment/runner.js';
+import { ExperimentResults } from '../../src/experiment/results.js';
+import { writeExperimentOutputs } from '../../src/experiment/results.js';
 import { defaultDataDir } from '../../src/data/build.js';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 

@@ -13,7 +13,7 @@ import { randn } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/tensor/autograd.js';
 import { loraParameterCount, bottleneckParameterCount, blockLinearShapes } from '../../src/peft/count.js';
 import { LoraLinear } from '../../src/peft/lora.js';
-import { GPT2LMHeadModel, GPT2Block } from '../../src/models/gpt2.js';
+import { GPT2LMHeadModel, GPT2Block, gpt2Spec } from '../../src/models/gpt2.js';
 import { assertClose } from '../helpers.js';
 
 test('groups of adjacent blocks, remainder to the first groups', () => {
@@ -87,7 +87,7 @@ test('SRC keeps the best rank-r approximation: errors equal Eckart-Young (Froben
 test('SRC on a GPT-2 block compresses only the attention projections by default', () => {
   const cfg = { vocabSize: 10, nPositions: 8, nEmbd: 32, nLayer: 2, nHead: 4, nInner: 128, layerNormEpsilon: 1e-5, residDropout: 0, embdDropout: 0, attnDropout: 0, initializerRange: 0.02 };
   const block = new GPT2Block(cfg, new Rng(1));
-  const reports = applySrc(block, 'gpt2', 0.8);
+  const reports = applySrc(block, gpt2Spec(cfg), 0.8);
   assert.deepEqual(reports.map((r) => r.path), ['attn.c_attn', 'attn.c_proj']);
   assert.ok(block.attn.c_attn instanceof LowRankLinear);
   assert.ok(block.mlp.c_fc instanceof Linear);
@@ -103,10 +103,10 @@ test('a fresh harmonizer is the identity', () => {
 
 test('Table 3: PEFT parameter counts on a GPT2-XL-shaped config (no weights loaded)', () => {
   const xl = { model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 1600, n_layer: 48, n_head: 25 };
-  assert.equal(loraParameterCount('gpt2', xl, 4, 4), 409_600);
-  assert.equal(bottleneckParameterCount('gpt2', xl, 4, 64), 1_651_712);
+  assert.equal(loraParameterCount(xl, 4, 4), 409_600);
+  assert.equal(bottleneckParameterCount(xl, 4, 64), 1_651_712);
   // FT trains every block: 48 (12 C^2 + 13 C) = 1.48B, as Table 3 states
-  const perBlock = blockLinearShapes('gpt2', xl).reduce((a, l) => a + l.in * l.out + l.out, 0) + 4 * 1600;
+  const perBlock = blockLinearShapes(xl).reduce((a, l) => a + l.in * l.out + l.out, 0) + 4 * 1600;
   assert.equal(Math.round((48 * perBlock) / 1e7) / 100, 1.48);
 });
 

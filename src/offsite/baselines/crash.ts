@@ -3,11 +3,15 @@
 // adjacent pair of clusters with the highest similarity (average CKA over member pairs)
 // until K clusters remain; each cluster keeps its centre block and the other slots share
 // (reuse) the nearest kept block's weights.
-import type { CausalLM, Block } from '../../models/causal_lm.js';
+import type { CausalLM, Block, BlockContext } from '../../models/causal_lm.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { noGrad } from '../../tensor/autograd.js';
 import { ModuleList } from '../../nn/module.js';
 import { Rng } from '../../util/rng.js';
+import { join } from 'node:path';
+import { writeJsonAtomic } from '../../io/atomic.js';
+import { buildBaselineEmulator } from '../emulator.js';
+import type { OffsiteMethod } from '../methods.js';
 import { otAdapters, BaselinePlan } from './uniform_drop.js';
 
 /** Linear CKA of two (samples, features) matrices, each centred per feature. */
@@ -52,8 +56,8 @@ export function blockOutputs(model: CausalLM, dV: Int32Array, samples: number, s
   try {
     originals.forEach((b, i) => {
       const rec = Object.create(b) as Block;
-      rec.forward = (x: Tensor, ...rest: unknown[]) => {
-        const y = b.forward(x, ...rest);
+      rec.forward = (x: Tensor, ctx?: BlockContext) => {
+        const y = b.forward(x, ctx);
         const [B, T, D] = y.shape;
         C = D;
         for (let s = 0; s < B; s++) {
@@ -126,3 +130,17 @@ export function crashPlan(model: CausalLM, dV: Int32Array, numRemoved: number, o
     }
   return { plan: crashPlanFromCka(n, numRemoved, cka), cka };
 }
+
+/** CRaSh in the method registry: CKA of block outputs on D^V, clustering, shared slots. */
+export const crashMethod: OffsiteMethod = {
+  name: 'crash',
+  label: 'CRaSh',
+  needs: { dv: true },
+  settings: (base) => ({ ...base, noSrc: false }),
+  build: (ctx) => {
+    const model = ctx.loadModel();
+    const { plan, cka } = crashPlan(model, ctx.dV(), ctx.numRemoved);
+    writeJsonAtomic(join(ctx.workDir, 'cka.json'), cka);
+    return buildBaselineEmulator(model, 'crash', plan);
+  },
+};

@@ -6,22 +6,26 @@
 // kept blocks train; adapters and trunk stay as in the full model. The package is then
 // rewritten with the distilled kept blocks.
 import { join } from 'node:path';
-import type { Block, CausalLM } from '../../models/causal_lm.js';
-import { loadModel, blockPrefix, hfNameOf } from '../../models/load.js';
+import type { Block, BlockContext, CausalLM } from '../../models/causal_lm.js';
+import { blockPrefix } from '../../models/causal_lm.js';
+import { loadModel } from '../../models/load.js';
 import type { ModuleList } from '../../nn/module.js';
 import { Tensor, scalar } from '../../tensor/tensor.js';
 import { add, mul, sub } from '../../tensor/ops/arithmetic.js';
 import { sum } from '../../tensor/ops/reduce.js';
-import { backward, noGrad } from '../../tensor/autograd.js';
+import { noGrad } from '../../tensor/autograd.js';
 import { AdamW } from '../../optim/adamw.js';
-import { clipGradNorm } from '../../optim/clip.js';
 import { cosineWithWarmup } from '../../optim/schedule.js';
 import { randomWindows } from '../../data/streams.js';
-import { Rng } from '../../util/rng.js';
-import { loadTrainState, saveTrainState } from '../../train/state.js';
-import { readEmulatorManifest, loadEmulator, createBaselineEmulator, EmulatorManifest } from '../emulator.js';
-import type { BaselinePlan } from './uniform_drop.js';
-import type { TensorToWrite } from '../../io/safetensors.js';
+import { trainLoop } from '../../train/loop.js';
+import { moduleTensors } from '../../io/parameters.js';
+import { Emulator, buildBaselineEmulator, instantiateEmulator, EmulatorManifest } from '../emulator.js';
+import { readEmulatorPackage, writeEmulatorPackage } from '../emulator_package.js';
+import { uniformDropPlan, type BaselinePlan } from './uniform_drop.js';
+import type { OffsiteMethod } from '../methods.js';
+
+/** OT's distillation learning rate unless a configuration says otherwise. */
+export const DEFAULT_DISTILL_LR = 1e-4;
 
 export interface DistillConfig {
   steps: number;
@@ -38,9 +42,9 @@ function capturingInput<T>(model: CausalLM, index: number, fn: () => T): { value
   const original = blocks.at(index);
   let input: Tensor | null = null;
   const rec = Object.create(original) as Block;
-  rec.forward = (x: Tensor, ...rest: unknown[]) => {
+  rec.forward = (x: Tensor, ctx?: BlockContext) => {
     input = x;
-    return original.forward(x, ...rest);
+    return original.forward(x, ctx);
   };
   blocks.set(index, rec);
   try {
@@ -53,51 +57,72 @@ function capturingInput<T>(model: CausalLM, index: number, fn: () => T): { value
 }
 
 /**
+ * Distils the kept middle blocks of a uniform-LayerDrop emulator made from `teacher` (the
+ * full model, unchanged) and returns the emulator with the trained kept blocks. Resumable
+ * from stateDir.
+ */
+export function distillEmulator(teacher: CausalLM, emu: Emulator, dT: Int32Array, cfg: DistillConfig, stateDir: string, log: (s: string) => void = () => {}): Emulator {
+  const d = emu.description;
+  const kept = d.plan.kept ?? [];
+  if (d.kind !== 'uniform-drop' || kept.length === 0) throw new Error('distillation needs a uniform-LayerDrop emulator with kept blocks');
+  teacher.requiresGrad(false);
+  teacher.eval();
+  const student = instantiateEmulator(emu);
+  const middleEnd = student.blocks.length - 2; // the first of the last two adapter blocks receives the middle's output
+  student.requiresGrad(false);
+  for (const i of kept) student.blocks.at(i).requiresGrad(true);
+  const params = kept.flatMap((i) => student.blocks.at(i).parameters());
+  const T = Math.min(cfg.seqLen, student.maxContext), B = cfg.batchSize;
+  let parts = { lm: 0, mse: 0 };
+  student.train();
+  trainLoop({
+    steps: cfg.steps, seed: cfg.seed ?? 0,
+    schedule: (step) => cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: Math.ceil(cfg.steps * 0.05), totalSteps: cfg.steps, minLr: cfg.lr * 0.1 }),
+    checkpoint: { dir: stateDir, every: cfg.checkpointEvery ?? 0 }, resume: true,
+  }, {
+    optimizer: new AdamW(params, { lr: cfg.lr, weightDecay: 0 }), params, stateModule: student,
+    forward: (_step, rng) => {
+      const { ids, targets } = randomWindows(dT, B, T, rng);
+      const target = noGrad(() => capturingInput(teacher, middleEnd, () => teacher.forward(ids, B, T)).input);
+      let norm = 0;
+      for (let k = 0; k < target.data.length; k++) norm += target.data[k] * target.data[k];
+      const { value: lm, input: h } = capturingInput(student, middleEnd, () => student.loss(ids, targets, B, T));
+      const diff = sub(h, target);
+      const mse = mul(sum(mul(diff, diff)), scalar(1 / Math.max(norm, 1e-12)));
+      parts = { lm: lm.item(), mse: mse.item() };
+      return add(lm, mse);
+    },
+    afterStep: (r) => {
+      if (r.step % 50 === 0) log(`distill step ${r.step}/${cfg.steps}: LM ${parts.lm.toFixed(4)}, normalised MSE ${parts.mse.toFixed(4)}`);
+    },
+  });
+  student.eval();
+  const spec = student.spec;
+  const distilled = kept.flatMap((i) => moduleTensors(student.blocks.at(i), (name) => spec.hfName(blockPrefix(spec, i) + name)));
+  const plan: BaselinePlan = { adapters: d.plan.adapters, kept, dropped: d.plan.dropped ?? [], shared: {} };
+  return buildBaselineEmulator(teacher, 'uniform-drop', plan, { keptTensors: distilled, note: `kept blocks [${kept}] distilled towards the full model's middle (${cfg.steps} steps on D^T)` });
+}
+
+/**
  * Distils the kept middle blocks of a uniform-LayerDrop package `pkg` (made from
  * `modelDir`) and rewrites the package in place. Resumable from workDir/state.
  */
 export function distillKeptBlocks(modelDir: string, pkg: string, dT: Int32Array, cfg: DistillConfig, workDir: string, log: (s: string) => void): EmulatorManifest {
-  const manifest = readEmulatorManifest(pkg);
-  const kept = manifest.plan.kept ?? [];
-  if (manifest.kind !== 'uniform-drop' || kept.length === 0) throw new Error(`${pkg}: distillation needs a uniform-LayerDrop package with kept blocks`);
+  const { emulator } = readEmulatorPackage(pkg);
   const teacher = loadModel(modelDir);
-  teacher.requiresGrad(false);
-  teacher.eval();
-  const { model: student } = loadEmulator(pkg);
-  const n = student.blocks.length;
-  const middleEnd = n - 2; // the first of the last two adapter blocks receives the middle's output
-  student.requiresGrad(false);
-  for (const i of kept) student.blocks.at(i).requiresGrad(true);
-  const params = kept.flatMap((i) => student.blocks.at(i).parameters());
-  const opt = new AdamW(params, { lr: cfg.lr, weightDecay: 0 });
-  const saved = loadTrainState(join(workDir, 'state'), student, opt);
-  let step = saved ? (saved.step as number) : 0;
-  student.train();
-  const T = Math.min(cfg.seqLen, student.maxContext);
-  for (; step < cfg.steps; step++) {
-    const rng = new Rng((cfg.seed ?? 0) * 1_000_003 + step);
-    const { ids, targets } = randomWindows(dT, cfg.batchSize, T, rng);
-    const target = noGrad(() => capturingInput(teacher, middleEnd, () => teacher.forward(ids, cfg.batchSize, T)).input);
-    const tData = target.data;
-    let norm = 0;
-    for (let k = 0; k < tData.length; k++) norm += tData[k] * tData[k];
-    opt.lr = cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: Math.ceil(cfg.steps * 0.05), totalSteps: cfg.steps, minLr: cfg.lr * 0.1 });
-    opt.zeroGrad();
-    const { value: lm, input: h } = capturingInput(student, middleEnd, () => student.loss(ids, targets, cfg.batchSize, T));
-    const diff = sub(h, target);
-    const mse = mul(sum(mul(diff, diff)), scalar(1 / Math.max(norm, 1e-12)));
-    const loss = add(lm, mse);
-    backward(loss);
-    clipGradNorm(params, 1.0);
-    opt.step();
-    if ((step + 1) % 50 === 0) log(`distill step ${step + 1}/${cfg.steps}: LM ${lm.item().toFixed(4)}, normalised MSE ${mse.item().toFixed(4)}`);
-    if (cfg.checkpointEvery && (step + 1) % cfg.checkpointEvery === 0 && step + 1 < cfg.steps) saveTrainState(join(workDir, 'state'), student, opt, { step: step + 1 });
-  }
-  student.eval();
-  const arch = student.architecture;
-  const distilled: TensorToWrite[] = kept.flatMap((i) => student.blocks.at(i).namedParameters().map(([name, p]) => ({
-    name: hfNameOf(blockPrefix(arch, i) + name), dtype: 'F32' as const, shape: p.shape, data: p.data as Float32Array,
-  })));
-  const plan: BaselinePlan = { adapters: manifest.plan.adapters, kept, dropped: manifest.plan.dropped ?? [], shared: {} };
-  return createBaselineEmulator(modelDir, 'uniform-drop', plan, pkg, { keptTensors: distilled, note: `kept blocks [${kept}] distilled towards the full model's middle (${cfg.steps} steps on D^T)` });
+  return writeEmulatorPackage(pkg, distillEmulator(teacher, emulator, dT, cfg, join(workDir, 'state'), log), modelDir);
 }
+
+/** OT + distillation in the method registry: OT's emulator, kept blocks distilled on D^T. */
+export const otDistillMethod: OffsiteMethod = {
+  name: 'ot-distill',
+  label: 'OT + distillation',
+  needs: { dt: true, distill: true },
+  settings: (base) => ({ ...base, noSrc: false }),
+  build: (ctx) => {
+    const model = ctx.loadModel();
+    const ot = buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved));
+    ctx.log(`OT distillation: ${ctx.distill.steps} steps on D^T (kept middle blocks towards the full middle)`);
+    return distillEmulator(model, ot, ctx.dT(), ctx.distill, join(ctx.workDir, 'distill', 'state'));
+  },
+};

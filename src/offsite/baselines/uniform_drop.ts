@@ -3,6 +3,8 @@
 // spaced positions, kept index = round(i (M - 1) / (K - 1)) for i < K (Python's round),
 // the others are dropped. Sized like ScaleOT: round(α n) blocks removed.
 import { roundHalfEven } from '../../util/round.js';
+import { buildBaselineEmulator } from '../emulator.js';
+import type { OffsiteMethod } from '../methods.js';
 
 export interface BaselinePlan {
   adapters: number[];
@@ -31,3 +33,15 @@ export function uniformDropPlan(n: number, numRemoved: number): BaselinePlan {
   const dropped = middle.filter((b) => !kept.includes(b));
   return { adapters, kept, dropped, shared: {} };
 }
+
+/** OT in the method registry: uniform LayerDrop of round(α·n) middle blocks. */
+export const otMethod: OffsiteMethod = {
+  name: 'ot',
+  label: 'OT (uniform LayerDrop)',
+  needs: {},
+  settings: (base) => ({ ...base, noSrc: false }),
+  build: (ctx) => {
+    const model = ctx.loadModel();
+    return buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved));
+  },
+};

@@ -19,9 +19,8 @@ export class Harmonizer extends Module {
     this.up = new Linear(rank, dim, { init: false }); // weight and bias zero: identity map
   }
 
-  /** Extra arguments (a KV cache, positions) that blocks take are ignored. */
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
-  forward(x: Tensor, ..._rest: unknown[]): Tensor {
+  /** A harmonizer sees no positions and keeps no cache: the block context is not needed. */
+  forward(x: Tensor): Tensor {
     return add(x, this.up.forward(relu(this.down.forward(x)))); // (B, T, C)
   }
 }

@@ -7,17 +7,19 @@
 //             block's score by η r_j σ(s_i)(1 - σ(s_i)) (Eq. 5), all computed from the
 //             scores as they were before the step and then summed.
 // The model itself stays frozen throughout.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CausalLM, Block } from '../../models/causal_lm.js';
-import { backward, noGrad } from '../../tensor/autograd.js';
+import { noGrad } from '../../tensor/autograd.js';
 import { AdamW } from '../../optim/adamw.js';
-import { clipGradNorm } from '../../optim/clip.js';
 import { Rng } from '../../util/rng.js';
+import type { Progress } from '../../util/progress.js';
 import { SafetensorsFile, writeSafetensors } from '../../io/safetensors.js';
+import { writeJsonAtomic } from '../../io/atomic.js';
+import { moduleTensors, readModuleTensors } from '../../io/parameters.js';
 import { Harmonizer, defaultHarmonizerRank } from './harmonizer.js';
 import { makeGroups } from './plan.js';
-import { loadTrainState, saveTrainState } from '../../train/state.js';
+import { trainLoop } from '../../train/loop.js';
 import { Module, ModuleList } from '../../nn/module.js';
 import { randomWindows } from '../../data/streams.js';
 
@@ -37,11 +39,15 @@ export interface ImportanceConfig {
   seed: number;
 }
 
+/** The defaults (docs/evidence/importance-defaults.md); the rank depends on the model. */
+export const DEFAULT_IMPORTANCE: Omit<ImportanceConfig, 'rank'> = {
+  numGroups: 4, numCandidates: 3, steps: 400, dlPerRl: 1, batchSize: 8, seqLen: 128,
+  lr: 1e-3, eta: 0.05, rewardScale: 'running_std', checkpointEvery: 50, seed: 0,
+};
+
 export function defaultImportanceConfig(hidden: number): ImportanceConfig {
-  return {
-    numGroups: 4, numCandidates: 3, rank: defaultHarmonizerRank(hidden), steps: 400, dlPerRl: 1, batchSize: 8, seqLen: 128,
-    lr: 1e-3, eta: 0.05, rewardScale: 'running_std', checkpointEvery: 50, seed: 0,
-  };
+  const { numGroups, numCandidates, ...rest } = DEFAULT_IMPORTANCE;
+  return { numGroups, numCandidates, rank: defaultHarmonizerRank(hidden), ...rest }; // the key order of the recorded configs
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -110,7 +116,116 @@ export interface ImportanceResult {
   harmonizers: HarmonizerBank;
 }
 
-/** Dynamic LayerReplace on token streams D^T and D^V; writes outDir and resumes from it. */
+/** Running mean and variance of rewards (Welford), for the running-std reward scale. */
+export class RunningStd {
+  count = 0;
+  mean = 0;
+  m2 = 0;
+
+  add(x: number): void {
+    this.count++;
+    const d = x - this.mean;
+    this.mean += d / this.count;
+    this.m2 += d * (x - this.mean);
+  }
+
+  /** The sample standard deviation so far (0 before two values). */
+  std(): number {
+    return this.count > 1 ? Math.sqrt(this.m2 / (this.count - 1)) : 0;
+  }
+
+  toJSON(): { count: number; mean: number; m2: number } {
+    return { count: this.count, mean: this.mean, m2: this.m2 };
+  }
+
+  static from(o: { count: number; mean: number; m2: number }): RunningStd {
+    return Object.assign(new RunningStd(), o);
+  }
+}
+
+/**
+ * The divisor of an RL step's rewards: the running std of all raw rewards so far (this
+ * step's included) under 'running_std', else 1 (the paper's unscaled rewards).
+ */
+export function rewardScale(cfg: Pick<ImportanceConfig, 'rewardScale'>, stats: RunningStd, losses: number[]): number {
+  const raw = losses.map((l) => Math.exp(-l));
+  const mean = raw.reduce((a, b) => a + b, 0) / raw.length;
+  for (const v of raw) stats.add(v - mean);
+  const std = stats.std();
+  return cfg.rewardScale === 'running_std' && std > 0 ? std : 1;
+}
+
+export interface DynamicLayerReplaceOptions {
+  /** Resumable state (harmonizers, AdamW, scores, reward statistics) lives here. */
+  stateDir?: string;
+  resume?: boolean;
+  stopAfter?: number;
+  /** Every step's record: kind, loss(es), rewards, scores. */
+  onStep?: (entry: Record<string, unknown>) => void;
+  onResume?: (step: number) => void;
+}
+
+/**
+ * Dynamic LayerReplace on token streams D^T (DL steps) and D^V (RL steps), in memory:
+ * trains `bank` and returns the scores. Step s is an RL step when (s + 1) is a multiple
+ * of dlPerRl + 1. Checkpointing and resume go through the shared training loop.
+ */
+export function dynamicLayerReplace(model: CausalLM, bank: HarmonizerBank, dT: Int32Array, dV: Int32Array, cfg: ImportanceConfig, opts: DynamicLayerReplaceOptions = {}): { scores: number[]; steps: number; stopped: boolean } {
+  const n = model.blocks.length;
+  model.requiresGrad(false);
+  model.eval();
+  const groups = makeGroups(n, cfg.numGroups);
+  const harmonizers = [...bank.harmonizer];
+  const B = cfg.batchSize, T = cfg.seqLen;
+  let scores = new Array<number>(n).fill(0);
+  let stats = new RunningStd();
+  let entry: Record<string, unknown> = {};
+  const isRl = (step: number) => (step + 1) % (cfg.dlPerRl + 1) === 0;
+  const rlStep = (rng: Rng) => {
+    const { ids, targets } = randomWindows(dV, B, T, rng);
+    const candidates = Array.from({ length: cfg.numCandidates }, () => sampleCandidate(scores, groups, rng));
+    const losses = candidates.map((c) => noGrad(() => withCandidate(model, harmonizers, c, () => model.loss(ids, targets, B, T).item())));
+    const upd = scoreUpdate(scores, candidates, losses, cfg.eta, rewardScale(cfg, stats, losses));
+    scores = upd.next;
+    entry.losses = losses;
+    entry.rewards = upd.rewards;
+  };
+  const run = trainLoop({
+    steps: cfg.steps, seed: cfg.seed, clipNorm: 1.0,
+    checkpoint: opts.stateDir ? { dir: opts.stateDir, every: cfg.checkpointEvery } : undefined,
+    resume: opts.resume, stopAfter: opts.stopAfter,
+  }, {
+    optimizer: new AdamW(bank.parameters(), { lr: cfg.lr, weightDecay: 0 }), params: bank.parameters(), stateModule: bank,
+    forward: (step, rng) => {
+      entry = { step: step + 1, kind: isRl(step) ? 'rl' : 'dl' };
+      if (isRl(step)) {
+        rlStep(rng);
+        return null;
+      }
+      // DL: only the harmonizers in this candidate get gradients, so only they move.
+      const replaced = sampleCandidate(scores, groups, rng);
+      const { ids, targets } = randomWindows(dT, B, T, rng);
+      return withCandidate(model, harmonizers, replaced, () => model.loss(ids, targets, B, T));
+    },
+    afterStep: (r) => {
+      if (r.loss !== null) entry.loss = r.loss;
+      entry.scores = scores.map((s) => Math.round(s * 1e6) / 1e6);
+      opts.onStep?.(entry);
+    },
+    record: () => ({ scores, rewardVar: stats.toJSON() }),
+    restore: (rec) => {
+      scores = rec.scores as number[];
+      stats = RunningStd.from(rec.rewardVar as { count: number; mean: number; m2: number });
+    },
+    onResume: opts.onResume,
+  });
+  return { scores, steps: run.steps, stopped: run.stopped };
+}
+
+/**
+ * Dynamic LayerReplace with its outputs in outDir: training_log.jsonl (every step),
+ * harmonizers.safetensors and scores.json when done; resumable from outDir/state.
+ */
 export function estimateImportance(
   model: CausalLM,
   hidden: number,
@@ -118,97 +233,38 @@ export function estimateImportance(
   dV: Int32Array,
   cfg: ImportanceConfig,
   outDir: string,
-  opts: { resume?: boolean; stopAfter?: number; log?: (s: string) => void } = {},
+  opts: { resume?: boolean; stopAfter?: number; log?: (s: string) => void; progress?: Progress } = {},
 ): ImportanceResult {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const log = opts.log ?? (() => {});
   const n = model.blocks.length;
   if (cfg.seqLen > model.maxContext) throw new RangeError(`importance: seqLen ${cfg.seqLen} exceeds the model's context ${model.maxContext}`);
   for (const [name, s] of [['D^T', dT], ['D^V', dV]] as const) {
     if (s.length < cfg.seqLen + 2) throw new RangeError(`importance: ${name} has ${s.length} tokens, fewer than one window of ${cfg.seqLen}`);
   }
   mkdirSync(outDir, { recursive: true });
-  model.requiresGrad(false);
-  model.eval();
-  const groups = makeGroups(n, cfg.numGroups);
   const bank = new HarmonizerBank(n, hidden, cfg.rank, cfg.seed);
-  const harmonizers = [...bank.harmonizer];
-  const opt = new AdamW(bank.parameters(), { lr: cfg.lr, weightDecay: 0 });
-  let scores = new Array<number>(n).fill(0);
-  let step = 0;
-  let rewardVar = { count: 0, mean: 0, m2: 0 }; // Welford, for the running std of rewards
-  const statePath = join(outDir, 'state');
   const logPath = join(outDir, 'training_log.jsonl');
-  if (opts.resume) {
-    const rec = loadTrainState(statePath, bank, opt);
-    if (rec) {
-      step = rec.step as number;
-      scores = rec.scores as number[];
-      rewardVar = rec.rewardVar as typeof rewardVar;
-      log(`importance: resuming at step ${step}`);
-    }
-  } else rmSync(logPath, { force: true });
-
-  const B = cfg.batchSize, T = cfg.seqLen;
-  for (; step < cfg.steps; step++) {
-    const rng = new Rng(cfg.seed * 1_000_003 + step); // a step's randomness depends on the step only: exact resume
-    const isRl = (step + 1) % (cfg.dlPerRl + 1) === 0;
-    const entry: Record<string, unknown> = { step: step + 1, kind: isRl ? 'rl' : 'dl' };
-    if (!isRl) {
-      const replaced = sampleCandidate(scores, groups, rng);
-      const { ids, targets } = randomWindows(dT, B, T, rng);
-      opt.zeroGrad();
-      const loss = withCandidate(model, harmonizers, replaced, () => {
-        const l = model.loss(ids, targets, B, T);
-        backward(l);
-        return l.item();
-      });
-      clipGradNorm(bank.parameters(), 1.0);
-      opt.step(); // only the harmonizers in this candidate have gradients
-      entry.loss = loss;
-    } else {
-      const { ids, targets } = randomWindows(dV, B, T, rng);
-      const candidates = Array.from({ length: cfg.numCandidates }, () => sampleCandidate(scores, groups, rng));
-      const losses = candidates.map((c) => noGrad(() => withCandidate(model, harmonizers, c, () => model.loss(ids, targets, B, T).item())));
-      const raw = losses.map((l) => Math.exp(-l));
-      const mean = raw.reduce((a, b) => a + b, 0) / raw.length;
-      for (const v of raw) {
-        const r = v - mean;
-        rewardVar.count++;
-        const d = r - rewardVar.mean;
-        rewardVar.mean += d / rewardVar.count;
-        rewardVar.m2 += d * (r - rewardVar.mean);
-      }
-      const runningStd = rewardVar.count > 1 ? Math.sqrt(rewardVar.m2 / (rewardVar.count - 1)) : 0;
-      const scale = cfg.rewardScale === 'running_std' && runningStd > 0 ? runningStd : 1;
-      const upd = scoreUpdate(scores, candidates, losses, cfg.eta, scale);
-      scores = upd.next;
-      entry.losses = losses;
-      entry.rewards = upd.rewards;
-    }
-    entry.scores = scores.map((s) => Math.round(s * 1e6) / 1e6);
-    appendFileSync(logPath, JSON.stringify(entry) + '\n');
-    if ((step + 1) % 20 === 0) {
-      log(`importance ${step + 1}/${cfg.steps} ${isRl ? 'rl' : `dl loss ${(entry.loss as number).toFixed(3)}`} scores [${scores.map((s) => s.toFixed(2)).join(' ')}]`);
-    }
-    if ((step + 1) % cfg.checkpointEvery === 0 && step + 1 < cfg.steps) {
-      saveTrainState(statePath, bank, opt, { step: step + 1, scores, rewardVar });
-    }
-    if (opts.stopAfter !== undefined && step + 1 === opts.stopAfter && step + 1 < cfg.steps) {
-      saveTrainState(statePath, bank, opt, { step: step + 1, scores, rewardVar });
-      log(`importance: stopped after step ${step + 1}; continue with --resume`);
-      return { scores, steps: step + 1, harmonizers: bank };
-    }
+  const stateDir = join(outDir, 'state');
+  if (!opts.resume || !existsSync(join(stateDir, 'state.json'))) rmSync(logPath, { force: true });
+  const r = dynamicLayerReplace(model, bank, dT, dV, cfg, {
+    stateDir, resume: opts.resume, stopAfter: opts.stopAfter,
+    onResume: (step) => log(`importance: resuming at step ${step}`),
+    onStep: (entry) => {
+      appendFileSync(logPath, JSON.stringify(entry) + '\n');
+      const step = entry.step as number;
+      const scores = entry.scores as number[];
+      opts.progress?.({ done: step, total: cfg.steps, text: `scores [${scores.map((s) => s.toFixed(2)).join(' ')}]` });
+      if (step % 20 === 0) log(`importance ${step}/${cfg.steps} ${entry.kind === 'rl' ? 'rl' : `dl loss ${(entry.loss as number).toFixed(3)}`} scores [${scores.map((s) => s.toFixed(2)).join(' ')}]`);
+    },
+  });
+  if (r.stopped) {
+    log(`importance: stopped after step ${r.steps}; continue with --resume`);
+    return { scores: r.scores, steps: r.steps, harmonizers: bank };
   }
-  writeSafetensorsAtomic(join(outDir, 'harmonizers.safetensors'), bank);
-  const tmp = join(outDir, `scores.json.tmp-${process.pid}`);
-  writeFileSync(tmp, JSON.stringify({ scores, config: cfg, blocks: n, groups }, null, 2) + '\n');
-  renameSync(tmp, join(outDir, 'scores.json'));
-  rmSync(statePath, { recursive: true, force: true });
-  return { scores, steps: cfg.steps, harmonizers: bank };
-}
-
-function writeSafetensorsAtomic(path: string, bank: HarmonizerBank): void {
-  writeSafetensors(path, bank.namedParameters().map(([name, p]) => ({ name, dtype: 'F32', shape: p.shape, data: p.data as Float32Array })), { format: 'pt' });
+  writeSafetensors(join(outDir, 'harmonizers.safetensors'), moduleTensors(bank), { format: 'pt' });
+  writeJsonAtomic(join(outDir, 'scores.json'), { scores: r.scores, config: cfg, blocks: n, groups: makeGroups(n, cfg.numGroups) });
+  rmSync(stateDir, { recursive: true, force: true });
+  return { scores: r.scores, steps: cfg.steps, harmonizers: bank };
 }
 
 /** Loads scores.json and harmonizers.safetensors written by estimateImportance. */
@@ -220,12 +276,7 @@ export function loadImportance(dir: string, hidden: number): { scores: number[];
   const bank = new HarmonizerBank(j.scores.length, hidden, j.config.rank, 0);
   const st = SafetensorsFile.open(join(dir, 'harmonizers.safetensors'));
   try {
-    for (const [name, p] of bank.namedParameters()) {
-      if (!st.has(name)) throw new Error(`${st.path}: missing "${name}"`);
-      const info = st.info(name);
-      if (info.shape.join() !== p.shape.join()) throw new Error(`${st.path}: "${name}" has shape [${info.shape}], expected [${p.shape}]`);
-      p.data.set(st.readFloat32(name));
-    }
+    readModuleTensors(bank, st);
   } finally {
     st.close();
   }

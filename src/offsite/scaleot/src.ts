@@ -11,8 +11,8 @@ import { Module, Parameter } from '../../nn/module.js';
 import { Linear } from '../../nn/layers.js';
 import { svd } from '../../linalg/svd.js';
 import { roundHalfEven } from '../../util/round.js';
-import type { Architecture } from '../../models/causal_lm.js';
-import { getPath, linearPaths, setPath, SrcTarget } from '../linear_targets.js';
+import { linearPaths, type ArchitectureSpec, type LinearTarget } from '../../models/causal_lm.js';
+import { getPath, setPath } from '../../nn/paths.js';
 
 /** y = up(down(x)) + bias with down (r, in) and up (out, r): a rank-r linear layer. */
 export class LowRankLinear extends Module {
@@ -96,8 +96,8 @@ export function compressLinear(lin: Linear, beta: number, path = ''): { module: 
 }
 
 /** SRC(m_i, β) in place on a block: every targeted linear layer replaced by its rank-r form. */
-export function applySrc(block: Module, arch: Architecture, beta: number, target: SrcTarget = 'attn'): SrcReport[] {
-  return linearPaths(arch, target).map((path) => {
+export function applySrc(block: Module, spec: ArchitectureSpec, beta: number, target: LinearTarget = 'attn'): SrcReport[] {
+  return linearPaths(spec, target).map((path) => {
     const lin = getPath(block, path);
     if (!(lin instanceof Linear)) throw new Error(`SRC: ${path} is not a dense linear layer (already compressed?)`);
     const { module, report } = compressLinear(lin, beta, path);

@@ -1,0 +1,33 @@
+// The CLI's rendering of library progress: on a terminal one line rewritten in place with
+// steps/s and the time left; otherwise (a log file, CI) a plain line every 10% and at the
+// end, so logs stay readable.
+import type { Progress } from '../util/progress.js';
+
+export function progressLine(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
+  const tty = !!stream.isTTY;
+  const start = Date.now();
+  let first: number | null = null;
+  let lastDecile = -1;
+  return ({ done, total, text = '' }) => {
+    first ??= done - 1; // a resumed run starts counting its rate from where it resumed
+    const secs = (Date.now() - start) / 1000;
+    const rate = secs > 0 ? (done - first) / secs : 0;
+    const left = rate > 0 ? (total - done) / rate : 0;
+    const line = `${label} ${done}/${total} ${rate.toFixed(2)} steps/s, ${formatSeconds(left)} left${text ? ` ${text}` : ''}`;
+    if (tty) {
+      stream.write(`\r${line}`.padEnd(100) + (done === total ? '\n' : ''));
+      return;
+    }
+    const decile = Math.floor((10 * done) / Math.max(total, 1));
+    if (decile !== lastDecile || done === total) {
+      lastDecile = decile;
+      stream.write(line + '\n');
+    }
+  };
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.round(s)}s`;
+  if (s < 5400) return `${Math.round(s / 60)}min`;
+  return `${(s / 3600).toFixed(1)}h`;
+}

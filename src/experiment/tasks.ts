@@ -1,0 +1,57 @@
+// An experiment's tasks: built-in tasks or a user's files, their three splits (validation
+// and test cut to the configured size), content hashes for the stage cache, and a line
+// saying how they are scored.
+import { loadTask, loadTaskFile, Task } from '../data/tasks.js';
+import type { BuiltData } from '../data/build.js';
+import { sha256File } from '../io/hash.js';
+import type { TaskSpec } from './config.js';
+
+/** Perplexity documents cut to their first `chars` characters, at a white-space boundary. */
+export function truncateDocuments(docs: string[], chars: number): string[] {
+  const out: string[] = [];
+  let left = chars;
+  for (const d of docs) {
+    if (left <= 0) break;
+    if (d.length <= left) {
+      out.push(d);
+      left -= d.length;
+      continue;
+    }
+    const cut = d.lastIndexOf(' ', left);
+    out.push(d.slice(0, cut > 0 ? cut : left));
+    break;
+  }
+  return out;
+}
+
+export interface LoadedTask {
+  spec: TaskSpec;
+  splits: { train: Task; validation: Task; test: Task };
+  /** Content hashes of the three split files. */
+  dataHash: Record<string, string>;
+  evaluation: string;
+}
+
+export function loadTaskSpec(spec: TaskSpec, dataDir: string, data: BuiltData): LoadedTask {
+  const splitNames = ['train', 'validation', 'test'] as const;
+  const raw = spec.files
+    ? Object.fromEntries(splitNames.map((s) => [s, { ...loadTaskFile(spec.files![s]), name: spec.name }]))
+    : Object.fromEntries(splitNames.map((s) => [s, loadTask(spec.name, s, dataDir)]));
+  const dataHash = Object.fromEntries(splitNames.map((s) => {
+    if (spec.files) return [s, sha256File(spec.files[s])];
+    const file = Object.keys(data.manifest.files).find((f) => f.startsWith(`${spec.name}/${s}.`));
+    if (!file) throw new Error(`data manifest: no file for ${spec.name}/${s}`);
+    return [s, data.manifest.files[file].sha256];
+  }));
+  const cut = (t: Task): Task => {
+    if (t.kind === 'mc') return spec.evalLimit ? { ...t, items: t.items.slice(0, spec.evalLimit) } : t;
+    return spec.evalChars ? { ...t, documents: truncateDocuments(t.documents, spec.evalChars) } : t;
+  };
+  const splits = { train: raw.train as Task, validation: cut(raw.validation as Task), test: cut(raw.test as Task) };
+  const kind = splits.test.kind;
+  const evaluation = kind === 'mc'
+    ? `${splits.test.kind === 'mc' ? splits.test.items.length : 0} test items${spec.evalLimit ? ` (first ${spec.evalLimit} of the hashed order)` : ' (all)'}`
+    : `${spec.evalChars ? `first ${spec.evalChars.toLocaleString('en-US')} characters of each split` : 'whole split'}, rolling windows`;
+  return { spec, splits, dataHash, evaluation };
+}
+

@@ -1,0 +1,39 @@
+// Content hashes: sha256 of a file, of a directory's regular files, and the check of a
+// package directory against the sha256 list in its manifest.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** sha256 over a directory's regular files (name and file hash, in name order), e.g. a model. */
+export function sha256Directory(dir: string): string {
+  const h = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (!statSync(p).isFile()) continue;
+    h.update(name).update('\0').update(sha256File(p)).update('\0');
+  }
+  return h.digest('hex');
+}
+
+/** sha256 of every named file in `dir` that exists (names as given). */
+export function sha256Files(dir: string, names: Iterable<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of names) if (existsSync(join(dir, f))) out[f] = sha256File(join(dir, f));
+  return out;
+}
+
+/**
+ * Checks every file a manifest lists against its sha256; errors (made by `fail`, so each
+ * package type raises its own error class) name the directory and the file.
+ */
+export function verifyFiles(dir: string, files: Record<string, string>, fail: (message: string) => Error, what = 'altered or corrupt'): void {
+  for (const [f, sum] of Object.entries(files)) {
+    const path = join(dir, f);
+    if (!existsSync(path)) throw fail(`${dir}: ${f} is listed in the manifest but missing`);
+    if (sha256File(path) !== sum) throw fail(`${dir}: ${f} does not match its sha256 in the manifest (${what})`);
+  }
+}
