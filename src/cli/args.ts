@@ -1,7 +1,13 @@
-// A small flag parser: `--name value`, repeatable flags, boolean switches, and clear
-// errors for unknown or malformed flags.
+// A small flag parser: `--name value`, repeatable flags, boolean switches, clear errors for
+// unknown or malformed flags (with the nearest known flag suggested), and `--help`, which
+// prints the command's flags with what they do and their defaults.
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** Thrown for `--help`: the CLI prints the text to stdout and exits 0. */
+export class HelpRequest extends Error {
+  override name = 'HelpRequest';
 }
 
 export interface FlagSpec {
@@ -13,6 +19,43 @@ export interface FlagSpec {
   switches?: string[];
   /** Names of positional arguments, in order (all required). */
   positional?: string[];
+  /** What the command does (first line of --help). */
+  summary?: string;
+  /** Each flag's --help line: what it does and its default. */
+  help?: Record<string, string>;
+}
+
+/** The --help text of a command: its summary, then every flag with its description. */
+export function helpText(command: string, spec: FlagSpec): string {
+  const flags = [...(spec.values ?? []), ...(spec.repeated ?? []), ...(spec.switches ?? [])];
+  const shown = (f: string) => (spec.values?.includes(f) || spec.repeated?.includes(f) ? `${f} VALUE` : f);
+  const width = Math.max(0, ...flags.map((f) => shown(f).length)) + 2;
+  const lines = [`usage: scaleot ${command}${(spec.positional ?? []).map((p) => ` ${p}`).join('')} [flags]`];
+  if (spec.summary) lines.push('', spec.summary);
+  if (flags.length) lines.push('', 'flags:');
+  for (const f of flags) lines.push(`  ${shown(f).padEnd(width)}${spec.help?.[f] ?? ''}${spec.repeated?.includes(f) ? ' (repeatable)' : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Levenshtein distance, for suggesting the flag a typo meant. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur.push(Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The known flag nearest to `flag` if it is close enough to be a typo. */
+export function nearestFlag(flag: string, known: string[]): string | null {
+  let best: string | null = null, bestD = Infinity;
+  for (const k of known) {
+    const d = editDistance(flag, k);
+    if (d < bestD) (best = k), (bestD = d);
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(flag.length / 3)) ? best : null;
 }
 
 export interface ParsedArgs {
@@ -24,6 +67,7 @@ export interface ParsedArgs {
 
 export function parseArgs(command: string, argv: string[], spec: FlagSpec): ParsedArgs {
   const out: ParsedArgs = { values: new Map(), repeated: new Map(), switches: new Set(), positional: [] };
+  if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequest(helpText(command, spec));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith('--')) {
@@ -33,7 +77,10 @@ export function parseArgs(command: string, argv: string[], spec: FlagSpec): Pars
         if (v === undefined || v.startsWith('--')) throw new UsageError(`${command}: ${a} needs a value`);
         if (spec.repeated?.includes(a)) out.repeated.set(a, [...(out.repeated.get(a) ?? []), v]);
         else out.values.set(a, v);
-      } else throw new UsageError(`${command}: unknown flag ${a}`);
+      } else {
+        const near = nearestFlag(a, [...(spec.values ?? []), ...(spec.repeated ?? []), ...(spec.switches ?? [])]);
+        throw new UsageError(`${command}: unknown flag ${a}${near ? ` (did you mean ${near}?)` : ''}; see scaleot ${command} --help`);
+      }
     } else out.positional.push(a);
   }
   const want = spec.positional ?? [];

@@ -1,16 +1,34 @@
-// `scaleot demo`: until the offsite-tuning pipeline lands (data, models from checkpoints,
-// ScaleOT, experiments), the demo exercises the compute core end to end: it trains a small
-// byte-level GPT-2 on this repository's README for a few hundred AdamW steps with a cosine
-// schedule and gradient clipping, reports the loss and throughput, and samples greedily.
+// `scaleot demo`: the reduced experiment on the shipped base model (configs/experiment-
+// demo.json, what `npm run demo` runs). `scaleot demo --core` exercises the compute core
+// alone: it trains a small byte-level GPT-2 on this repository's README for a few hundred
+// AdamW steps through the shared training loop, reports loss and throughput, and samples
+// greedily.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GPT2LMHeadModel } from '../models/gpt2.js';
 import { AdamW } from '../optim/adamw.js';
 import { cosineWithWarmup } from '../optim/schedule.js';
-import { clipGradNorm } from '../optim/clip.js';
-import { backward, noGrad } from '../tensor/autograd.js';
+import { noGrad } from '../tensor/autograd.js';
 import { maxAlong } from '../tensor/ops/reduce.js';
 import { Rng } from '../util/rng.js';
+import { trainLoop } from '../train/loop.js';
+import { FlagSpec, parseArgs, intFlag } from './args.js';
+import { root } from './common.js';
+import { runExperimentCommand } from './experiment.js';
+
+export const DEMO_FLAGS: FlagSpec = {
+  summary: 'The reduced experiment on the shipped base model (ScaleOT, ScaleOT w/o SRC, OT, CRaSh on SOTU and WordNet definitions; ≤ 15 min on 2 cores); writes runs/experiments/demo/report.html.',
+  values: ['--steps'],
+  switches: ['--core'],
+  help: { '--core': 'instead: train a small byte-level GPT-2 with the native core', '--steps': 'training steps of --core (default 1000)' },
+};
+
+export function runDemoCommand(argv: string[]): void {
+  const args = parseArgs('demo', argv, DEMO_FLAGS);
+  if (args.switches.has('--core')) runDemo({ steps: intFlag(args, '--steps', 1000), root });
+  // The demo is the reduced experiment; a rerun reuses (and an interrupted one resumes) its stages.
+  else runExperimentCommand(['--config', join(root, 'configs', 'experiment-demo.json'), '--resume']);
+}
 
 export interface DemoOptions {
   steps: number;
@@ -31,28 +49,30 @@ export function runDemo(opts: DemoOptions, log: (s: string) => void = console.lo
   log(`demo: byte-level GPT-2 (${model.numParameters().toLocaleString()} parameters) on README.md (${data.length} bytes), ${opts.steps} steps of ${B}x${T} tokens`);
   let firstLoss = NaN, lastLoss = NaN;
   const t0 = performance.now();
-  for (let step = 0; step < opts.steps; step++) {
-    const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const start = rng.int(data.length - T - 1);
-      ids.set(data.subarray(start, start + T), b * T);
-      targets.set(data.subarray(start + 1, start + T + 1), b * T);
-    }
-    opt.lr = cosineWithWarmup(step, schedule);
-    opt.zeroGrad();
-    const loss = model.loss(ids, targets, B, T);
-    backward(loss);
-    clipGradNorm(model.parameters(), 1.0);
-    opt.step();
-    const l = loss.item();
-    if (!Number.isFinite(l)) throw new Error(`demo: loss became ${l} at step ${step}`);
-    if (step === 0) firstLoss = l;
-    lastLoss = l;
-    if (step % 25 === 0 || step === opts.steps - 1) {
-      const sec = (performance.now() - t0) / 1000;
-      log(`step ${String(step).padStart(4)}  loss ${l.toFixed(4)}  lr ${opt.lr.toExponential(2)}  ${(((step + 1) * B * T) / sec).toFixed(0)} tokens/s`);
-    }
-  }
+  // One stream of windows for the whole run (not the loop's per-step streams): this demo
+  // cannot be resumed, and its numbers stay those it has always printed.
+  trainLoop({ steps: opts.steps, seed: 0, schedule: (step) => cosineWithWarmup(step, schedule) }, {
+    optimizer: opt, params: model.parameters(), stateModule: model,
+    forward: () => {
+      const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) {
+        const start = rng.int(data.length - T - 1);
+        ids.set(data.subarray(start, start + T), b * T);
+        targets.set(data.subarray(start + 1, start + T + 1), b * T);
+      }
+      return model.loss(ids, targets, B, T);
+    },
+    afterStep: ({ step, loss, lr }) => {
+      const l = loss!;
+      if (!Number.isFinite(l)) throw new Error(`demo: loss became ${l} at step ${step - 1}`);
+      if (step === 1) firstLoss = l;
+      lastLoss = l;
+      if ((step - 1) % 25 === 0 || step === opts.steps) {
+        const sec = (performance.now() - t0) / 1000;
+        log(`step ${String(step - 1).padStart(4)}  loss ${l.toFixed(4)}  lr ${lr.toExponential(2)}  ${((step * B * T) / sec).toFixed(0)} tokens/s`);
+      }
+    },
+  });
   // Greedy continuation of a prompt from the training text.
   const prompt = Array.from(data.subarray(0, 16));
   const out = [...prompt];

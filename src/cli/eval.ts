@@ -2,25 +2,36 @@
 //  [--limit N] [--batch N] [--context N] [--json]`: perplexity tasks with the harness's
 // rolling windows, multiple-choice tasks with acc / acc_norm and their standard errors.
 // The last stdout line (with --json) is one JSON object with every task's metrics.
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { corpusPerplexity } from '../eval/perplexity.js';
 import { evaluateMultipleChoice } from '../eval/multiple_choice.js';
 import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
-import { defaultDataDir, ensureData, Split } from '../data/build.js';
+import type { Split } from '../data/build.js';
 import { progressLine } from './progress.js';
-import { parseArgs, required, intFlag, UsageError } from './args.js';
+import { FlagSpec, parseArgs, required, intFlag, UsageError } from './args.js';
+import { dataDir } from './common.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const EVAL_FLAGS: FlagSpec = {
+  summary: 'Score a model on built-in tasks or task files (harness semantics: rolling-window perplexity, multiple-choice acc / acc_norm with standard errors).',
+  values: ['--model', '--ppl', '--batch', '--context', '--split', '--limit', '--data-dir'],
+  repeated: ['--task'],
+  switches: ['--json'],
+  help: {
+    '--model': 'the model directory (required)',
+    '--task': `a built-in task (${BUILTIN_TASKS.join(', ')}) or a task file`,
+    '--ppl': 'score one document (.txt or {"text"} per line) by rolling-window perplexity',
+    '--split': 'split of built-in tasks: test, validation or train (default test)',
+    '--limit': 'score only the first N items / documents (default all)',
+    '--batch': 'sequences per forward pass (default the evaluator\'s)',
+    '--context': 'window length in tokens (default the model\'s context)',
+    '--data-dir': 'where the built datasets live',
+    '--json': 'print every metric as one JSON object',
+  },
+};
 
 export function runEval(argv: string[]): void {
-  const args = parseArgs('eval', argv, {
-    values: ['--model', '--ppl', '--batch', '--context', '--split', '--limit', '--data-dir'],
-    repeated: ['--task'],
-    switches: ['--json'],
-  });
+  const args = parseArgs('eval', argv, EVAL_FLAGS);
   const dir = required(args, '--model', 'eval');
   const names = args.repeated.get('--task') ?? [];
   const ppl = args.values.get('--ppl');
@@ -31,9 +42,8 @@ export function runEval(argv: string[]): void {
   const tasks: Task[] = [];
   if (ppl) tasks.push(loadTaskFile(ppl));
   if (names.some((n) => BUILTIN_TASKS.includes(n))) {
-    const dataDir = args.values.get('--data-dir') ?? defaultDataDir(root);
-    ensureData(dataDir, (s) => process.stderr.write(`data: ${s}\n`));
-    for (const n of names) tasks.push(loadTask(n, split, dataDir));
+    const dir = dataDir(args);
+    for (const n of names) tasks.push(loadTask(n, split, dir));
   } else for (const n of names) tasks.push(loadTask(n, split, ''));
 
   const tokenizer = TextTokenizer.fromDir(dir);

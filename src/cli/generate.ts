@@ -3,13 +3,22 @@
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from '../inference/generate.js';
-import { parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
+import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
+
+export const GENERATE_FLAGS: FlagSpec = {
+  summary: 'Continue a prompt with a model (greedy by default).',
+  values: ['--model', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed'],
+  switches: ['--json'],
+  help: {
+    '--model': 'the model directory (required)', '--prompt': 'the text to continue (required)',
+    '--max-new-tokens': 'tokens to generate (default 32)', '--temperature': 'sampling temperature; 0 is greedy (default 0)',
+    '--top-k': 'sample from the k most likely tokens; 0 is all (default 0)', '--top-p': 'nucleus sampling mass (default 1)',
+    '--seed': 'sampling seed (default 0)', '--json': 'print prompt, completion, ids and speed as JSON',
+  },
+};
 
 export function runGenerate(argv: string[]): void {
-  const args = parseArgs('generate', argv, {
-    values: ['--model', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed'],
-    switches: ['--json'],
-  });
+  const args = parseArgs('generate', argv, GENERATE_FLAGS);
   const dir = required(args, '--model', 'generate');
   const prompt = required(args, '--prompt', 'generate');
   const tokenizer = TextTokenizer.fromDir(dir);

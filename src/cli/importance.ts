@@ -4,30 +4,47 @@
 // Dynamic LayerReplace on D^T / D^V: DIR/dt.jsonl and DIR/dv.jsonl ({"text"} per line);
 // by default the built pretraining corpus's.
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { jsonlTokenStream } from '../data/streams.js';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { estimateImportance, defaultImportanceConfig, ImportanceConfig } from '../offsite/scaleot/importance.js';
-import { defaultDataDir, ensureData } from '../data/build.js';
-import { parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
+import { estimateImportance, defaultImportanceConfig, DEFAULT_IMPORTANCE, ImportanceConfig } from '../offsite/scaleot/importance.js';
+import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
+import { dataDir, stderrLog } from './common.js';
+import { progressLine } from './progress.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const D = DEFAULT_IMPORTANCE;
+export const IMPORTANCE_FLAGS: FlagSpec = {
+  summary: 'Dynamic LayerReplace (Eqs. 1-5): block importance scores and trained harmonizers (the model owner\'s step 1). Resumable.',
+  values: ['--model', '--out', '--data', '--steps', '--eta', '--rank', '--batch', '--seq-len', '--lr', '--candidates', '--groups', '--reward-scale', '--seed', '--checkpoint-every', '--stop-after', '--data-dir'],
+  switches: ['--resume', '--json'],
+  help: {
+    '--model': 'the model directory (required)',
+    '--out': 'output directory: scores.json, harmonizers.safetensors, training_log.jsonl (required)',
+    '--data': 'a directory with dt.jsonl and dv.jsonl ({"text"} per line; default the built pretraining corpus)',
+    '--data-dir': 'where the built datasets live (when --data is not given)',
+    '--steps': `DL + RL steps in all (default ${D.steps})`,
+    '--eta': `score learning rate η (default ${D.eta}; the paper's is 1)`,
+    '--rank': 'harmonizer rank r (default max(4, round(d / 16)))',
+    '--batch': `windows per step (default ${D.batchSize})`,
+    '--seq-len': `window length in tokens (default ${D.seqLen}, at most the model's context)`,
+    '--lr': `harmonizer AdamW learning rate (default ${D.lr})`,
+    '--candidates': `N_c, candidates per RL step (default ${D.numCandidates})`,
+    '--groups': `N_g, groups of adjacent blocks (default ${D.numGroups})`,
+    '--reward-scale': `running_std or none (default ${D.rewardScale})`,
+    '--seed': `seed (default ${D.seed})`,
+    '--checkpoint-every': `save the resumable state every N steps (default ${D.checkpointEvery})`,
+    '--stop-after': 'save the state after N steps and stop (continue with --resume)',
+    '--resume': 'continue from OUT/state',
+    '--json': 'print the scores as JSON',
+  },
+};
 
 export function runImportance(argv: string[]): void {
-  const args = parseArgs('importance', argv, {
-    values: ['--model', '--out', '--data', '--steps', '--eta', '--rank', '--batch', '--seq-len', '--lr', '--candidates', '--groups', '--reward-scale', '--seed', '--checkpoint-every', '--stop-after'],
-    switches: ['--resume', '--json'],
-  });
+  const args = parseArgs('importance', argv, IMPORTANCE_FLAGS);
   const dir = required(args, '--model', 'importance');
   const out = required(args, '--out', 'importance');
-  let data = args.values.get('--data');
-  if (!data) {
-    const d = defaultDataDir(root);
-    ensureData(d, (s) => process.stderr.write(`data: ${s}\n`));
-    data = join(d, 'pretrain');
-  }
+  const data = args.values.get('--data') ?? join(dataDir(args), 'pretrain');
   const tok = TextTokenizer.fromDir(dir);
   const streamOf = (path: string) => {
     if (!existsSync(path)) throw new UsageError(`importance: ${path} does not exist`);
@@ -55,6 +72,7 @@ export function runImportance(argv: string[]): void {
   const r = estimateImportance(model, hidden, streamOf(join(data, 'dt.jsonl')), streamOf(join(data, 'dv.jsonl')), cfg, out, {
     resume: args.switches.has('--resume'),
     stopAfter: args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined,
+    log: stderrLog(), progress: progressLine('importance'),
   });
   if (args.switches.has('--json')) console.log(JSON.stringify({ out, steps: r.steps, scores: r.scores }));
   else console.log(`scores after ${r.steps} steps: ${r.scores.map((s) => s.toFixed(3)).join(' ')}\nwritten to ${out}`);

@@ -4,10 +4,17 @@ import { join } from 'node:path';
 import { Checkpoint } from '../io/checkpoint.js';
 import { architectureOf } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { parseArgs } from './args.js';
+import { FlagSpec, parseArgs } from './args.js';
+
+export const INSPECT_FLAGS: FlagSpec = {
+  summary: 'What a checkpoint holds (architecture, parameters, blocks, dtypes, tokenizer, context), without loading its weights.',
+  positional: ['DIR'],
+  switches: ['--json'],
+  help: { '--json': 'print it as JSON' },
+};
 
 export function runInspect(argv: string[]): void {
-  const args = parseArgs('inspect', argv, { switches: ['--json'], positional: ['DIR'] });
+  const args = parseArgs('inspect', argv, INSPECT_FLAGS);
   const dir = args.positional[0];
   const ckpt = Checkpoint.open(dir);
   try {

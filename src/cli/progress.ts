@@ -1,7 +1,17 @@
 // The CLI's rendering of library progress: on a terminal one line rewritten in place with
-// steps/s and the time left; otherwise (a log file, CI) a plain line every 10% and at the
-// end, so logs stay readable.
+// steps/s and the time left (log lines are printed above it, and it is redrawn below
+// them); otherwise (a log file, CI) a plain line every 10% and at the end.
 import type { Progress } from '../util/progress.js';
+
+/** The progress line now shown on the terminal ('' when none). */
+let current = '';
+const CLEAR = '\r\x1b[K';
+
+/** Writes a log line to stderr without garbling a progress line on a terminal. */
+export function writeLogLine(s: string, stream: NodeJS.WriteStream = process.stderr): void {
+  if (stream.isTTY && current) stream.write(`${CLEAR}${s}\n${current}`);
+  else stream.write(`${s}\n`);
+}
 
 export function progressLine(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   const tty = !!stream.isTTY;
@@ -9,13 +19,15 @@ export function progressLine(label: string, stream: NodeJS.WriteStream = process
   let first: number | null = null;
   let lastDecile = -1;
   return ({ done, total, text = '' }) => {
-    first ??= done - 1; // a resumed run starts counting its rate from where it resumed
+    first ??= done - 1; // a resumed run measures its rate from where it resumed
     const secs = (Date.now() - start) / 1000;
     const rate = secs > 0 ? (done - first) / secs : 0;
-    const left = rate > 0 ? (total - done) / rate : 0;
-    const line = `${label} ${done}/${total} ${rate.toFixed(2)} steps/s, ${formatSeconds(left)} left${text ? ` ${text}` : ''}`;
+    const left = rate > 0 ? Math.max(0, total - done) / rate : 0;
+    const line = `${label} ${done}/${total} ${rate.toFixed(2)}/s, ${formatSeconds(left)} left${text ? ` ${text}` : ''}`;
     if (tty) {
-      stream.write(`\r${line}`.padEnd(100) + (done === total ? '\n' : ''));
+      const finished = done >= total;
+      current = finished ? '' : line;
+      stream.write(CLEAR + line + (finished ? '\n' : ''));
       return;
     }
     const decile = Math.floor((10 * done) / Math.max(total, 1));

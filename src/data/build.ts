@@ -11,7 +11,8 @@
 // split are removed. Builds are deterministic: same packages, same bytes; a manifest
 // records the builder version, source package versions and the sha256 of every file.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeDirectoryAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.js';
 import { brownDocuments, mobyDickChapters, packageVersion, sotuAddresses, wordnetSynsets, Document, Pos, Synset } from './sources.js';
@@ -210,9 +211,12 @@ export function defaultDataDir(root: string): string {
 
 /** Builds every dataset into `dir` (atomically: a temporary directory renamed into place). */
 export function buildData(dir: string, log: (s: string) => void = () => {}): BuiltData {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  mkdirSync(join(dir, '..'), { recursive: true });
+  return writeDirectoryAtomic(dir, (tmp) => buildInto(tmp, dir, log));
+}
+
+/** Builds every dataset into the directory `tmp` (to become `dir`). */
+function buildInto(tmp: string, dir: string, log: (s: string) => void): BuiltData {
   const files: Manifest['files'] = {};
   const write = (rel: string, content: string, records: number) => {
     const path = join(tmp, rel);
@@ -287,9 +291,6 @@ export function buildData(dir: string, log: (s: string) => void = () => {}): Bui
     },
   };
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, '..'), { recursive: true });
-  renameSync(tmp, dir);
   return { dir, manifest };
 }
 

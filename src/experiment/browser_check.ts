@@ -42,7 +42,11 @@ const PROBE = `(() => {
   });
 })()`;
 
-/** Loads `htmlPath` in headless Chromium and returns what rendered. */
+/**
+ * Loads `htmlPath` in headless Chromium and returns what rendered. This function reads
+ * better whole: one DevTools session whose message handler, event listeners and cleanup
+ * share the child process and the pending-request table.
+ */
 export async function checkReportInBrowser(htmlPath: string, chromium: string, timeoutMs = 60_000): Promise<PageCheck> {
   if (!existsSync(htmlPath)) throw new Error(`${htmlPath}: no such file`);
   const url = pathToFileURL(resolve(htmlPath)).href;
@@ -129,4 +133,17 @@ export async function checkReportInBrowser(htmlPath: string, chromium: string, t
       // a leftover temporary profile is not worth failing the check for
     }
   }
+}
+
+/** What is wrong with a rendered report: errors, requests, empty tables or charts ([] when fine). */
+export function reportProblems(page: PageCheck): string[] {
+  const problems = [
+    ...page.consoleErrors.map((e) => `console error: ${e}`),
+    ...page.exceptions.map((e) => `exception: ${e}`),
+    ...page.requests.map((u) => `network request: ${u}`),
+    ...page.tables.filter((t) => t.rows === 0 || t.width === 0).map((t) => `table "${t.className}" is empty or not rendered`),
+    ...page.charts.filter((c) => c.width === 0 || c.height === 0 || c.marks < 2).map((c) => `chart "${c.id}" is empty or not rendered`),
+  ];
+  if (page.tables.length === 0 || page.charts.length === 0) problems.push('no table or no chart rendered');
+  return problems;
 }

@@ -157,18 +157,8 @@ function budget(f: Fields, o: Json, path: string, dflt: TrainBudget): TrainBudge
   };
 }
 
-/** Parses and checks an experiment configuration (an object read from `file`). */
-export function parseExperimentConfig(raw: unknown, file: string): ExperimentConfig {
-  const f = new Fields(file);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
-  const o = raw as Json;
-  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir']);
-  const base = dirname(resolve(file));
-  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
-  const name = f.str(o, 'name', 'name', undefined);
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) f.fail('name', 'letters, digits, ".", "_" or "-" only (it names the output folder)', name);
-
-  const tasks = f.list(o, 'tasks', 'tasks', undefined, (v, p): TaskSpec => {
+function parseTasks(f: Fields, o: Json, path: (p: string) => string): TaskSpec[] {
+  return f.list(o, 'tasks', 'tasks', undefined, (v, p): TaskSpec => {
     if (typeof v === 'string') v = { name: v };
     if (typeof v !== 'object' || v === null || Array.isArray(v)) f.fail(p, 'a task name or {"name", ...}', v);
     const t = v as Json;
@@ -190,22 +180,22 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
     spec.evalChars = f.optInt(t, 'evalChars', `${p}.evalChars`, 100);
     return spec;
   });
-  const taskNames = tasks.map((t) => t.name);
-  if (new Set(taskNames).size !== taskNames.length) f.fail('tasks', 'a list of distinct task names', taskNames);
+}
 
-  const methods = f.list(o, 'methods', 'methods', undefined, f.stringItem(methodNames()));
-  const e = f.object(o, 'emulator', 'emulator');
+function parseEmulator(f: Fields, e: Json): EmulatorSpec {
   f.checkKeys(e, 'emulator', ['numAdapters', 'alpha', 'beta', 'srcTarget', 'numGroups']);
-  const emulator: EmulatorSpec = {
+  return {
     numAdapters: f.int(e, 'numAdapters', 'emulator.numAdapters', DEFAULT_EMULATOR.numAdapters, 1),
     alpha: f.num(e, 'alpha', 'emulator.alpha', DEFAULT_EMULATOR.alpha, 0, 1),
     beta: f.num(e, 'beta', 'emulator.beta', DEFAULT_EMULATOR.beta, 0, 1),
     srcTarget: f.str(e, 'srcTarget', 'emulator.srcTarget', DEFAULT_EMULATOR.srcTarget, SRC_TARGETS),
     numGroups: f.int(e, 'numGroups', 'emulator.numGroups', DEFAULT_EMULATOR.numGroups, 1),
   };
-  const im = f.object(o, 'importance', 'importance');
+}
+
+function parseImportance(f: Fields, im: Json): ImportanceSpec {
   f.checkKeys(im, 'importance', ['steps', 'eta', 'rank', 'batchSize', 'seqLen', 'lr', 'rewardScale', 'seed']);
-  const importance: ImportanceSpec = {
+  return {
     steps: f.int(im, 'steps', 'importance.steps', DEFAULT_IMPORTANCE.steps, 2),
     eta: f.num(im, 'eta', 'importance.eta', DEFAULT_IMPORTANCE.eta, 0, 100),
     rank: f.optInt(im, 'rank', 'importance.rank'),
@@ -215,20 +205,19 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
     rewardScale: f.str(im, 'rewardScale', 'importance.rewardScale', DEFAULT_IMPORTANCE.rewardScale, ['none', 'running_std'] as const),
     seed: f.int(im, 'seed', 'importance.seed', DEFAULT_IMPORTANCE.seed, 0),
   };
-  const d = f.object(o, 'distill', 'distill');
+}
+
+function parseDistill(f: Fields, d: Json, importance: ImportanceSpec): DistillSpec {
   f.checkKeys(d, 'distill', ['steps', 'lr', 'batchSize', 'seqLen']);
-  const distill: DistillSpec = {
+  return {
     steps: f.optInt(d, 'steps', 'distill.steps'),
     lr: f.num(d, 'lr', 'distill.lr', DEFAULT_DISTILL_LR, 1e-8, 1),
     batchSize: f.int(d, 'batchSize', 'distill.batchSize', importance.batchSize, 1),
     seqLen: f.int(d, 'seqLen', 'distill.seqLen', importance.seqLen, 2),
   };
-  const finetune = budget(f, f.object(o, 'finetune', 'finetune'), 'finetune', DEFAULT_BUDGET);
-  const tuneRaw = f.object(o, 'tune', 'tune');
-  const tune = { ...budget(f, tuneRaw, 'tune', finetune), method: f.str(tuneRaw, 'method', 'tune.method', 'full', tunerNames()) };
-  if (!('seqLen' in tuneRaw)) tune.seqLen = finetune.seqLen;
+}
 
-  const a = f.object(o, 'analyses', 'analyses');
+function parseAnalyses(f: Fields, a: Json, taskNames: string[]): AnalysesSpec {
   f.checkKeys(a, 'analyses', ['alphaBeta', 'srcTargets', 'numAdapters', 'peft']);
   const analysisTask = (x: Json, p: string) => {
     const t = f.str(x, 'task', `${p}.task`, undefined);
@@ -256,6 +245,34 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
     f.checkKeys(x, 'analyses.peft', ['task', 'methods']);
     analyses.peft = { task: analysisTask(x, 'analyses.peft'), methods: f.list(x, 'methods', 'analyses.peft.methods', tunerNames(), f.stringItem(tunerNames())) };
   }
+  return analyses;
+}
+
+/** Parses and checks an experiment configuration (an object read from `file`). */
+export function parseExperimentConfig(raw: unknown, file: string): ExperimentConfig {
+  const f = new Fields(file);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
+  const o = raw as Json;
+  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir']);
+  const base = dirname(resolve(file));
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const name = f.str(o, 'name', 'name', undefined);
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) f.fail('name', 'letters, digits, ".", "_" or "-" only (it names the output folder)', name);
+
+  const tasks = parseTasks(f, o, path);
+  const taskNames = tasks.map((t) => t.name);
+  if (new Set(taskNames).size !== taskNames.length) f.fail('tasks', 'a list of distinct task names', taskNames);
+
+  const methods = f.list(o, 'methods', 'methods', undefined, f.stringItem(methodNames()));
+  const emulator = parseEmulator(f, f.object(o, 'emulator', 'emulator'));
+  const importance = parseImportance(f, f.object(o, 'importance', 'importance'));
+  const distill = parseDistill(f, f.object(o, 'distill', 'distill'), importance);
+  const finetune = budget(f, f.object(o, 'finetune', 'finetune'), 'finetune', DEFAULT_BUDGET);
+  const tuneRaw = f.object(o, 'tune', 'tune');
+  const tune = { ...budget(f, tuneRaw, 'tune', finetune), method: f.str(tuneRaw, 'method', 'tune.method', 'full', tunerNames()) };
+  if (!('seqLen' in tuneRaw)) tune.seqLen = finetune.seqLen;
+
+  const analyses = parseAnalyses(f, f.object(o, 'analyses', 'analyses'), taskNames);
   const c = f.object(o, 'conditions', 'conditions');
   f.checkKeys(c, 'conditions', ['privacyGapPct', 'utilityPct']);
   const conditions: Conditions = { privacyGapPct: f.num(c, 'privacyGapPct', 'conditions.privacyGapPct', 5, 0, 1e6), utilityPct: f.num(c, 'utilityPct', 'conditions.utilityPct', 5, 0, 1e6) };

@@ -35,6 +35,8 @@ function figure(id: string, svgText: string, caption: string): string {
 
 const pplOrAcc = (s: { metric: string; value: number }) => (s.metric === 'acc' ? 100 * s.value : s.value);
 
+// This function reads better whole: it is the page, section by section, top to bottom, and
+// committed pages are re-rendered from results.json byte for byte, so its order is its spec.
 export function renderReport(r: ExperimentResults): string {
   const t1 = buildTable1(r);
   const out: string[] = [];

@@ -1,10 +1,10 @@
 // Loads the C++ compute core (built by `npm install` through node-gyp) and types its
 // functions. Every function borrows the typed arrays it is given for the duration of the
 // call only: JavaScript owns all tensor memory (see native/napi_args.h).
+import { packageRoot } from '../util/root.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -75,16 +75,6 @@ export const UnaryOp = {
   neg: 0, exp: 1, log: 2, sqrt: 3, scale: 4, addScalar: 5, relu: 6, gelu: 7, silu: 8, tanh: 9, sigmoid: 10,
   square: 11, powScalar: 12,
 } as const;
-
-function packageRoot(): string {
-  // This file is dist/src/tensor/native.js after compilation; walk up to package.json.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('scaleot: cannot locate the package root (binding.gyp) from ' + fileURLToPath(import.meta.url));
-}
 
 function load(): NativeKernels {
   const root = packageRoot();

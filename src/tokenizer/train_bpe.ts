@@ -37,6 +37,8 @@ export interface TrainBpeOptions {
   onProgress?: (merges: number, total: number) => void;
 }
 
+// This function reads better whole: the merge loop and the pair counts it updates in
+// place share state that helper functions would have to pass back and forth.
 export function trainByteLevelBpe(texts: Iterable<string>, opts: TrainBpeOptions): Record<string, unknown> {
   const special = opts.specialTokens ?? ['<|endoftext|>'];
   const targetMerges = opts.vocabSize - 256 - special.length;

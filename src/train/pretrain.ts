@@ -61,6 +61,27 @@ export interface PretrainResult {
 }
 
 /**
+ * The model directory's non-weight files and the initial model: a byte-level BPE trained
+ * once on the training split (kept on resume), tokenizer_config.json, config.json.
+ */
+function prepareModelDirectory(cfg: PretrainConfig, dataDir: string, outDir: string, resume: boolean, log: (s: string) => void): { model: GPT2LMHeadModel; tok: TextTokenizer } {
+  const tokPath = join(outDir, 'tokenizer.json');
+  if (!existsSync(tokPath) || !resume) {
+    log(`training a ${cfg.vocab_size}-token byte-level BPE on ${join(dataDir, 'pretrain/train.jsonl')}`);
+    const docs = readFileSync(join(dataDir, 'pretrain/train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+    writeFileAtomic(tokPath, JSON.stringify(trainByteLevelBpe(docs, { vocabSize: cfg.vocab_size })));
+  }
+  const eos = cfg.vocab_size - 1; // <|endoftext|> is the last token, as in GPT-2
+  writeFileAtomic(join(outDir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', model_max_length: cfg.n_positions }, null, 2) + '\n');
+  const model = new GPT2LMHeadModel({ vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head }, cfg.seed);
+  // config.json first, so the tokenizer can read bos/eos ids from it
+  writeFileAtomic(join(outDir, 'config.json'), JSON.stringify({ ...model.hfConfig, bos_token_id: eos, eos_token_id: eos }, null, 2) + '\n');
+  const tok = TextTokenizer.fromDir(outDir);
+  if (tok.tokenToId('<|endoftext|>') !== eos) throw new Error('tokenizer: <|endoftext|> is not the last id');
+  return { model, tok };
+}
+
+/**
  * Runs (or resumes) pre-training. dataDir holds the built datasets; outDir receives the
  * checkpoint directory, training_log.jsonl and, while running, a resumable state/.
  */
@@ -76,20 +97,8 @@ export function pretrain(
   const stateDir = join(outDir, 'state');
   const logPath = join(outDir, 'training_log.jsonl');
 
-  // Tokenizer: trained once on the training split, kept with the model.
-  const tokPath = join(outDir, 'tokenizer.json');
-  if (!existsSync(tokPath) || !opts.resume) {
-    log(`training a ${cfg.vocab_size}-token byte-level BPE on ${join(dataDir, 'pretrain/train.jsonl')}`);
-    const docs = readFileSync(join(dataDir, 'pretrain/train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
-    writeFileAtomic(tokPath, JSON.stringify(trainByteLevelBpe(docs, { vocabSize: cfg.vocab_size })));
-  }
-  const eos = cfg.vocab_size - 1; // <|endoftext|> is the last token, as in GPT-2
-  writeFileAtomic(join(outDir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', model_max_length: cfg.n_positions }, null, 2) + '\n');
-  const model = new GPT2LMHeadModel({ vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head }, cfg.seed);
-  // config.json first, so the tokenizer can read bos/eos ids from it
-  writeFileAtomic(join(outDir, 'config.json'), JSON.stringify({ ...model.hfConfig, bos_token_id: eos, eos_token_id: eos }, null, 2) + '\n');
-  const tok = TextTokenizer.fromDir(outDir);
-  if (tok.tokenToId('<|endoftext|>') !== eos) throw new Error('tokenizer: <|endoftext|> is not the last id');
+  const { model, tok } = prepareModelDirectory(cfg, dataDir, outDir, !!opts.resume, log);
+  const eos = cfg.vocab_size - 1;
   const train = jsonlTokenStream(tok, join(dataDir, 'pretrain/train.jsonl'), eos, 'after');
   const valid = jsonlTokenStream(tok, join(dataDir, 'pretrain/dv.jsonl'), eos, 'after');
   log(`corpus: ${train.length} training tokens, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters`);

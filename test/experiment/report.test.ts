@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ExperimentResults, AnalysisPoint, OffsiteScores } from '../../src/experiment/results.js';
 import type { Score } from '../../src/train/finetune.js';
 import { parseExperimentConfig } from '../../src/experiment/config.js';
@@ -167,4 +168,10 @@ test('the browser check sees console errors and network requests (it can fail)',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the committed full run re-renders byte for byte from its results.json', () => {
+  const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+  const r = JSON.parse(readFileSync(join(repo, 'results', 'full', 'results.json'), 'utf8')) as ExperimentResults;
+  assert.equal(renderReport(r), readFileSync(join(repo, 'results', 'full', 'report.html'), 'utf8'));
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig } from '../../src/offsite/scaleot/importance.js';
+import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig, RunningStd, rewardScale } from '../../src/offsite/scaleot/importance.js';
 import { makeGroups } from '../../src/offsite/scaleot/plan.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { Rng } from '../../src/util/rng.js';
@@ -80,4 +80,26 @@ test('importance estimation trains harmonizers only, writes its outputs and resu
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the running-std reward scale: Welford statistics, and the divisor used by an RL step', () => {
+  const xs = [0.3, -0.1, 0.25, -0.45, 0.05];
+  const stats = new RunningStd();
+  for (const x of xs) stats.add(x);
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
+  assert.ok(Math.abs(stats.mean - mean) < 1e-12 && Math.abs(stats.std() - sd) < 1e-12);
+  assert.equal(new RunningStd().std(), 0);
+  // One RL step: the centred rewards exp(-L) - mean join the statistics, then scale them.
+  const losses = [2.0, 2.5, 3.0];
+  const s2 = new RunningStd();
+  const scale = rewardScale({ rewardScale: 'running_std' }, s2, losses);
+  const raw = losses.map((l) => Math.exp(-l));
+  const m = raw.reduce((a, b) => a + b, 0) / 3;
+  const centred = raw.map((v) => v - m);
+  const want = Math.sqrt(centred.reduce((a, x) => a + x * x, 0) / 2);
+  assert.ok(Math.abs(scale - want) < 1e-12, `${scale} vs ${want}`);
+  assert.equal(s2.count, 3);
+  assert.equal(rewardScale({ rewardScale: 'none' }, new RunningStd(), losses), 1, "the paper's unscaled rewards");
+  assert.equal(rewardScale({ rewardScale: 'running_std' }, new RunningStd(), [2.0]), 1, 'one reward: no spread yet, no scaling');
 });

@@ -1,0 +1,47 @@
+// `scaleot pretrain --config FILE [--out DIR] [--resume] [--stop-after N]` pre-trains a
+// base model from scratch; `scaleot data [--dir DIR] [--rebuild]` builds the datasets.
+import { join } from 'node:path';
+import { buildData, defaultDataDir, ensureData } from '../data/build.js';
+import { pretrain, readPretrainConfig } from '../train/pretrain.js';
+import { FlagSpec, parseArgs, intFlag, required } from './args.js';
+import { dataDir, root, stderrLog } from './common.js';
+import { progressLine } from './progress.js';
+
+export const PRETRAIN_FLAGS: FlagSpec = {
+  summary: 'Pre-train a GPT-2-architecture base model from scratch on the offline corpus (resumable, in pieces if need be).',
+  values: ['--config', '--out', '--data-dir', '--stop-after'],
+  switches: ['--resume'],
+  help: {
+    '--config': 'the pre-training configuration, e.g. configs/base-16.json (required)',
+    '--out': 'the model directory to write (default models/<name>)',
+    '--data-dir': 'where the built datasets live',
+    '--stop-after': 'save the resumable state after N steps and stop',
+    '--resume': 'continue from OUT/state',
+  },
+};
+
+export function runPretrain(argv: string[]): void {
+  const args = parseArgs('pretrain', argv, PRETRAIN_FLAGS);
+  const cfg = readPretrainConfig(required(args, '--config', 'pretrain'));
+  const data = dataDir(args);
+  const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
+  const stopAfter = args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined;
+  const r = pretrain(cfg, data, out, { resume: args.switches.has('--resume'), stopAfter, log: stderrLog(), progress: progressLine('pretrain') });
+  console.log(JSON.stringify({ out: r.outDir, steps: r.steps, seconds: Math.round(r.seconds), final_train_loss: r.finalTrainLoss, validation_loss: r.validationLoss }));
+}
+
+export const DATA_FLAGS: FlagSpec = {
+  summary: 'Build (or verify against the manifest) the offline datasets.',
+  values: ['--dir'],
+  switches: ['--rebuild', '--json'],
+  help: { '--dir': 'the data directory (default .cache/data/<version>, or SCALEOT_DATA_DIR)', '--rebuild': 'build again even if valid', '--json': 'print the manifest' },
+};
+
+export function runData(argv: string[]): void {
+  const args = parseArgs('data', argv, DATA_FLAGS);
+  const dir = args.values.get('--dir') ?? defaultDataDir(root);
+  const log = stderrLog('data: ');
+  const built = args.switches.has('--rebuild') ? buildData(dir, log) : ensureData(dir, log);
+  if (args.switches.has('--json')) console.log(JSON.stringify(built.manifest));
+  else for (const [f, m] of Object.entries(built.manifest.files)) console.log(`${join(dir, f)}  ${m.records} records  ${m.bytes} bytes  sha256 ${m.sha256.slice(0, 16)}`);
+}
