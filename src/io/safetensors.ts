@@ -8,6 +8,7 @@
 // data area exactly (no overlaps, no holes) and end at the end of the file. Tensors are
 // read lazily, one at a time, with positioned reads, so a multi-GB file never needs twice
 // its size in memory. Errors name the file and the tensor.
+import { temporaryName } from './atomic.js';
 import { endianness } from 'node:os';
 import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 
@@ -321,7 +322,7 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
   const jb = Buffer.from(json, 'utf8');
   const lenBuf = Buffer.alloc(8);
   lenBuf.writeBigUInt64LE(BigInt(jb.length));
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = temporaryName(path); // streamed to a temporary name, renamed when complete
   const fd = openSync(tmp, 'w');
   try {
     writeAll(fd, lenBuf);

@@ -3,6 +3,7 @@
 // memory. The experiment runner (and the privacy audit and the service after it) iterate
 // this registry; adding a baseline is one new file with an OffsiteMethod and one line below.
 import type { CausalLM } from '../models/causal_lm.js';
+import { Registry } from '../util/registry.js';
 import type { Emulator, EmulatorSettings, ImportanceInput } from './emulator.js';
 import type { DistillConfig } from './baselines/distill.js';
 import { scaleotMethod, scaleotNoSrcMethod } from './scaleot/method.js';
@@ -42,22 +43,11 @@ export interface OffsiteMethod {
   build(ctx: BuildContext): Emulator;
 }
 
-const METHODS = new Map<string, OffsiteMethod>();
+const METHODS = new Registry<OffsiteMethod>('offsite-tuning method');
 
-export function registerMethod(m: OffsiteMethod): void {
-  if (METHODS.has(m.name)) throw new Error(`offsite-tuning method "${m.name}" is registered twice`);
-  METHODS.set(m.name, m);
-}
-
-export function getMethod(name: string): OffsiteMethod {
-  const m = METHODS.get(name);
-  if (!m) throw new Error(`unknown offsite-tuning method ${JSON.stringify(name)} (known: ${methodNames().join(', ')})`);
-  return m;
-}
-
-export function methodNames(): string[] {
-  return [...METHODS.keys()];
-}
+export const registerMethod = (m: OffsiteMethod): void => METHODS.register(m);
+export const getMethod = (name: string): OffsiteMethod => METHODS.get(name);
+export const methodNames = (): string[] => METHODS.names();
 
 registerMethod(scaleotMethod);
 registerMethod(scaleotNoSrcMethod);

@@ -16,7 +16,7 @@ import { sha256File, sha256Files } from '../io/hash.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { getTuner } from '../peft/registry.js';
 import type { Task } from '../data/tasks.js';
-import { trainingExamples, Example, trainRun, scoreTask, cachedJson, searchLearningRates, Score } from '../train/finetune.js';
+import { trainingExamples, trainRun, scoreTask, cachedJson, searchLearningRates, Score, type FinetuneOptions } from '../train/finetune.js';
 import { instantiateEmulator, EmulatorManifest } from './emulator.js';
 import { readEmulatorPackage } from './emulator_package.js';
 
@@ -55,21 +55,11 @@ export interface AdapterManifest {
   files: Record<string, string>;
 }
 
-export interface TuneOptions {
+/** Fine-tuning's options (grid, steps, batch, evaluation, resume), plus the tuner. */
+export interface TuneOptions extends FinetuneOptions {
   method: TuneMethod;
-  lrs: number[];
-  steps: number;
-  batchSize: number;
-  evalLimit?: number;
-  /** Training window for perplexity tasks, in tokens; the model's context by default. */
-  seqLen?: number;
-  /** The training split already encoded (trainingExamples), e.g. shared by many runs. */
-  examples?: Example[];
-  checkpointEvery?: number;
-  seed?: number;
   /** The tuner's settings (LoRA's {r, alpha}); its defaults otherwise. */
   tunerConfig?: unknown;
-  log?: (s: string) => void;
 }
 
 export interface TuneResult {

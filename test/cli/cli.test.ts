@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
+import { COMMANDS } from '../../src/cli/commands.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'src', 'cli', 'main.js');
@@ -71,4 +72,21 @@ test('errors: one line on stderr, non-zero exit, no stack trace', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(r.stdout, '');
   }
+});
+
+test('every command answers --help with each of its flags described, and a mistyped flag gets a suggestion', () => {
+  for (const [name, c] of Object.entries(COMMANDS)) {
+    const r = cli(name, '--help');
+    assert.equal(r.status, 0, `${name} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: scaleot ${name}`));
+    for (const flag of [...(c.flags.values ?? []), ...(c.flags.repeated ?? []), ...(c.flags.switches ?? [])]) {
+      const line = r.stdout.split('\n').find((l) => l.trimStart().startsWith(flag + ' '));
+      assert.ok(line, `${name} --help lists ${flag}`);
+      assert.ok((c.flags.help?.[flag] ?? '').length > 0, `${name} --help describes ${flag}`);
+    }
+  }
+  const bad = cli('tune', '--emulatr', 'x');
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /unknown flag --emulatr \(did you mean --emulator\?\)/);
+  assert.doesNotMatch(bad.stderr, /\n\s+at /);
 });
