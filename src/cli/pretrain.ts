@@ -25,9 +25,11 @@ export function runPretrain(argv: string[]): void {
   const args = parseArgs('pretrain', argv, PRETRAIN_FLAGS);
   const cfg = readPretrainConfig(required(args, '--config', 'pretrain'));
   const data = dataDir(args);
+  // The larger corpus is built from Debian packages (scripts/install-corpus-sources.sh) on first use.
+  const corpusDir = cfg.corpus === 'large' ? ensureCorpus(defaultCorpusDir(root), data, ensureData(data).manifest, stderrLog('corpus: ')).dir : undefined;
   const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
   const stopAfter = args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined;
-  const r = pretrain(cfg, data, out, { resume: args.switches.has('--resume'), stopAfter, log: stderrLog(), progress: progressLine('pretrain') });
+  const r = pretrain(cfg, data, out, { resume: args.switches.has('--resume'), stopAfter, corpusDir, log: stderrLog(), progress: progressLine('pretrain') });
   console.log(JSON.stringify({ out: r.outDir, steps: r.steps, seconds: Math.round(r.seconds), final_train_loss: r.finalTrainLoss, validation_loss: r.validationLoss }));
 }
 

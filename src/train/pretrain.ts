@@ -37,6 +37,8 @@ export interface PretrainConfig {
   eval_batches: number;
   seed: number;
   save_dtype: 'F32' | 'F16' | 'BF16';
+  /** 'small' (the data build's pretrain split, default) or 'large' (data/corpus.ts). */
+  corpus?: 'small' | 'large';
 }
 
 export function readPretrainConfig(path: string): PretrainConfig {
@@ -48,6 +50,7 @@ export function readPretrainConfig(path: string): PretrainConfig {
     'weight_decay', 'grad_clip', 'eval_every', 'checkpoint_every', 'eval_batches', 'seed'] as const) need(k, 'number');
   need('name', 'string');
   need('save_dtype', 'string');
+  if (c.corpus !== undefined && c.corpus !== 'small' && c.corpus !== 'large') throw new Error(`${path}: "corpus" must be "small" or "large", got ${JSON.stringify(c.corpus)}`);
   if ((c.n_embd as number) % (c.n_head as number) !== 0) throw new Error(`${path}: "n_embd" must be divisible by "n_head"`);
   return c as unknown as PretrainConfig;
 }
@@ -64,11 +67,11 @@ export interface PretrainResult {
  * The model directory's non-weight files and the initial model: a byte-level BPE trained
  * once on the training split (kept on resume), tokenizer_config.json, config.json.
  */
-function prepareModelDirectory(cfg: PretrainConfig, dataDir: string, outDir: string, resume: boolean, log: (s: string) => void): { model: GPT2LMHeadModel; tok: TextTokenizer } {
+function prepareModelDirectory(cfg: PretrainConfig, corpusDir: string, outDir: string, resume: boolean, log: (s: string) => void): { model: GPT2LMHeadModel; tok: TextTokenizer } {
   const tokPath = join(outDir, 'tokenizer.json');
   if (!existsSync(tokPath) || !resume) {
-    log(`training a ${cfg.vocab_size}-token byte-level BPE on ${join(dataDir, 'pretrain/train.jsonl')}`);
-    const docs = readFileSync(join(dataDir, 'pretrain/train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
+    log(`training a ${cfg.vocab_size}-token byte-level BPE on ${join(corpusDir, 'train.jsonl')}`);
+    const docs = readFileSync(join(corpusDir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
     writeFileAtomic(tokPath, JSON.stringify(trainByteLevelBpe(docs, { vocabSize: cfg.vocab_size })));
   }
   const eos = cfg.vocab_size - 1; // <|endoftext|> is the last token, as in GPT-2
@@ -82,7 +85,8 @@ function prepareModelDirectory(cfg: PretrainConfig, dataDir: string, outDir: str
 }
 
 /**
- * Runs (or resumes) pre-training. dataDir holds the built datasets; outDir receives the
+ * Runs (or resumes) pre-training. dataDir holds the built datasets (the small corpus is
+ * dataDir/pretrain; opts.corpusDir names another, e.g. the larger corpus); outDir receives the
  * checkpoint directory, training_log.jsonl and, while running, a resumable state/.
  */
 export function pretrain(
@@ -90,17 +94,18 @@ export function pretrain(
   dataDir: string,
   outDir: string,
   /** stopAfter: save the resumable state after that many steps and return (a run in pieces). */
-  opts: { resume?: boolean; stopAfter?: number; log?: (s: string) => void; progress?: Progress } = {},
+  opts: { resume?: boolean; stopAfter?: number; corpusDir?: string; log?: (s: string) => void; progress?: Progress } = {},
 ): PretrainResult {
   const log = opts.log ?? (() => {});
   mkdirSync(outDir, { recursive: true });
   const stateDir = join(outDir, 'state');
   const logPath = join(outDir, 'training_log.jsonl');
 
-  const { model, tok } = prepareModelDirectory(cfg, dataDir, outDir, !!opts.resume, log);
+  const corpusDir = opts.corpusDir ?? join(dataDir, 'pretrain');
+  const { model, tok } = prepareModelDirectory(cfg, corpusDir, outDir, !!opts.resume, log);
   const eos = cfg.vocab_size - 1;
-  const train = jsonlTokenStream(tok, join(dataDir, 'pretrain/train.jsonl'), eos, 'after');
-  const valid = jsonlTokenStream(tok, join(dataDir, 'pretrain/dv.jsonl'), eos, 'after');
+  const train = jsonlTokenStream(tok, join(corpusDir, 'train.jsonl'), eos, 'after');
+  const valid = jsonlTokenStream(tok, join(corpusDir, 'dv.jsonl'), eos, 'after');
   log(`corpus: ${train.length} training tokens, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters`);
 
   const decay = model.parameters().filter((p) => p.ndim >= 2);
