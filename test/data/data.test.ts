@@ -103,3 +103,21 @@ test('user task files: formats and errors with file and line', () => {
   assert.throws(() => loadTaskFile(w('bad4.jsonl', '{"text":"fine"}\n{"txt":"oops"}\n')), /bad4\.jsonl:2: expected \{"text": a non-empty string\}/);
   assert.throws(() => loadTask('no-such-task', 'test', a), /unknown task "no-such-task"/);
 });
+
+test('spam: balanced per split (chance 50%), at least 1,000 validation and test items; hypernym items never spell out the answer', () => {
+  for (const split of SPLITS) {
+    const t = loadTask('spam', split, a);
+    if (t.kind !== 'mc') throw new Error('spam is multiple choice');
+    const spam = t.items.filter((it) => it.label === 0).length;
+    assert.equal(spam * 2, t.items.length, `${split}: as many spam as legitimate messages`);
+    if (split !== 'train') assert.ok(t.items.length >= 1000, `spam ${split} has ${t.items.length} items`);
+    for (const it of t.items) assert.doesNotMatch(it.context.split('\n')[0], /\[[A-Za-z][\w .-]*\]/, 'mailing-list tags are stripped from subjects');
+  }
+  const h = loadTask('wordnet-hypernym', 'validation', a);
+  if (h.kind !== 'mc') throw new Error('wordnet-hypernym is multiple choice');
+  assert.ok(h.items.length >= 1000);
+  for (const it of h.items) {
+    const noun = it.context.replace(/^(An? )?/, '').replace(/ is a kind of$/, '').toLowerCase().split(/\W+/);
+    assert.ok(!it.choices[it.label].toLowerCase().split(/\W+/).some((w) => noun.includes(w)), it.context);
+  }
+});
