@@ -275,6 +275,22 @@ export function buildData(dir: string, log: (s: string) => void = () => {}): Bui
   return writeDirectoryAtomic(dir, (tmp) => buildInto(tmp, dir, log));
 }
 
+/** Documents without their paragraphs that share a 13-gram with `downstream` (empty documents go). */
+function decontaminated(docs: Document[], downstream: Set<string>): { docs: Document[]; dropped: number; kept: number } {
+  let dropped = 0, kept = 0;
+  const out: Document[] = [];
+  for (const d of docs) {
+    const paras = d.text.split('\n').filter((p) => {
+      const bad = hasNgram(p, 13, downstream);
+      if (bad) dropped++;
+      else kept++;
+      return !bad && p.trim().length > 0;
+    });
+    if (paras.length) out.push({ id: d.id, text: paras.join('\n') });
+  }
+  return { docs: out, dropped, kept };
+}
+
 /** Builds every dataset into the directory `tmp` (to become `dir`). */
 function buildInto(tmp: string, dir: string, log: (s: string) => void): BuiltData {
   const files: Manifest['files'] = {};
@@ -313,17 +329,7 @@ function buildInto(tmp: string, dir: string, log: (s: string) => void): BuiltDat
   for (const s of synsets) addNgrams(`${s.definition} ${s.examples.join(' ')}`, 13, downstream);
 
   log('decontaminating the pretraining corpus');
-  let dropped = 0, kept = 0;
-  const pretrainDocs: { id: string; text: string }[] = [];
-  for (const d of [...brownDocuments(), ...pretrainMoby]) {
-    const paras = d.text.split('\n').filter((p) => {
-      const bad = hasNgram(p, 13, downstream);
-      if (bad) dropped++;
-      else kept++;
-      return !bad && p.trim().length > 0;
-    });
-    if (paras.length) pretrainDocs.push({ id: d.id, text: paras.join('\n') });
-  }
+  const { docs: pretrainDocs, dropped, kept } = decontaminated([...brownDocuments(), ...pretrainMoby], downstream);
   // D^T and D^V: 5% of documents each, by hash; the rest trains the base model.
   const part = (id: string) => {
     const u = hashUnit(`pretrain:${id}`);

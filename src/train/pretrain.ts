@@ -84,6 +84,19 @@ function prepareModelDirectory(cfg: PretrainConfig, corpusDir: string, outDir: s
   return { model, tok };
 }
 
+/** Mean loss on the same eval_batches windows of D^V every time (a fixed seed). */
+function meanValidationLoss(model: GPT2LMHeadModel, valid: Int32Array, B: number, T: number, batches: number): number {
+  return noGrad(() => {
+    const rng = new Rng(12345);
+    let s = 0;
+    for (let i = 0; i < batches; i++) {
+      const { ids, targets } = randomWindows(valid, B, T, rng);
+      s += model.loss(ids, targets, B, T).item();
+    }
+    return s / batches;
+  });
+}
+
 /**
  * Runs (or resumes) pre-training. dataDir holds the built datasets (the small corpus is
  * dataDir/pretrain; opts.corpusDir names another, e.g. the larger corpus); outDir receives the
@@ -114,16 +127,7 @@ export function pretrain(
   if (!opts.resume || !existsSync(join(stateDir, 'state.json'))) rmSync(logPath, { force: true });
 
   const B = cfg.batch_size, T = cfg.n_positions;
-  const evalLoss = (): number =>
-    noGrad(() => {
-      const rng = new Rng(12345); // the same validation windows every time
-      let s = 0;
-      for (let i = 0; i < cfg.eval_batches; i++) {
-        const { ids, targets } = randomWindows(valid, B, T, rng);
-        s += model.loss(ids, targets, B, T).item();
-      }
-      return s / cfg.eval_batches;
-    });
+  const evalLoss = (): number => meanValidationLoss(model, valid, B, T, cfg.eval_batches);
 
   let elapsedBefore = 0;
   let start = 0;
