@@ -1,0 +1,136 @@
+// Measures a pre-trained base model for the base-model issue and writes
+// docs/evidence/base-model-eval.json and docs/evidence/base-model-spectra.svg:
+//   - the D^V loss curve of its training log;
+//   - SOTU 2001-2021 test word / token perplexity and bits per byte (the whole split);
+//   - per multiple-choice task: zero-shot and fine-tuned accuracy with standard errors
+//     (all blocks, trunk frozen, lr chosen on validation, test scored once); fine-tuning
+//     from randomly initialised blocks (how much pre-training matters; validation); Emu FT
+//     with the default emulator (validation);
+//   - emulator zero-shot with the defaults (N_a 4, α 0.25, β 0.8) with and without SRC vs
+//     the model, on SOTU validation word perplexity;
+//   - singular-value spectra of one attention and one FFN weight at initialisation and
+//     after pre-training.
+// Usage: node scripts/base-model-eval.mjs MODEL_DIR [--limit N] [--steps N] [--lrs a,b]
+//        [--tasks t1,t2] [--importance-steps N] [--out DIR]
+// Selection is on validation only; the test split is read by the final scoring alone.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  loadModel, TextTokenizer, finetune, scoreTask, ensureData, defaultDataDir, estimateImportance, defaultImportanceConfig,
+  createEmulator, loadEmulator, offsiteTune, DEFAULT_EMULATOR, saveCheckpoint,
+} from '../dist/src/index.js';
+import { loadTask } from '../dist/src/data/tasks.js';
+import { jsonlTokenStream } from '../dist/src/data/streams.js';
+import { GPT2LMHeadModel, gpt2ConfigFromHF } from '../dist/src/models/gpt2.js';
+import { svd } from '../dist/src/linalg/svd.js';
+import { lineChart } from '../dist/src/experiment/svg.js';
+import { defaultCorpusDir, ensureCorpus } from '../dist/src/data/corpus.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const flag = (name, dflt) => (args.includes(name) ? args[args.indexOf(name) + 1] : dflt);
+const modelDir = args[0];
+if (!modelDir || modelDir.startsWith('--')) throw new Error('usage: node scripts/base-model-eval.mjs MODEL_DIR [--limit N] [--steps N] [--lrs a,b] [--tasks t1,t2]');
+const limit = Number(flag('--limit', 1000));
+const steps = Number(flag('--steps', 300));
+const lrs = flag('--lrs', '1e-4,3e-4,1e-3').split(',').map(Number);
+const mcTasks = flag('--tasks', 'wordnet-def,wordnet-cloze,next-sentence,wordnet-hypernym,spam').split(',');
+const work = flag('--out', join(root, 'runs', 'base-model-eval'));
+const log = (s) => process.stderr.write(`${s}\n`);
+mkdirSync(work, { recursive: true });
+const dataDir = defaultDataDir(root);
+const data = ensureData(dataDir);
+const tok = TextTokenizer.fromDir(modelDir);
+const model = loadModel(modelDir);
+const splits = (name) => ({ train: loadTask(name, 'train', dataDir), validation: loadTask(name, 'validation', dataDir), test: loadTask(name, 'test', dataDir) });
+const round = (v, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
+const acc = (s) => ({ acc: round(s.value), stderr: round(s.details.acc_stderr ?? NaN), n: s.details.n ?? null });
+const out = { model: relative(root, modelDir), limit, steps, lrs, commands: [`node scripts/base-model-eval.mjs ${args.join(' ')}`] };
+
+// The D^V loss curve.
+try {
+  out.validation_curve = readFileSync(join(modelDir, 'training_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    .filter((e) => e.val_loss !== undefined).map((e) => ({ step: e.step, val_loss: round(e.val_loss), seconds: Math.round(e.seconds) }));
+} catch {
+  out.validation_curve = null;
+}
+
+// SOTU 2001-2021 test: the whole split, read once here.
+log('SOTU test perplexity');
+const sotuTest = scoreTask(model, tok, loadTask('sotu', 'test', dataDir));
+out.sotu_test = { word_perplexity: round(sotuTest.details.word_perplexity, 2), token_perplexity: round(sotuTest.details.token_perplexity, 2), bits_per_byte: round(sotuTest.details.bits_per_byte) };
+
+/** A copy of the model with every block re-initialised (the trunk kept): how much pre-training matters. */
+function randomBlocksCopy(dir) {
+  const fresh = new GPT2LMHeadModel(gpt2ConfigFromHF(model.hfConfig), 1234);
+  const trained = new Map(model.namedParameters());
+  for (const [name, p] of fresh.namedParameters()) if (!name.startsWith('transformer.h.')) p.data.set(trained.get(name).data);
+  saveCheckpoint(dir, model.hfConfig, fresh.hfTensors());
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) writeFileSync(join(dir, f), readFileSync(join(modelDir, f)));
+  return dir;
+}
+
+// The default emulator (importance on the model's own D^T / D^V), with and without SRC.
+log('importance and the default emulators');
+const corpus = ensureCorpus(defaultCorpusDir(root), dataDir, data.manifest).dir;
+const stream = (f) => jsonlTokenStream(tok, join(corpus, f), tok.prefixTokenId, 'before');
+const impCfg = { ...defaultImportanceConfig(model.spec.hiddenSize), steps: Number(flag('--importance-steps', 400)) };
+estimateImportance(loadModel(modelDir), model.spec.hiddenSize, stream('dt.jsonl'), stream('dv.jsonl'), impCfg, join(work, 'importance'), { resume: true });
+createEmulator(modelDir, join(work, 'importance'), DEFAULT_EMULATOR, join(work, 'emu'));
+createEmulator(modelDir, join(work, 'importance'), { ...DEFAULT_EMULATOR, noSrc: true }, join(work, 'emu-no-src'));
+const sotuVal = loadTask('sotu', 'validation', dataDir);
+const zsVal = scoreTask(model, tok, sotuVal).value;
+const emuVal = scoreTask(loadEmulator(join(work, 'emu')).model, tok, sotuVal).value;
+const emuNoSrcVal = scoreTask(loadEmulator(join(work, 'emu-no-src')).model, tok, sotuVal).value;
+out.emulator_zero_shot_sotu_validation = {
+  model: round(zsVal, 1), emulator: round(emuVal, 1), emulator_without_src: round(emuNoSrcVal, 1),
+  emulator_vs_model_pct: round((100 * (emuVal - zsVal)) / zsVal, 2), without_src_vs_model_pct: round((100 * (emuNoSrcVal - zsVal)) / zsVal, 2),
+};
+
+// Multiple-choice tasks: ZS, FT (selected on validation, test once), FT from random blocks and Emu FT (validation).
+const random = randomBlocksCopy(join(work, 'random-blocks'));
+out.tasks = {};
+for (const name of mcTasks) {
+  log(`task ${name}`);
+  const t = splits(name);
+  const opts = { lrs, steps, batchSize: 16, evalLimit: limit, checkpointEvery: 100, log };
+  const ft = finetune(modelDir, t, join(work, `ft-${name}`), opts);
+  const ftRandom = finetune(random, t, join(work, `ft-random-${name}`), opts);
+  const emu = offsiteTune(join(work, 'emu'), t, join(work, `tune-${name}`), { ...opts, method: 'full' });
+  const majority = Math.max(...[0, 1, 2, 3].map((k) => t.validation.items.slice(0, limit).filter((it) => it.label === k).length)) / Math.min(limit, t.validation.items.length);
+  out.tasks[name] = {
+    validation: {
+      zero_shot: acc(ft.zeroShot.validation), fine_tuned: acc(ft.validation), fine_tuned_from_random_blocks: acc(ftRandom.validation),
+      emu_ft_default_emulator: acc(emu.emuFinetuned.validation), majority_class: round(majority),
+      ft_minus_zs_in_stderr: round((ft.validation.value - ft.zeroShot.validation.value) / Math.hypot(ft.validation.details.acc_stderr, ft.zeroShot.validation.details.acc_stderr), 2),
+    },
+    test: { zero_shot: acc(ft.zeroShot.test), fine_tuned: acc(ft.test) },
+    best_lr: ft.bestLr,
+  };
+}
+rmSync(random, { recursive: true, force: true });
+
+// Singular-value spectra: one attention and one FFN weight of a middle block, at init and trained.
+const init = new GPT2LMHeadModel(gpt2ConfigFromHF(model.hfConfig), 0);
+const mid = Math.floor(model.blocks.length / 2);
+const spectrum = (m, path) => {
+  const lin = path.split('.').reduce((o, k) => o[k], m.blocks.at(mid));
+  const [a, b] = lin.weight.shape;
+  return Array.from(svd(lin.weight.data, a, b).S);
+};
+const series = [];
+out.spectra = {};
+for (const path of ['attn.c_attn', 'mlp.c_fc']) {
+  for (const [label, m] of [['initialised', init], ['pre-trained', model]]) {
+    const s = spectrum(m, path);
+    out.spectra[`${path} ${label}`] = s.map((v) => round(v, 4));
+    series.push({ name: `${path}, ${label}`, points: s.map((v, i) => [i + 1, v]), dashed: label === 'initialised' });
+  }
+}
+const chart = lineChart({ title: `Singular values of block ${mid}'s weights`, xLabel: 'index', yLabel: 'singular value', series, logY: true })
+  // A standalone file: the report page's chart styles go inside the SVG.
+  .replace(/^(<svg[^>]*>)/, '$1<style>.grid{stroke:#e6e6e6}.plot{fill:none;stroke:#999}.tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}.title{font-size:13px;font-weight:600;fill:#111}.legend{font-size:11px;fill:#222}</style>');
+mkdirSync(join(root, 'docs', 'evidence'), { recursive: true });
+writeFileSync(join(root, 'docs', 'evidence', 'base-model-spectra.svg'), chart + '\n');
+writeFileSync(join(root, 'docs', 'evidence', 'base-model-eval.json'), JSON.stringify(out, null, 1) + '\n');
+console.log(JSON.stringify({ sotu_test: out.sotu_test, emulator: out.emulator_zero_shot_sotu_validation, tasks: Object.fromEntries(Object.entries(out.tasks).map(([k, v]) => [k, v.validation.ft_minus_zs_in_stderr])) }));
