@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { CausalLM } from '../models/causal_lm.js';
 import type { Parameter } from '../nn/module.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { readJsonObject } from '../io/checkpoint.js';
 import { writeDirectoryAtomic, writeFileAtomic } from '../io/atomic.js';
 import { float32Tensors } from '../io/parameters.js';
 import { sha256File, sha256Files } from '../io/hash.js';
@@ -77,7 +78,7 @@ export function writeAdapterPackage(outDir: string, pkg: string, emu: EmulatorMa
   return writeDirectoryAtomic(outDir, (tmp) => {
     const tensors = float32Tensors(named);
     writeSafetensors(join(tmp, 'adapter.safetensors'), tensors, { format: 'pt' });
-    const extra = tuner.exportFiles?.(tmp, tensors, { architectureConfig: JSON.parse(readFileSync(join(pkg, 'config.json'), 'utf8')), blocks: emu.plan.adapters, config: tunerConfig }) ?? [];
+    const extra = tuner.exportFiles?.(tmp, tensors, { architectureConfig: readJsonObject(join(pkg, 'config.json')), blocks: emu.plan.adapters, config: tunerConfig }) ?? [];
     const manifest: AdapterManifest = {
       format: ADAPTER_FORMAT,
       method,

@@ -10,7 +10,6 @@
 // The caller supplies one step's forward pass and whatever it logs after the update.
 // Room for what other issues add here: a precision option (bf16 mixed precision) and
 // per-parameter AdamW step counts both belong in this loop, not in its callers.
-import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { backward } from '../tensor/autograd.js';
 import type { Module, Parameter } from '../nn/module.js';
@@ -84,7 +83,7 @@ export interface LoopResult {
 
 /** Runs (or resumes) a training loop; see the file comment for what it guarantees. */
 export function trainLoop(cfg: LoopConfig, hooks: LoopHooks): LoopResult {
-  const stateDir = cfg.checkpoint ? join(cfg.checkpoint.dir) : null;
+  const stateDir = cfg.checkpoint?.dir ?? null;
   const save = (done: number) => {
     if (stateDir) saveTrainState(stateDir, hooks.stateModule, hooks.optimizer, { step: done, ...(hooks.record?.() ?? {}) });
   };
