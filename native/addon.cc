@@ -161,6 +161,58 @@ napi_value GemmBias(napi_env env, napi_callback_info info) {
   return args.ok() ? undefined(env) : nullptr;
 }
 
+// gemmBf16(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, strideA, strideB,
+// strideC, bias | null): mixed precision, C = alpha bf16(op(A)) bf16(op(B)) + beta C (+ bias),
+// float32 arrays only; the reference kernels compute the same rounding naively.
+napi_value GemmBf16(napi_env env, napi_callback_info info) {
+  Args args(env, info, "gemmBf16");
+  const bool ta = args.i64(0) != 0, tb = args.i64(1) != 0;
+  const int64_t M = args.i64(2), N = args.i64(3), K = args.i64(4);
+  const double alpha = args.f64(5);
+  Array A = args.array(6);
+  const int64_t lda = args.i64(7);
+  Array B = args.array(8);
+  const int64_t ldb = args.i64(9);
+  const double beta = args.f64(10);
+  Array C = args.array(11);
+  const int64_t ldc = args.i64(12), batch = args.i64(13), sA = args.i64(14), sB = args.i64(15), sC = args.i64(16);
+  const bool has_bias = !args.is_null(17);
+  Array bias = has_bias ? args.array(17) : Array{};
+  if (!args.require(M >= 0 && N >= 0 && K >= 0 && batch >= 1, "bad dimensions")) return nullptr;
+  const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
+  auto extent = [](int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) -> int64_t {
+    if (rows == 0 || cols == 0) return 0;
+    return (batch - 1) * stride + (rows - 1) * ld + cols;
+  };
+  if (!args.require(lda >= acols && ldb >= bcols && ldc >= N, "leading dimension too small")) return nullptr;
+  args.check(A, DType::F32, usz(extent(arows, acols, lda, sA, batch)), "A");
+  args.check(B, DType::F32, usz(extent(brows, bcols, ldb, sB, batch)), "B");
+  args.check(C, DType::F32, usz(extent(M, N, ldc, sC, batch)), "C");
+  if (has_bias) args.check(bias, DType::F32, usz(N), "bias");
+  if (!args.ok()) return nullptr;
+  const float* bptr = has_bias ? F32(bias) : nullptr;
+  if (const FastKernels* f = fast_for<float>()) {
+    f->sgemm_bf16(ta, tb, M, N, K, float(alpha), F32(A), lda, sA, F32(B), ldb, sB, float(beta), F32(C), ldc, sC, batch, bptr);
+  } else {
+    for (int64_t e = 0; e < batch; ++e) {
+      float* Ce = F32(C) + e * sC;
+      gemm_bf16_ref(ta, tb, M, N, K, float(alpha), F32(A) + e * sA, lda, F32(B) + e * sB, ldb, float(beta), Ce, ldc);
+      if (bptr)
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) Ce[i * ldc + j] += bptr[j];
+    }
+  }
+  return undefined(env);
+}
+
+// bf16Path() -> "vdpbf16ps" | "emulated" | "reference": how gemmBf16 computes now.
+napi_value Bf16Path(napi_env env, napi_callback_info) {
+  const FastKernels* f = fast_for<float>();
+  napi_value r;
+  napi_create_string_utf8(env, f ? f->bf16_path() : "reference", NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
 int64_t shape_total(const int32_t* shape, int ndim) {
   int64_t t = 1;
   for (int d = 0; d < ndim; ++d) t *= shape[d];
@@ -780,6 +832,8 @@ napi_value Init(napi_env env, napi_value exports) {
   const Export table[] = {
       {"gemm", Gemm},
       {"gemmBias", GemmBias},
+      {"gemmBf16", GemmBf16},
+      {"bf16Path", Bf16Path},
       {"binary", Binary},
       {"binaryRows", BinaryRows},
       {"unary", Unary},

@@ -70,6 +70,14 @@ class Args {
     return a;
   }
 
+  // True when argument k is null or undefined (an optional array left out).
+  bool is_null(size_t k) {
+    if (!has(k)) return false;
+    napi_valuetype t;
+    napi_typeof(env_, argv_[k], &t);
+    return t == napi_null || t == napi_undefined;
+  }
+
   // Checks that `a` has at least `need` elements of the given dtype.
   bool check(const Array& a, DType want, size_t need, const char* name) {
     if (!ok_) return false;

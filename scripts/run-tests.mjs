@@ -25,7 +25,7 @@ if (files.length === 0) {
 }
 
 // The suites whose float32 results depend on the kernel set.
-const KERNEL_SENSITIVE = ['ops_golden', 'hf_models', 'broadcast', 'attention_fused', 'gpt2_train', 'determinism', 'autograd', 'optim', 'modules'];
+const KERNEL_SENSITIVE = ['bf16_gemm', 'ops_golden', 'hf_models', 'broadcast', 'attention_fused', 'gpt2_train', 'determinism', 'autograd', 'optim', 'modules'];
 
 function available() {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e',

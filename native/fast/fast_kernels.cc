@@ -13,11 +13,15 @@ const FastKernels* SCALEOT_TABLE_NAME() { return nullptr; }
 }  // namespace scaleot
 #else
 #include <algorithm>
+#if defined(SCALEOT_ISA_AVX512)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "../kernels/gemm.h"
 #include "../threadpool.h"
 #include "fast_kernels.h"
 #include "simd.h"
@@ -77,8 +81,13 @@ struct PackBuffers {
 // Per-thread pack buffers, bounded by MC*KC + KC*NC floats; kept for reuse between calls.
 thread_local PackBuffers t_pack;
 
+// Operand values as packed: float32 as is, or rounded to bfloat16 (the emulated bf16 path).
+template <bool BF16>
+inline float packed(float x) { return BF16 ? round_bf16(x) : x; }
+
 // Packs op(A)[i0:i0+mc, p0:p0+kc] * alpha into MR-row slivers: sliver s holds, for each k,
 // MR consecutive values (rows past mc are zero).
+template <bool BF16 = false>
 void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc, int64_t kc, float alpha,
             float* out) {
   for (int64_t s = 0; s < mc; s += MR) {
@@ -88,11 +97,11 @@ void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_
       // k outer: each step writes one contiguous MR-group while reading MR row streams.
       const float* src = A + (i0 + s) * lda + p0;
       for (int64_t k = 0; k < kc; ++k)
-        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = alpha * src[r * lda + k];
+        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = alpha * packed<BF16>(src[r * lda + k]);
     } else {
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = A + (p0 + k) * lda + i0 + s;
-        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = alpha * src[r];
+        for (int64_t r = 0; r < rows; ++r) dst[k * MR + r] = alpha * packed<BF16>(src[r]);
       }
     }
     if (rows < MR)
@@ -102,6 +111,7 @@ void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_
 }
 
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-column slivers: for each k, NR consecutive values.
+template <bool BF16 = false>
 void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, float* out) {
   for (int64_t s = 0; s < nc; s += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - s);
@@ -110,9 +120,9 @@ void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = B + (p0 + k) * ldb + j0 + s;
         float* d = dst + k * NR;
-        if (cols == NR) std::memcpy(d, src, sizeof(float) * NR);
+        if (cols == NR && !BF16) std::memcpy(d, src, sizeof(float) * NR);
         else {
-          for (int64_t c = 0; c < cols; ++c) d[c] = src[c];
+          for (int64_t c = 0; c < cols; ++c) d[c] = packed<BF16>(src[c]);
           for (int64_t c = cols; c < NR; ++c) d[c] = 0.0f;
         }
       }
@@ -122,7 +132,7 @@ void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_
       const float* src = B + (j0 + s) * ldb + p0;
       for (int64_t k = 0; k < kc; ++k) {
         float* d = dst + k * NR;
-        for (int64_t c = 0; c < cols; ++c) d[c] = src[c * ldb + k];
+        for (int64_t c = 0; c < cols; ++c) d[c] = packed<BF16>(src[c * ldb + k]);
         for (int64_t c = cols; c < NR; ++c) d[c] = 0.0f;
       }
     }
@@ -181,6 +191,8 @@ inline void micro_kernel(int64_t kc, const float* a, const float* b, float* C, i
 
 // One thread's product: C[0:M, 0:N] for the given (already offset) operands.
 // bias (nullable): N values added to every row of C (C = op(A) op(B) + beta C + bias).
+// BF16: operands rounded to bfloat16 while packing (the emulated mixed-precision path).
+template <bool BF16 = false>
 void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                   const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias = nullptr) {
   if (M <= 0 || N <= 0) return;
@@ -203,10 +215,10 @@ void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min<int64_t>(KC, K - pc);
       const float beta_eff = pc == 0 ? beta : 1.0f;
-      pack_b(tb, B, ldb, pc, jc, kc, nc, bp);
+      pack_b<BF16>(tb, B, ldb, pc, jc, kc, nc, bp);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min<int64_t>(MC, M - ic);
-        pack_a(ta, A, lda, ic, pc, mc, kc, alpha, ap);
+        pack_a<BF16>(ta, A, lda, ic, pc, mc, kc, alpha, ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
           const float* bcols = nullptr;
@@ -279,6 +291,174 @@ void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
     return;
   }
   for (int64_t e = 0; e < batch; ++e) sgemm(ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc);
+}
+
+// ---------------------------------------------------------------------------------------
+// Mixed-precision GEMM: bf16 operands, float32 accumulation (fast_kernels.h, sgemm_bf16)
+
+#if defined(SCALEOT_ISA_AVX512)
+// VDPBF16PS: each float32 lane accumulates two bf16 products (k and k + 1), so A is packed
+// as MR-row slivers of k pairs (one 32-bit word per row and pair, broadcast) and B as
+// NR-column slivers of k pairs (a column's two values adjacent: one zmm holds 16 columns).
+inline uint32_t bf16_bits(float x) {
+  x = round_bf16(x);
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u >> 16;
+}
+
+void pack_a_pairs(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc, int64_t kc, uint32_t* out) {
+  const int64_t kp = (kc + 1) / 2;
+  for (int64_t s = 0; s < mc; s += MR) {
+    const int64_t rows = std::min<int64_t>(MR, mc - s);
+    uint32_t* dst = out + s * kp;
+    auto at = [&](int64_t r, int64_t k) { return ta ? A[(p0 + k) * lda + i0 + s + r] : A[(i0 + s + r) * lda + p0 + k]; };
+    for (int64_t q = 0; q < kp; ++q)
+      for (int64_t r = 0; r < MR; ++r) {
+        const uint32_t lo = r < rows ? bf16_bits(at(r, 2 * q)) : 0u;
+        const uint32_t hi = r < rows && 2 * q + 1 < kc ? bf16_bits(at(r, 2 * q + 1)) : 0u;
+        dst[q * MR + r] = lo | (hi << 16);
+      }
+  }
+}
+
+void pack_b_pairs(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, uint16_t* out) {
+  const int64_t kp = (kc + 1) / 2;
+  for (int64_t s = 0; s < nc; s += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - s);
+    uint16_t* dst = out + s * kp * 2;
+    auto at = [&](int64_t c, int64_t k) { return tb ? B[(j0 + s + c) * ldb + p0 + k] : B[(p0 + k) * ldb + j0 + s + c]; };
+    for (int64_t q = 0; q < kp; ++q)
+      for (int64_t c = 0; c < NR; ++c) {
+        dst[(q * NR + c) * 2] = c < cols ? uint16_t(bf16_bits(at(c, 2 * q))) : uint16_t(0);
+        dst[(q * NR + c) * 2 + 1] = c < cols && 2 * q + 1 < kc ? uint16_t(bf16_bits(at(c, 2 * q + 1))) : uint16_t(0);
+      }
+  }
+}
+
+// acc (MR x NR) = sum over k pairs; then C = alpha acc + bias + beta C on the valid part.
+__attribute__((target("avx512f,avx512bf16"))) void micro_kernel_dpbf16(int64_t kp, const uint32_t* a, const uint16_t* b,
+                                                                      float* C, int64_t ldc, float alpha, float beta,
+                                                                      int64_t mr, int64_t nr, const float* bias) {
+  static_assert(NR == 32, "two zmm of B per k pair");
+  __m512 acc[MR][2];
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t q = 0; q < kp; ++q) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512bh ai = (__m512bh)_mm512_set1_epi32(int(a[i]));
+      acc[i][0] = _mm512_dpbf16_ps(acc[i][0], ai, b0);
+      acc[i][1] = _mm512_dpbf16_ps(acc[i][1], ai, b1);
+    }
+    a += MR;
+    b += 2 * NR;
+  }
+  alignas(64) float tile[MR * NR];
+  const __m512 al = _mm512_set1_ps(alpha);
+  for (int i = 0; i < MR; ++i) {
+    __m512 t0 = _mm512_mul_ps(al, acc[i][0]), t1 = _mm512_mul_ps(al, acc[i][1]);
+    if (bias) t0 = _mm512_add_ps(t0, _mm512_loadu_ps(bias)), t1 = _mm512_add_ps(t1, _mm512_loadu_ps(bias + 16));
+    _mm512_store_ps(tile + i * NR, t0);
+    _mm512_store_ps(tile + i * NR + 16, t1);
+  }
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float* c = C + i * ldc + j;
+      *c = beta == 0.0f ? tile[i * NR + j] : beta * *c + tile[i * NR + j];
+    }
+}
+
+struct PairBuffers {
+  std::vector<uint32_t> a;
+  std::vector<uint16_t> b;
+};
+thread_local PairBuffers t_pairs;
+
+// One thread's product on the VDPBF16PS path (the blocking of sgemm_serial).
+void sgemm_serial_dpbf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                         const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    sgemm_serial(ta, tb, M, N, 0, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    return;
+  }
+  alignas(64) float bias_tail[NR];
+  const int64_t kpmax = (std::min<int64_t>(KC, K) + 1) / 2;
+  const int64_t nc_max = std::min<int64_t>(NC, (N + NR - 1) / NR * NR), mc_max = std::min<int64_t>(MC, (M + MR - 1) / MR * MR);
+  if (t_pairs.a.size() < size_t(mc_max * kpmax)) t_pairs.a.resize(size_t(mc_max * kpmax));
+  if (t_pairs.b.size() < size_t(nc_max * kpmax * 2)) t_pairs.b.resize(size_t(nc_max * kpmax * 2));
+  uint32_t* ap = t_pairs.a.data();
+  uint16_t* bp = t_pairs.b.data();
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min<int64_t>(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min<int64_t>(KC, K - pc), kp = (kc + 1) / 2;
+      const float beta_eff = pc == 0 ? beta : 1.0f;
+      pack_b_pairs(tb, B, ldb, pc, jc, kc, nc, bp);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min<int64_t>(MC, M - ic);
+        pack_a_pairs(ta, A, lda, ic, pc, mc, kc, ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min<int64_t>(NR, nc - jr);
+          const float* bcols = nullptr;
+          if (bias && pc == 0) {
+            for (int64_t c = 0; c < NR; ++c) bias_tail[c] = c < nr ? bias[jc + jr + c] : 0.0f;
+            bcols = bias_tail;
+          }
+          for (int64_t ir = 0; ir < mc; ir += MR)
+            micro_kernel_dpbf16(kp, ap + ir * kp, bp + jr * kp * 2, C + (ic + ir) * ldc + jc + jr, ldc, alpha, beta_eff,
+                                std::min<int64_t>(MR, mc - ir), nr, bcols);
+        }
+      }
+    }
+  }
+}
+
+bool use_dpbf16() {
+  static const bool yes = __builtin_cpu_supports("avx512bf16") && !(std::getenv("SCALEOT_BF16") && std::strcmp(std::getenv("SCALEOT_BF16"), "emulate") == 0);
+  return yes;
+}
+#else
+bool use_dpbf16() { return false; }
+#endif
+
+const char* bf16_path() { return use_dpbf16() ? "vdpbf16ps" : "emulated"; }
+
+// One thread's bf16 product on the path this CPU takes.
+void sgemm_serial_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                       const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+#if defined(SCALEOT_ISA_AVX512)
+  if (use_dpbf16()) return sgemm_serial_dpbf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+#endif
+  sgemm_serial<true>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+}
+
+// Split like sgemm_bias (over rows or columns of C, never over K): deterministic whatever
+// the thread count. A batch runs its entries one after another.
+void sgemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, int64_t sa,
+                const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc, int64_t batch,
+                const float* bias) {
+  const int nt = num_threads();
+  for (int64_t e = 0; e < batch; ++e) {
+    const float *Ae = A + e * sa, *Be = B + e * sb;
+    float* Ce = C + e * sc;
+    if (nt == 1 || M * N * K < kParallelGemmWork) {
+      sgemm_serial_bf16(ta, tb, M, N, K, alpha, Ae, lda, Be, ldb, beta, Ce, ldc, bias);
+      continue;
+    }
+    const bool split_n = N >= M || M < MR * nt;
+    parallel_run(nt, [&](int t, int parts) {
+      int64_t lo, hi;
+      if (split_n) {
+        split_range(N, parts, t, NR, &lo, &hi);
+        if (hi > lo) sgemm_serial_bf16(ta, tb, M, hi - lo, K, alpha, Ae, lda, b_cols(tb, Be, ldb, lo), ldb, beta, Ce + lo, ldc, bias ? bias + lo : nullptr);
+      } else {
+        split_range(M, parts, t, MR, &lo, &hi);
+        if (hi > lo) sgemm_serial_bf16(ta, tb, hi - lo, N, K, alpha, a_rows(ta, Ae, lda, lo), lda, Be, ldb, beta, Ce + lo * ldc, ldc, bias);
+      }
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -820,7 +1000,8 @@ void adamw_step(int64_t n, float* p, const float* g, float* m, float* v, float d
 }
 
 const FastKernels kTable = {
-    ISA_NAME,          sgemm,          sgemm_bias,         sgemm_batched,         binary_rows,          unary,
+    ISA_NAME,          sgemm,          sgemm_bias,         sgemm_batched,         sgemm_bf16,           bf16_path,
+    binary_rows,       unary,
     activation_backward, axpy,         layernorm_forward,     layernorm_backward,
     rmsnorm_forward,   rmsnorm_backward,   attention_forward,     attention_backward,
     cross_entropy_forward, cross_entropy_backward,

@@ -21,6 +21,14 @@ struct FastKernels {
   void (*sgemm_batched)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                         int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
                         float* C, int64_t ldc, int64_t stride_c, int64_t batch);
+  // Mixed precision: C = alpha (bf16(op(A)) bf16(op(B))) + beta C (+ bias), operands rounded
+  // to bfloat16 (round to nearest even) while packing, products accumulated in float32.
+  // VDPBF16PS where the CPU has AVX512-BF16, else float32 FMAs on the rounded operands.
+  void (*sgemm_bf16)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                     int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
+                     float* C, int64_t ldc, int64_t stride_c, int64_t batch, const float* bias);
+  // Which bf16 path sgemm_bf16 takes: "vdpbf16ps" or "emulated".
+  const char* (*bf16_path)();
   void (*binary_rows)(int op, int64_t rows, int64_t cols, const float* a, int64_t ars, int64_t acs, const float* b,
                       int64_t brs, int64_t bcs, float* out);
   void (*unary)(int op, int64_t n, const float* x, float* y, float p);

@@ -17,6 +17,15 @@ export interface NativeKernels {
   gemm(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: FloatArray, lda: number,
     B: FloatArray, ldb: number, beta: number, C: FloatArray, ldc: number, batch: number, strideA: number,
     strideB: number, strideC: number): void;
+  /**
+   * Mixed precision (float32 arrays): C = alpha bf16(op(A)) bf16(op(B)) + beta C (+ bias),
+   * operands rounded to bfloat16 (nearest even), products summed in float32; batched.
+   */
+  gemmBf16(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
+    B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number, batch: number, strideA: number,
+    strideB: number, strideC: number, bias: Float32Array | null): void;
+  /** How gemmBf16 runs: 'vdpbf16ps' (AVX512-BF16), 'emulated' (float32 FMAs) or 'reference'. */
+  bf16Path(): string;
   /** C = op(A) op(B) + bias, bias (N) broadcast over the M rows. */
   gemmBias(transA: number, transB: number, M: number, N: number, K: number, A: FloatArray, lda: number, B: FloatArray,
     ldb: number, bias: FloatArray, C: FloatArray, ldc: number): void;
