@@ -4,16 +4,17 @@ import { join } from 'node:path';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
 import { buildCorpus, defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
-import { FlagSpec, parseArgs, intFlag, required } from './args.js';
+import { FlagSpec, parseArgs, intFlag, required, UsageError } from './args.js';
 import { dataDir, root, stderrLog } from './common.js';
 import { progressLine } from './progress.js';
 
 export const PRETRAIN_FLAGS: FlagSpec = {
   summary: 'Pre-train a GPT-2-architecture base model from scratch on the offline corpus (resumable, in pieces if need be).',
-  values: ['--config', '--out', '--data-dir', '--stop-after'],
+  values: ['--config', '--out', '--data-dir', '--stop-after', '--precision'],
   switches: ['--resume'],
   help: {
     '--config': 'the pre-training configuration, e.g. configs/base-16.json (required)',
+    '--precision': 'matrix products in fp32 or bf16 (mixed precision); overrides the config\'s "precision" (default fp32)',
     '--out': 'the model directory to write (default models/<name>)',
     '--data-dir': 'where the built datasets live',
     '--stop-after': 'save the resumable state after N steps and stop',
@@ -24,6 +25,9 @@ export const PRETRAIN_FLAGS: FlagSpec = {
 export function runPretrain(argv: string[]): void {
   const args = parseArgs('pretrain', argv, PRETRAIN_FLAGS);
   const cfg = readPretrainConfig(required(args, '--config', 'pretrain'));
+  const precision = args.values.get('--precision');
+  if (precision !== undefined && precision !== 'fp32' && precision !== 'bf16') throw new UsageError('pretrain: --precision must be fp32 or bf16');
+  if (precision) cfg.precision = precision;
   const data = dataDir(args);
   // The larger corpus is built from Debian packages (scripts/install-corpus-sources.sh) on first use.
   const corpusDir = cfg.corpus === 'large' ? ensureCorpus(defaultCorpusDir(root), data, ensureData(data).manifest, stderrLog('corpus: ')).dir : undefined;

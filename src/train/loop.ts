@@ -8,14 +8,16 @@
 //   - checkpoints every K steps (weights, AdamW moments and the caller's record, written
 //     atomically), resume from the last one, and stopping after N steps (a run in pieces).
 // The caller supplies one step's forward pass and whatever it logs after the update.
-// Room for what other issues add here: a precision option (bf16 mixed precision) and
-// per-parameter AdamW step counts both belong in this loop, not in its callers.
+//   - the precision of matrix products (bf16 mixed precision: tensor/ops/matmul.ts) for the
+//     forward and backward passes; master weights, gradients and AdamW stay float32.
+// Per-parameter AdamW step counts belong in this loop too when they come.
 import type { Tensor } from '../tensor/tensor.js';
 import { backward } from '../tensor/autograd.js';
 import type { Module, Parameter } from '../nn/module.js';
 import type { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { mulScalar } from '../tensor/ops/arithmetic.js';
+import { withMatmulPrecision, type MatmulPrecision } from '../tensor/ops/matmul.js';
 import { Rng } from '../util/rng.js';
 import { loadTrainState, saveTrainState } from './state.js';
 
@@ -40,6 +42,8 @@ export interface LoopConfig {
   resume?: boolean;
   /** Save the state after this many steps and return (to be continued with resume). */
   stopAfter?: number;
+  /** Matrix products in bf16 (mixed precision) or float32; the process default otherwise. */
+  precision?: MatmulPrecision;
 }
 
 export interface StepReport {
@@ -103,12 +107,16 @@ export function trainLoop(cfg: LoopConfig, hooks: LoopHooks): LoopResult {
     if (cfg.schedule) hooks.optimizer.lr = cfg.schedule(step);
     hooks.optimizer.zeroGrad();
     let loss: number | null = null;
-    for (let m = 0; m < micro; m++) {
-      const l = hooks.forward(step, rng, m);
-      if (!l) continue;
-      backward(micro === 1 ? l : mulScalar(l, 1 / micro));
-      loss = (loss ?? 0) + l.item() / micro;
-    }
+    const pass = () => {
+      for (let m = 0; m < micro; m++) {
+        const l = hooks.forward(step, rng, m);
+        if (!l) continue;
+        backward(micro === 1 ? l : mulScalar(l, 1 / micro));
+        loss = (loss ?? 0) + l.item() / micro;
+      }
+    };
+    if (cfg.precision) withMatmulPrecision(cfg.precision, pass);
+    else pass();
     let gradNorm: number | null = null;
     if (loss !== null) {
       if (clip > 0) gradNorm = clipGradNorm(hooks.params, clip);

@@ -39,6 +39,8 @@ export interface PretrainConfig {
   save_dtype: 'F32' | 'F16' | 'BF16';
   /** 'small' (the data build's pretrain split, default) or 'large' (data/corpus.ts). */
   corpus?: 'small' | 'large';
+  /** Matrix products in 'fp32' (default) or 'bf16' (mixed precision, tensor/ops/matmul.ts). */
+  precision?: 'fp32' | 'bf16';
 }
 
 export function readPretrainConfig(path: string): PretrainConfig {
@@ -51,6 +53,7 @@ export function readPretrainConfig(path: string): PretrainConfig {
   need('name', 'string');
   need('save_dtype', 'string');
   if (c.corpus !== undefined && c.corpus !== 'small' && c.corpus !== 'large') throw new Error(`${path}: "corpus" must be "small" or "large", got ${JSON.stringify(c.corpus)}`);
+  if (c.precision !== undefined && c.precision !== 'fp32' && c.precision !== 'bf16') throw new Error(`${path}: "precision" must be "fp32" or "bf16", got ${JSON.stringify(c.precision)}`);
   if ((c.n_embd as number) % (c.n_head as number) !== 0) throw new Error(`${path}: "n_embd" must be divisible by "n_head"`);
   return c as unknown as PretrainConfig;
 }
@@ -138,6 +141,7 @@ export function pretrain(
     steps: cfg.steps, seed: cfg.seed, clipNorm: cfg.grad_clip,
     schedule: (step) => cosineWithWarmup(step, { maxLr: cfg.lr, warmupSteps: cfg.warmup_steps, totalSteps: cfg.steps, minLr: cfg.min_lr }),
     checkpoint: { dir: stateDir, every: cfg.checkpoint_every }, resume: !!opts.resume, stopAfter: opts.stopAfter,
+    precision: cfg.precision ?? 'fp32',
   }, {
     optimizer: opt, params: model.parameters(), stateModule: model,
     forward: (_step, rng) => {

@@ -6,6 +6,52 @@ import { record } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
 import { sumTo } from './reduce.js';
 
+/**
+ * The precision of matrix products (PyTorch's CPU autocast rule for matmuls and linear
+ * layers): 'fp32', or 'bf16' = operands rounded to bfloat16, products accumulated in
+ * float32, float32 results (native gemmBf16). Everything else (norms, softmax, losses,
+ * reductions, optimizer state, master weights, gradient accumulation) stays float32, and
+ * float64 tensors (the finite-difference reference path) are never rounded. A backward
+ * pass uses the precision its forward ran with. Default: SCALEOT_PRECISION, else fp32.
+ */
+export type MatmulPrecision = 'fp32' | 'bf16';
+
+function precisionFromEnv(): MatmulPrecision {
+  const v = process.env.SCALEOT_PRECISION;
+  if (v === undefined || v === '' || v === 'fp32') return 'fp32';
+  if (v === 'bf16') return 'bf16';
+  throw new Error(`SCALEOT_PRECISION must be fp32 or bf16, got ${JSON.stringify(v)}`);
+}
+
+let precision: MatmulPrecision = precisionFromEnv();
+
+export function matmulPrecision(): MatmulPrecision {
+  return precision;
+}
+
+/** Runs fn with matrix products in precision p (restored afterwards, also on errors). */
+export function withMatmulPrecision<T>(p: MatmulPrecision, fn: () => T): T {
+  const before = precision;
+  precision = p;
+  try {
+    return fn();
+  } finally {
+    precision = before;
+  }
+}
+
+/** C = alpha op(A) op(B) + beta C (batched), in the current precision for float32 operands. */
+function gemm(ta: number, tb: number, M: number, N: number, K: number, A: Tensor['data'], lda: number, B: Tensor['data'], ldb: number, beta: number,
+  C: Tensor['data'], ldc: number, batch: number, sA: number, sB: number, sC: number, bias: Tensor['data'] | null = null): void {
+  if (precision === 'bf16' && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
+    native.gemmBf16(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC, bias as Float32Array | null);
+  } else if (bias) {
+    native.gemmBias(ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
+  } else {
+    native.gemm(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC);
+  }
+}
+
 export interface MatmulOptions {
   transA?: boolean;
   transB?: boolean;
@@ -41,10 +87,10 @@ function gemmInto(a: Tensor, b: Tensor, ta: boolean, tb: boolean, p: Plan, out: 
   const ldb = b.shape[b.ndim - 1];
   if (p.bShared && !ta) {
     // Fold the batch into M: one big product with the shared matrix.
-    native.gemm(0, tb ? 1 : 0, p.batch * p.M, p.N, p.K, 1, a.data, lda, b.data, ldb, beta, out.data, p.N, 1, 0, 0, 0);
+    gemm(0, tb ? 1 : 0, p.batch * p.M, p.N, p.K, a.data, lda, b.data, ldb, beta, out.data, p.N, 1, 0, 0, 0);
     return;
   }
-  native.gemm(ta ? 1 : 0, tb ? 1 : 0, p.M, p.N, p.K, 1, a.data, lda, b.data, ldb, beta, out.data, p.N, p.batch,
+  gemm(ta ? 1 : 0, tb ? 1 : 0, p.M, p.N, p.K, a.data, lda, b.data, ldb, beta, out.data, p.N, p.batch,
     p.M * p.K, p.bShared ? 0 : p.K * p.N, p.M * p.N);
 }
 
@@ -54,7 +100,8 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const p = plan(a, b, ta, tb);
   const out = new Tensor(allocate(p.batch * p.M * p.N, a.dtype), [...p.batchShape, p.M, p.N]);
   gemmInto(a, b, ta, tb, p, out, 0);
-  return record('matmul', out, [a, b], (g) => {
+  const prec = precision;
+  return record('matmul', out, [a, b], (g) => withMatmulPrecision(prec, () => {
     // C = op(A) op(B):  d op(A) = G op(B)ᵀ,  d op(B) = op(A)ᵀ G; undo the op on each side.
     let ga: Tensor | null = null, gb: Tensor | null = null;
     if (a.requiresGrad) {
@@ -73,7 +120,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       }
     }
     return [ga, gb];
-  });
+  }));
 }
 
 /** a as a (batch*M, K) matrix; a transposed a is copied into that layout first. */
@@ -91,8 +138,7 @@ function flattenBatch(a: Tensor, ta: boolean): Tensor {
 function batchedWithShared(b: Tensor, g: Tensor, tb: boolean, p: Plan): Tensor {
   const out = new Tensor(allocate(p.batch * p.K * p.M, g.dtype), [...p.batchShape, p.K, p.M]);
   const ldb = b.shape[1];
-  native.gemm(tb ? 1 : 0, 1, p.K, p.M, p.N, 1, b.data, ldb, g.data, p.N, 0, out.data, p.M, p.batch, 0, p.M * p.N,
-    p.K * p.M);
+  gemm(tb ? 1 : 0, 1, p.K, p.M, p.N, b.data, ldb, g.data, p.N, 0, out.data, p.M, p.batch, 0, p.M * p.N, p.K * p.M);
   return out;
 }
 
@@ -111,8 +157,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLay
   // One pass: the bias is added inside the GEMM's store instead of a second sweep.
   const rows = x.size / inDim;
   const out = new Tensor(allocate(rows * outDim, x.dtype), [...x.shape.slice(0, -1), outDim]);
-  native.gemmBias(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, weight.data, transB ? inDim : outDim, bias.data, out.data, outDim);
-  return record('linear', out, [x, weight, bias], (g) => {
+  gemm(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, weight.data, transB ? inDim : outDim, 0, out.data, outDim, 1, 0, 0, 0, bias.data);
+  const prec = precision;
+  return record('linear', out, [x, weight, bias], (g) => withMatmulPrecision(prec, () => {
     const g2 = new Tensor(g.data, [rows, outDim]);
     const x2 = new Tensor(x.data, [rows, inDim]);
     // y = x Wᵀ (out_in) or x W (in_out)
@@ -120,6 +167,6 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLay
     const gw = weight.requiresGrad ? (transB ? matmul(g2, x2, { transA: true }) : matmul(x2, g2, { transA: true })) : null;
     const gb = bias.requiresGrad ? sumTo(g2, [outDim]) : null;
     return [gx, gw, gb];
-  });
+  }));
 }
 
