@@ -89,42 +89,59 @@ float* F32(const Array& a) { return static_cast<float*>(a.data); }
 
 size_t usz(int64_t v) { return v < 0 ? 0 : static_cast<size_t>(v); }
 
-// gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, strideA, strideB, strideC)
-napi_value Gemm(napi_env env, napi_callback_info info) {
-  Args args(env, info, "gemm");
-  const bool ta = args.i64(0) != 0, tb = args.i64(1) != 0;
-  const int64_t M = args.i64(2), N = args.i64(3), K = args.i64(4);
-  const double alpha = args.f64(5);
-  Array A = args.array(6);
-  const int64_t lda = args.i64(7);
-  Array B = args.array(8);
-  const int64_t ldb = args.i64(9);
-  const double beta = args.f64(10);
-  Array C = args.array(11);
-  const int64_t ldc = args.i64(12), batch = args.i64(13), sA = args.i64(14), sB = args.i64(15), sC = args.i64(16);
-  if (!args.require(M >= 0 && N >= 0 && K >= 0 && batch >= 1, "bad dimensions")) return nullptr;
+// The arguments gemm and gemmBf16 share: (transA, transB, M, N, K, alpha, A, lda, B, ldb,
+// beta, C, ldc, batch, strideA, strideB, strideC), checked against the arrays' lengths.
+struct GemmCall {
+  bool ta, tb;
+  int64_t M, N, K;
+  double alpha, beta;
+  Array A, B, C;
+  int64_t lda, ldb, ldc, batch, sA, sB, sC;
+};
+
+// Reads and checks a GemmCall; the operands must have dtype `want` (the first's when null).
+bool read_gemm(Args& args, GemmCall& g, const DType* want) {
+  g.ta = args.i64(0) != 0, g.tb = args.i64(1) != 0;
+  g.M = args.i64(2), g.N = args.i64(3), g.K = args.i64(4);
+  g.alpha = args.f64(5);
+  g.A = args.array(6);
+  g.lda = args.i64(7);
+  g.B = args.array(8);
+  g.ldb = args.i64(9);
+  g.beta = args.f64(10);
+  g.C = args.array(11);
+  g.ldc = args.i64(12), g.batch = args.i64(13), g.sA = args.i64(14), g.sB = args.i64(15), g.sC = args.i64(16);
+  if (!args.require(g.M >= 0 && g.N >= 0 && g.K >= 0 && g.batch >= 1, "bad dimensions")) return false;
   // Last element touched by each operand, for the bounds check.
-  const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
+  const int64_t arows = g.ta ? g.K : g.M, acols = g.ta ? g.M : g.K, brows = g.tb ? g.N : g.K, bcols = g.tb ? g.K : g.N;
   auto extent = [](int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) -> int64_t {
     if (rows == 0 || cols == 0) return 0;
     return (batch - 1) * stride + (rows - 1) * ld + cols;
   };
-  if (!args.require(lda >= acols && ldb >= bcols && ldc >= N, "leading dimension too small")) return nullptr;
-  const DType dt = A.dtype;
-  args.check(A, dt, usz(extent(arows, acols, lda, sA, batch)), "A");
-  args.check(B, dt, usz(extent(brows, bcols, ldb, sB, batch)), "B");
-  args.check(C, dt, usz(extent(M, N, ldc, sC, batch)), "C");
-  dispatch(args, A, [&](auto tag) {
+  if (!args.require(g.lda >= acols && g.ldb >= bcols && g.ldc >= g.N, "leading dimension too small")) return false;
+  const DType dt = want ? *want : g.A.dtype;
+  args.check(g.A, dt, usz(extent(arows, acols, g.lda, g.sA, g.batch)), "A");
+  args.check(g.B, dt, usz(extent(brows, bcols, g.ldb, g.sB, g.batch)), "B");
+  args.check(g.C, dt, usz(extent(g.M, g.N, g.ldc, g.sC, g.batch)), "C");
+  return args.ok();
+}
+
+// gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, strideA, strideB, strideC)
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  Args args(env, info, "gemm");
+  GemmCall g;
+  if (!read_gemm(args, g, nullptr)) return nullptr;
+  dispatch(args, g.A, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>()) {
-      f->sgemm_batched(ta, tb, M, N, K, float(alpha), reinterpret_cast<const float*>(A.data), lda, sA,
-                       reinterpret_cast<const float*>(B.data), ldb, sB, float(beta), reinterpret_cast<float*>(C.data),
-                       ldc, sC, batch);
+      f->sgemm_batched(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), reinterpret_cast<const float*>(g.A.data), g.lda, g.sA,
+                       reinterpret_cast<const float*>(g.B.data), g.ldb, g.sB, float(g.beta),
+                       reinterpret_cast<float*>(g.C.data), g.ldc, g.sC, g.batch);
       return;
     }
-    for (int64_t b = 0; b < batch; ++b)
-      gemm_ref<T>(ta, tb, M, N, K, T(alpha), ptr<T>(A) + b * sA, lda, ptr<T>(B) + b * sB, ldb, T(beta),
-                  ptr<T>(C) + b * sC, ldc);
+    for (int64_t b = 0; b < g.batch; ++b)
+      gemm_ref<T>(g.ta, g.tb, g.M, g.N, g.K, T(g.alpha), ptr<T>(g.A) + b * g.sA, g.lda, ptr<T>(g.B) + b * g.sB, g.ldb,
+                  T(g.beta), ptr<T>(g.C) + b * g.sC, g.ldc);
   });
   return args.ok() ? undefined(env) : nullptr;
 }
@@ -166,40 +183,24 @@ napi_value GemmBias(napi_env env, napi_callback_info info) {
 // float32 arrays only; the reference kernels compute the same rounding naively.
 napi_value GemmBf16(napi_env env, napi_callback_info info) {
   Args args(env, info, "gemmBf16");
-  const bool ta = args.i64(0) != 0, tb = args.i64(1) != 0;
-  const int64_t M = args.i64(2), N = args.i64(3), K = args.i64(4);
-  const double alpha = args.f64(5);
-  Array A = args.array(6);
-  const int64_t lda = args.i64(7);
-  Array B = args.array(8);
-  const int64_t ldb = args.i64(9);
-  const double beta = args.f64(10);
-  Array C = args.array(11);
-  const int64_t ldc = args.i64(12), batch = args.i64(13), sA = args.i64(14), sB = args.i64(15), sC = args.i64(16);
+  GemmCall g;
+  const DType f32 = DType::F32;
+  if (!read_gemm(args, g, &f32)) return nullptr;
   const bool has_bias = !args.is_null(17);
   Array bias = has_bias ? args.array(17) : Array{};
-  if (!args.require(M >= 0 && N >= 0 && K >= 0 && batch >= 1, "bad dimensions")) return nullptr;
-  const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K, bcols = tb ? K : N;
-  auto extent = [](int64_t rows, int64_t cols, int64_t ld, int64_t stride, int64_t batch) -> int64_t {
-    if (rows == 0 || cols == 0) return 0;
-    return (batch - 1) * stride + (rows - 1) * ld + cols;
-  };
-  if (!args.require(lda >= acols && ldb >= bcols && ldc >= N, "leading dimension too small")) return nullptr;
-  args.check(A, DType::F32, usz(extent(arows, acols, lda, sA, batch)), "A");
-  args.check(B, DType::F32, usz(extent(brows, bcols, ldb, sB, batch)), "B");
-  args.check(C, DType::F32, usz(extent(M, N, ldc, sC, batch)), "C");
-  if (has_bias) args.check(bias, DType::F32, usz(N), "bias");
-  if (!args.ok()) return nullptr;
+  if (has_bias && !args.check(bias, DType::F32, usz(g.N), "bias")) return nullptr;
   const float* bptr = has_bias ? F32(bias) : nullptr;
   if (const FastKernels* f = fast_for<float>()) {
-    f->sgemm_bf16(ta, tb, M, N, K, float(alpha), F32(A), lda, sA, F32(B), ldb, sB, float(beta), F32(C), ldc, sC, batch, bptr);
+    f->sgemm_bf16(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), F32(g.A), g.lda, g.sA, F32(g.B), g.ldb, g.sB, float(g.beta),
+                  F32(g.C), g.ldc, g.sC, g.batch, bptr);
   } else {
-    for (int64_t e = 0; e < batch; ++e) {
-      float* Ce = F32(C) + e * sC;
-      gemm_bf16_ref(ta, tb, M, N, K, float(alpha), F32(A) + e * sA, lda, F32(B) + e * sB, ldb, float(beta), Ce, ldc);
+    for (int64_t e = 0; e < g.batch; ++e) {
+      float* Ce = F32(g.C) + e * g.sC;
+      gemm_bf16_ref(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), F32(g.A) + e * g.sA, g.lda, F32(g.B) + e * g.sB, g.ldb,
+                    float(g.beta), Ce, g.ldc);
       if (bptr)
-        for (int64_t i = 0; i < M; ++i)
-          for (int64_t j = 0; j < N; ++j) Ce[i * ldc + j] += bptr[j];
+        for (int64_t i = 0; i < g.M; ++i)
+          for (int64_t j = 0; j < g.N; ++j) Ce[i * g.ldc + j] += bptr[j];
     }
   }
   return undefined(env);
