@@ -243,11 +243,16 @@ void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
 inline const float* a_rows(bool ta, const float* A, int64_t lda, int64_t i) { return ta ? A + i : A + i * lda; }
 inline const float* b_cols(bool tb, const float* B, int64_t ldb, int64_t j) { return tb ? B + j * ldb : B + j; }
 
-void sgemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+using SerialGemm = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                           float, float*, int64_t, const float*);
+
+// Runs one product with `serial` on every thread: split over rows or columns of C, never
+// over K, so every element is summed in the same order whatever the thread count.
+void split_gemm(SerialGemm serial, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   const int nt = num_threads();
   if (nt == 1 || M * N * K < kParallelGemmWork) {
-    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
     return;
   }
   // Split the larger output dimension; column splits keep whole NR slivers.
@@ -257,14 +262,17 @@ void sgemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
     if (split_n) {
       split_range(N, parts, t, NR, &lo, &hi);
       if (hi > lo)
-        sgemm_serial(ta, tb, M, hi - lo, K, alpha, A, lda, b_cols(tb, B, ldb, lo), ldb, beta, C + lo, ldc,
-                     bias ? bias + lo : nullptr);
+        serial(ta, tb, M, hi - lo, K, alpha, A, lda, b_cols(tb, B, ldb, lo), ldb, beta, C + lo, ldc, bias ? bias + lo : nullptr);
     } else {
       split_range(M, parts, t, MR, &lo, &hi);
-      if (hi > lo)
-        sgemm_serial(ta, tb, hi - lo, N, K, alpha, a_rows(ta, A, lda, lo), lda, B, ldb, beta, C + lo * ldc, ldc, bias);
+      if (hi > lo) serial(ta, tb, hi - lo, N, K, alpha, a_rows(ta, A, lda, lo), lda, B, ldb, beta, C + lo * ldc, ldc, bias);
     }
   });
+}
+
+void sgemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+  split_gemm(sgemm_serial<false>, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
@@ -434,31 +442,12 @@ void sgemm_serial_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float 
   sgemm_serial<true>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
-// Split like sgemm_bias (over rows or columns of C, never over K): deterministic whatever
-// the thread count. A batch runs its entries one after another.
+// Split like sgemm_bias (split_gemm); a batch runs its entries one after another.
 void sgemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, int64_t sa,
                 const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc, int64_t batch,
                 const float* bias) {
-  const int nt = num_threads();
-  for (int64_t e = 0; e < batch; ++e) {
-    const float *Ae = A + e * sa, *Be = B + e * sb;
-    float* Ce = C + e * sc;
-    if (nt == 1 || M * N * K < kParallelGemmWork) {
-      sgemm_serial_bf16(ta, tb, M, N, K, alpha, Ae, lda, Be, ldb, beta, Ce, ldc, bias);
-      continue;
-    }
-    const bool split_n = N >= M || M < MR * nt;
-    parallel_run(nt, [&](int t, int parts) {
-      int64_t lo, hi;
-      if (split_n) {
-        split_range(N, parts, t, NR, &lo, &hi);
-        if (hi > lo) sgemm_serial_bf16(ta, tb, M, hi - lo, K, alpha, Ae, lda, b_cols(tb, Be, ldb, lo), ldb, beta, Ce + lo, ldc, bias ? bias + lo : nullptr);
-      } else {
-        split_range(M, parts, t, MR, &lo, &hi);
-        if (hi > lo) sgemm_serial_bf16(ta, tb, hi - lo, N, K, alpha, a_rows(ta, Ae, lda, lo), lda, Be, ldb, beta, Ce + lo * ldc, ldc, bias);
-      }
-    });
-  }
+  for (int64_t e = 0; e < batch; ++e)
+    split_gemm(sgemm_serial_bf16, ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc, bias);
 }
 
 // ---------------------------------------------------------------------------------------
