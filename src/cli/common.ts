@@ -1,7 +1,7 @@
 // What the commands share: the package root, stderr logging (the library itself prints
 // nothing), task loading from built-in names or files, and learning-rate grids.
 import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
-import { defaultDataDir, ensureData } from '../data/build.js';
+import { defaultDataDir, ensureData, type BuiltData } from '../data/build.js';
 import { PAPER_LR_GRID } from '../train/finetune.js';
 import { packageRoot } from '../util/root.js';
 import { ParsedArgs, UsageError, required } from './args.js';
@@ -14,11 +14,14 @@ export function stderrLog(prefix = ''): (s: string) => void {
   return (s) => writeLogLine(`${prefix}${s}`);
 }
 
+/** The built datasets (directory and manifest), built or verified first. */
+export function builtData(args: ParsedArgs): BuiltData {
+  return ensureData(args.values.get('--data-dir') ?? defaultDataDir(root), stderrLog('data: '));
+}
+
 /** The built datasets' directory, built or verified first. */
 export function dataDir(args: ParsedArgs): string {
-  const dir = args.values.get('--data-dir') ?? defaultDataDir(root);
-  ensureData(dir, stderrLog('data: '));
-  return dir;
+  return builtData(args).dir;
 }
 
 /** A task's three splits: a built-in --task, or --train/--validation/--test files. */

@@ -5,7 +5,7 @@ import { buildData, defaultDataDir, ensureData } from '../data/build.js';
 import { buildCorpus, defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
 import { FlagSpec, parseArgs, intFlag, required, UsageError } from './args.js';
-import { dataDir, root, stderrLog } from './common.js';
+import { builtData, root, stderrLog } from './common.js';
 import { progressLine } from './progress.js';
 
 export const PRETRAIN_FLAGS: FlagSpec = {
@@ -28,12 +28,12 @@ export function runPretrain(argv: string[]): void {
   const precision = args.values.get('--precision');
   if (precision !== undefined && precision !== 'fp32' && precision !== 'bf16') throw new UsageError('pretrain: --precision must be fp32 or bf16');
   if (precision) cfg.precision = precision;
-  const data = dataDir(args);
+  const data = builtData(args);
   // The larger corpus is built from Debian packages (scripts/install-corpus-sources.sh) on first use.
-  const corpusDir = cfg.corpus === 'large' ? ensureCorpus(defaultCorpusDir(root), data, ensureData(data).manifest, stderrLog('corpus: ')).dir : undefined;
+  const corpusDir = cfg.corpus === 'large' ? ensureCorpus(defaultCorpusDir(root), data.dir, data.manifest, stderrLog('corpus: ')).dir : undefined;
   const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
   const stopAfter = args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined;
-  const r = pretrain(cfg, data, out, { resume: args.switches.has('--resume'), stopAfter, corpusDir, log: stderrLog(), progress: progressLine('pretrain') });
+  const r = pretrain(cfg, data.dir, out, { resume: args.switches.has('--resume'), stopAfter, corpusDir, log: stderrLog(), progress: progressLine('pretrain') });
   console.log(JSON.stringify({ out: r.outDir, steps: r.steps, seconds: Math.round(r.seconds), final_train_loss: r.finalTrainLoss, validation_loss: r.validationLoss }));
 }
 

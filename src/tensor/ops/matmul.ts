@@ -25,10 +25,6 @@ function precisionFromEnv(): MatmulPrecision {
 
 let precision: MatmulPrecision = precisionFromEnv();
 
-export function matmulPrecision(): MatmulPrecision {
-  return precision;
-}
-
 /** Runs fn with matrix products in precision p (restored afterwards, also on errors). */
 export function withMatmulPrecision<T>(p: MatmulPrecision, fn: () => T): T {
   const before = precision;
