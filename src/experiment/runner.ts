@@ -13,7 +13,7 @@ import { jsonlTokenStream } from '../data/streams.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
-import { estimateImportance, defaultImportanceConfig, loadImportance, ImportanceConfig } from '../offsite/scaleot/importance.js';
+import { estimateImportance, defaultImportanceConfig, loadImportance, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { EmulatorSettings } from '../offsite/emulator.js';
 import { writeEmulatorPackage } from '../offsite/emulator_package.js';
 import { getMethod, OffsiteMethod } from '../offsite/methods.js';
@@ -89,6 +89,7 @@ class ExperimentRun {
     this.pretrainHash = { dt: this.data.manifest.files['pretrain/dt.jsonl'].sha256, dv: this.data.manifest.files['pretrain/dv.jsonl'].sha256 };
     this.impCfg = {
       ...defaultImportanceConfig(this.hidden),
+      numGroups: cfg.emulator.numGroups, // the plan's groups are the groups candidates are sampled in
       steps: cfg.importance.steps, eta: cfg.importance.eta, batchSize: cfg.importance.batchSize, seqLen: Math.min(cfg.importance.seqLen, this.maxContext),
       lr: cfg.importance.lr, rewardScale: cfg.importance.rewardScale, seed: cfg.importance.seed,
       ...(cfg.importance.rank ? { rank: cfg.importance.rank } : {}),
@@ -157,7 +158,8 @@ class ExperimentRun {
   /** The emulator a method builds with these settings, written as a package in its stage. */
   emulatorStage(method: OffsiteMethod, settings: EmulatorSettings): StageInfo<EmulatorSummary> {
     const { cfg } = this;
-    const distill = { ...cfg.distill, steps: cfg.distill.steps ?? cfg.importance.steps, seqLen: Math.min(cfg.distill.seqLen, this.maxContext) };
+    // Equal budgets: as many gradient steps as the harmonizers got, unless the configuration says otherwise.
+    const distill = { ...cfg.distill, steps: cfg.distill.steps ?? harmonizerGradientSteps(this.impCfg), seqLen: Math.min(cfg.distill.seqLen, this.maxContext) };
     const inputs: Record<string, unknown> = { method: method.name, model: this.modelHash, settings };
     if (method.needs.importance) inputs.importance = this.importanceStage().key;
     if (method.needs.dv) inputs.dv = this.pretrainHash.dv;

@@ -21,6 +21,8 @@ export interface ParamGroup {
 interface SlotState {
   expAvg: Float32Array | Float64Array;
   expAvgSq: Float32Array | Float64Array;
+  /** Updates this parameter has had: torch's per-parameter state['step'], the bias-correction count. */
+  step: number;
 }
 
 export class AdamW {
@@ -30,7 +32,11 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   readonly groups: ParamGroup[];
-  /** Number of step() calls so far (torch keeps one per parameter; they are always equal here). */
+  /**
+   * Number of step() calls so far. Bias correction does not use it: like torch, each parameter
+   * counts its own updates, which differ when a parameter has no gradient in some steps (DL
+   * trains only the sampled harmonizers).
+   */
   stepCount = 0;
   private readonly state = new Map<Parameter, SlotState>();
 
@@ -49,21 +55,19 @@ export class AdamW {
   /** One update of every parameter that has a gradient. */
   step(): void {
     this.stepCount++;
-    const t = this.stepCount;
-    // Scalars in double, as Python floats in torch/optim/adamw.py.
-    const bc1 = 1 - Math.pow(this.beta1, t);
-    const bc2 = 1 - Math.pow(this.beta2, t);
-    const stepSize = this.lr / bc1;
-    const bc2Sqrt = Math.sqrt(bc2);
     for (const group of this.groups) {
       const wd = group.weightDecay ?? this.weightDecay;
       for (const p of group.params) {
         if (!p.grad || !p.requiresGrad) continue;
         let s = this.state.get(p);
         if (!s) {
-          s = { expAvg: allocate(p.size, p.dtype), expAvgSq: allocate(p.size, p.dtype) };
+          s = { expAvg: allocate(p.size, p.dtype), expAvgSq: allocate(p.size, p.dtype), step: 0 };
           this.state.set(p, s);
         }
+        const t = ++s.step;
+        // Scalars in double, as Python floats in torch/optim/adamw.py.
+        const stepSize = this.lr / (1 - Math.pow(this.beta1, t));
+        const bc2Sqrt = Math.sqrt(1 - Math.pow(this.beta2, t));
         native.adamwStep(p.size, p.data, p.grad.data, s.expAvg, s.expAvgSq, 1 - this.lr * wd, this.beta1,
           1 - this.beta1, this.beta2, 1 - this.beta2, stepSize, bc2Sqrt, this.eps);
       }
@@ -75,13 +79,13 @@ export class AdamW {
   }
 
   /** Moments by parameter index (group order), for checkpoints. */
-  stateDict(): { step: number; lr: number; moments: { index: number; expAvg: number[] | Float32Array | Float64Array; expAvgSq: Float32Array | Float64Array }[] } {
+  stateDict(): { step: number; lr: number; moments: { index: number; step?: number; expAvg: number[] | Float32Array | Float64Array; expAvgSq: Float32Array | Float64Array }[] } {
     const moments = [];
     let index = 0;
     for (const g of this.groups) {
       for (const p of g.params) {
         const s = this.state.get(p);
-        if (s) moments.push({ index, expAvg: s.expAvg, expAvgSq: s.expAvgSq });
+        if (s) moments.push({ index, step: s.step, expAvg: s.expAvg, expAvgSq: s.expAvgSq });
         index++;
       }
     }
@@ -101,7 +105,8 @@ export class AdamW {
       const expAvg = allocate(p.size, p.dtype), expAvgSq = allocate(p.size, p.dtype);
       expAvg.set(m.expAvg);
       expAvgSq.set(m.expAvgSq);
-      this.state.set(p, { expAvg, expAvgSq });
+      // States saved before per-parameter counts existed had every parameter at the global count.
+      this.state.set(p, { expAvg, expAvgSq, step: m.step ?? sd.step });
     }
   }
 }

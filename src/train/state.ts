@@ -16,7 +16,8 @@ export function saveTrainState(dir: string, model: Module, opt: AdamW, record: R
       { name: `m.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvg.length], data: Float32Array.from(mo.expAvg) },
       { name: `v.${mo.index}`, dtype: 'F32' as const, shape: [mo.expAvgSq.length], data: Float32Array.from(mo.expAvgSq) },
     ]));
-    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ ...record, optimizer_step: sd.step, lr: sd.lr }));
+    const parameterSteps = Object.fromEntries(sd.moments.map((mo) => [String(mo.index), mo.step]));
+    writeFileSync(join(tmp, 'state.json'), JSON.stringify({ ...record, optimizer_step: sd.step, optimizer_parameter_steps: parameterSteps, lr: sd.lr }));
   });
 }
 
@@ -31,12 +32,14 @@ export function loadTrainState(dir: string, model: Module, opt: AdamW): Record<s
     w.close();
   }
   const params = opt.groups.flatMap((g) => g.params);
+  // Absent in states written before AdamW counted steps per parameter: the global count then.
+  const parameterSteps = (record.optimizer_parameter_steps ?? {}) as Record<string, number>;
   const m = SafetensorsFile.open(join(dir, 'optimizer.safetensors'));
   try {
     const moments = params
       .map((_, i) => i)
       .filter((i) => m.has(`m.${i}`))
-      .map((i) => ({ index: i, expAvg: m.readFloat32(`m.${i}`), expAvgSq: m.readFloat32(`v.${i}`) }));
+      .map((i) => ({ index: i, step: parameterSteps[String(i)], expAvg: m.readFloat32(`m.${i}`), expAvgSq: m.readFloat32(`v.${i}`) }));
     opt.loadStateDict({ step: record.optimizer_step as number, lr: record.lr as number, moments });
   } finally {
     m.close();

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uniformDropPlan } from '../../src/offsite/baselines/uniform_drop.js';
-import { crashPlan, crashPlanFromCka, linearCka } from '../../src/offsite/baselines/crash.js';
+import { uniformDropPlan, otAdapters } from '../../src/offsite/baselines/uniform_drop.js';
+import { crashPlan, crashPlanFromCka, linearCka, blockOutputs, ckaMatrix } from '../../src/offsite/baselines/crash.js';
 import { distillKeptBlocks } from '../../src/offsite/baselines/distill.js';
 import { DEFAULT_EMULATOR, DroppedBlock } from '../../src/offsite/emulator.js';
 import { createBaselineEmulator, createEmulator, loadEmulator } from '../../src/offsite/emulator_package.js';
@@ -24,6 +24,22 @@ test('uniform LayerDrop: adapters first two and last two, kept = round(i (M-1)/(
   assert.deepEqual(p.dropped, [3, 6, 9, 12]);
 });
 
+test('baseline adapters follow N_a: ceil(N_a/2) at the bottom, floor(N_a/2) at the top, the rest is the middle', () => {
+  assert.deepEqual(otAdapters(16, 2), [0, 15]);
+  assert.deepEqual(otAdapters(16, 3), [0, 1, 15]);
+  assert.deepEqual(otAdapters(16, 6), [0, 1, 2, 13, 14, 15]);
+  const p = uniformDropPlan(16, 4, 6); // M = 10 middle blocks (3..12), K = 6: positions 0, 2, 4, 5, 7, 9
+  assert.deepEqual(p.adapters, [0, 1, 2, 13, 14, 15]);
+  assert.deepEqual(p.kept, [3, 5, 7, 8, 10, 12]);
+  assert.deepEqual(p.dropped, [4, 6, 9, 11]);
+  const n = 10;
+  const flat = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0.1)));
+  const c = crashPlanFromCka(n, 1, flat, 2); // middle 1..8
+  assert.deepEqual(c.adapters, [0, 9]);
+  assert.deepEqual([...c.kept, ...Object.keys(c.shared).map(Number)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.throws(() => otAdapters(4, 4), /at least 5 blocks/);
+});
+
 test('linear CKA is 1 for identical and scaled representations and symmetric', () => {
   const rng = new Rng(1);
   const X = Float64Array.from({ length: 20 * 5 }, () => rng.normal());
@@ -32,6 +48,12 @@ test('linear CKA is 1 for identical and scaled representations and symmetric', (
   assert.ok(Math.abs(linearCka(X, X.map((v) => 3 * v + 1), 20, 5, 5) - 1) < 1e-12);
   assert.ok(Math.abs(linearCka(X, Y, 20, 5, 5) - linearCka(Y, X, 20, 5, 5)) < 1e-12);
   assert.ok(linearCka(X, Y, 20, 5, 5) < 0.9);
+  // The Gram-matrix form used for all pairs gives the feature-space formula's values.
+  const Z = Float64Array.from({ length: 20 * 5 }, (_, k) => X[k] + 0.5 * Y[k]);
+  const m = ckaMatrix([X, Y, Z], 20);
+  assert.ok(Math.abs(m[0][1] - linearCka(X, Y, 20, 5, 5)) < 1e-12);
+  assert.ok(Math.abs(m[1][2] - linearCka(Y, Z, 20, 5, 5)) < 1e-12);
+  assert.equal(m[2][2], 1);
 });
 
 test('CRaSh merges the most similar adjacent clusters and shares each cluster\'s centre', () => {
@@ -56,7 +78,6 @@ test('baseline and Dynamic LayerDrop emulators load and run with dropped and sha
     const rng = new Rng(7);
     const dV = Int32Array.from({ length: 600 }, () => rng.int(40));
     const { plan } = crashPlan(model, dV, 2, { samples: 8, seqLen: 16 });
-    assert.equal(plan.kept.length + Object.keys(plan.shared).length, 4);
     const m = createBaselineEmulator(join(dir, 'model'), 'crash', plan, join(dir, 'crash'));
     const { model: emu } = loadEmulator(join(dir, 'crash'));
     for (const [slot, kept] of Object.entries(plan.shared)) assert.equal(emu.blocks.at(Number(slot)), emu.blocks.at(kept), 'a shared slot is the kept module itself');
@@ -76,6 +97,26 @@ test('baseline and Dynamic LayerDrop emulators load and run with dropped and sha
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('CRaSh end to end: blocks that pass their input through cluster with the block before them', () => {
+  const model = new GPT2LMHeadModel({ vocabSize: 40, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 4);
+  // Blocks 3 and 4 output their input (both residual branches zeroed): their outputs equal
+  // block 2's, so CKA(2,3) = CKA(3,4) = CKA(2,4) = 1 and CRaSh must merge {2, 3, 4}.
+  for (const b of [3, 4]) {
+    for (const [name, p] of model.blocks.at(b).namedParameters()) if (/c_proj/.test(name)) p.data.fill(0);
+  }
+  const rng = new Rng(9);
+  const dV = Int32Array.from({ length: 3000 }, () => rng.int(40));
+  const outs = blockOutputs(model, dV, 24, 16);
+  const cka = ckaMatrix(outs, 24);
+  assert.ok(Math.abs(cka[2][3] - 1) < 1e-9 && Math.abs(cka[3][4] - 1) < 1e-9, `CKA(2,3) ${cka[2][3]}, CKA(3,4) ${cka[3][4]}`);
+  assert.ok(cka[4][5] < 0.999, `CKA(4,5) ${cka[4][5]}`);
+  const { plan, samples } = crashPlan(model, dV, 2, { seqLen: 16 });
+  assert.equal(samples, 187, 'every disjoint window when D^V holds fewer than 256');
+  assert.deepEqual(plan.kept, [3, 5]);
+  assert.deepEqual(plan.shared, { 2: 3, 4: 3 });
+  assert.deepEqual(plan.dropped, []);
 });
 
 test('OT distillation moves the kept middle towards the full middle, leaves adapters and trunk alone, and rewrites a valid package', () => {

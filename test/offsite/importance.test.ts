@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig, RunningStd, rewardScale } from '../../src/offsite/scaleot/importance.js';
+import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig, RunningStd, rewardScale, dynamicLayerReplace, HarmonizerBank, harmonizerGradientSteps } from '../../src/offsite/scaleot/importance.js';
 import { makeGroups } from '../../src/offsite/scaleot/plan.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { Rng } from '../../src/util/rng.js';
@@ -102,4 +102,43 @@ test('the running-std reward scale: Welford statistics, and the divisor used by 
   assert.equal(s2.count, 3);
   assert.equal(rewardScale({ rewardScale: 'none' }, new RunningStd(), losses), 1, "the paper's unscaled rewards");
   assert.equal(rewardScale({ rewardScale: 'running_std' }, new RunningStd(), [2.0]), 1, 'one reward: no spread yet, no scaling');
+});
+
+test('DL steps move exactly the sampled harmonizers; RL steps move none and score every candidate on one D^V batch', () => {
+  const model = new GPT2LMHeadModel({ vocabSize: 40, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 6);
+  const rng = new Rng(4);
+  const dT = Int32Array.from({ length: 3000 }, () => rng.int(40));
+  const dV = Int32Array.from({ length: 3000 }, () => 40 - 1 - rng.int(20)); // tells D^V windows from D^T ones
+  const cfg = { ...defaultImportanceConfig(16), rank: 4, steps: 10, batchSize: 2, seqLen: 16, eta: 0.5, numGroups: 2 };
+  const bank = new HarmonizerBank(8, 16, 4, 0);
+  const snapshot = () => [...bank.harmonizer].map((h) => h.parameters().map((p) => p.data.slice()));
+  let prev = snapshot();
+  let calls: Int32Array[] = [];
+  const loss = model.loss.bind(model);
+  model.loss = (ids, targets, B, T) => (calls.push(ids.slice()), loss(ids, targets, B, T));
+  const kinds: string[] = [];
+  dynamicLayerReplace(model, bank, dT, dV, cfg, {
+    onStep: (entry) => {
+      const now = snapshot();
+      const moved = now.flatMap((ps, i) => (ps.some((d, k) => d.some((v, j) => v !== prev[i][k][j])) ? [i] : []));
+      kinds.push(entry.kind as string);
+      if (entry.kind === 'dl') {
+        const replaced = entry.replaced as number[];
+        assert.equal(replaced.length, 4, 'floor(4/2) blocks in each of the N_g = 2 groups');
+        assert.deepEqual(moved, replaced, `step ${entry.step}: moved harmonizers are the sampled ones`);
+        assert.equal(calls.length, 1);
+      } else {
+        assert.deepEqual(moved, [], `step ${entry.step}: an RL step trains nothing`);
+        assert.equal(calls.length, cfg.numCandidates);
+        for (const c of calls) assert.deepEqual(c, calls[0], 'all candidates see the same D^V windows');
+        assert.ok(calls[0].every((v) => v >= 20), 'RL batches come from D^V');
+        assert.equal((entry.candidates as number[][]).length, cfg.numCandidates);
+      }
+      prev = now;
+      calls = [];
+    },
+  });
+  assert.deepEqual(kinds, ['dl', 'rl', 'dl', 'rl', 'dl', 'rl', 'dl', 'rl', 'dl', 'rl']);
+  assert.equal(harmonizerGradientSteps(cfg), 5);
+  assert.equal(harmonizerGradientSteps({ steps: 10, dlPerRl: 3 }), 8);
 });

@@ -1,8 +1,9 @@
 // OT's optional distillation (Xiao et al. 2023; METHOD.md "Baselines"): after uniform
 // LayerDrop, the kept middle blocks train so that the emulator's middle reproduces the
 // full model's middle. Loss = ||h_E − h_M||² / ||h_M||² (the hidden state entering the
-// last two adapter blocks, i.e. the output of the middle) plus the emulator's LM loss,
-// on D^T windows, with the same step budget as ScaleOT's importance estimation. Only the
+// top adapter blocks, i.e. the output of the middle) plus the emulator's LM loss, on D^T
+// windows, with as many gradient steps as ScaleOT's harmonizers get (its DL steps; the RL
+// steps of importance estimation compute no gradient) — METHOD.md "Equal budgets". Only the
 // kept blocks train; adapters and trunk stay as in the full model. The package is then
 // rewritten with the distilled kept blocks.
 import { join } from 'node:path';
@@ -68,7 +69,9 @@ export function distillEmulator(teacher: CausalLM, emu: Emulator, dT: Int32Array
   teacher.requiresGrad(false);
   teacher.eval();
   const student = instantiateEmulator(emu);
-  const middleEnd = student.blocks.length - 2; // the first of the last two adapter blocks receives the middle's output
+  // The first top adapter receives the middle's output.
+  const middleEnd = d.plan.adapters.find((i) => i > Math.max(...kept));
+  if (middleEnd === undefined) throw new Error('distillation needs at least one adapter above the middle (N_a ≥ 2)');
   student.requiresGrad(false);
   for (const i of kept) student.blocks.at(i).requiresGrad(true);
   const params = kept.flatMap((i) => student.blocks.at(i).parameters());
@@ -121,7 +124,7 @@ export const otDistillMethod: OffsiteMethod = {
   settings: (base) => ({ ...base, noSrc: false }),
   build: (ctx) => {
     const model = ctx.loadModel();
-    const ot = buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved));
+    const ot = buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved, ctx.settings.numAdapters));
     ctx.log(`OT distillation: ${ctx.distill.steps} steps on D^T (kept middle blocks towards the full middle)`);
     return distillEmulator(model, ot, ctx.dT(), ctx.distill, join(ctx.workDir, 'distill', 'state'));
   },

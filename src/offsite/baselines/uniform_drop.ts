@@ -1,5 +1,6 @@
 // Offsite-Tuning's uniform LayerDrop (Xiao et al. 2023; METHOD.md "Baselines"): the first
-// two and last two blocks are the adapters; of the M middle blocks K are kept at uniformly
+// and last N_a/2 blocks are the adapters (two and two at the default N_a = 4, as in OT; an odd
+// N_a puts the extra one at the bottom); of the M middle blocks K are kept at uniformly
 // spaced positions, kept index = round(i (M - 1) / (K - 1)) for i < K (Python's round),
 // the others are dropped. Sized like ScaleOT: round(α n) blocks removed.
 import { roundHalfEven } from '../../util/round.js';
@@ -16,15 +17,26 @@ export interface BaselinePlan {
   shared: Record<number, number>;
 }
 
-/** The OT adapter placement: the first two and the last two blocks. */
-export function otAdapters(n: number): number[] {
-  if (n < 5) throw new RangeError(`uniform LayerDrop needs at least 5 blocks, got ${n}`);
-  return [0, 1, n - 2, n - 1];
+/**
+ * The OT adapter placement for N_a adapters: the first ceil(N_a/2) and the last floor(N_a/2)
+ * blocks (N_a = 4: blocks 0, 1, n-2, n-1), so that baselines and ScaleOT tune as many blocks.
+ */
+export function otAdapters(n: number, numAdapters = 4): number[] {
+  if (!(Number.isInteger(numAdapters) && numAdapters >= 1)) throw new RangeError(`N_a = ${numAdapters} must be a positive integer`);
+  if (n < numAdapters + 1) throw new RangeError(`OT's placement of ${numAdapters} adapters needs at least ${numAdapters + 1} blocks, got ${n}`);
+  const bottom = Math.ceil(numAdapters / 2), top = numAdapters - bottom;
+  return [...Array.from({ length: bottom }, (_, i) => i), ...Array.from({ length: top }, (_, i) => n - top + i)];
 }
 
-export function uniformDropPlan(n: number, numRemoved: number): BaselinePlan {
-  const adapters = otAdapters(n);
-  const middle = Array.from({ length: n - 4 }, (_, i) => i + 2);
+/** The middle blocks between OT's bottom and top adapters. */
+export function otMiddle(n: number, numAdapters = 4): number[] {
+  const adapters = new Set(otAdapters(n, numAdapters));
+  return Array.from({ length: n }, (_, i) => i).filter((i) => !adapters.has(i));
+}
+
+export function uniformDropPlan(n: number, numRemoved: number, numAdapters = 4): BaselinePlan {
+  const adapters = otAdapters(n, numAdapters);
+  const middle = otMiddle(n, numAdapters);
   const M = middle.length;
   const K = M - numRemoved;
   if (K < 1) throw new RangeError(`uniform LayerDrop: removing ${numRemoved} of ${M} middle blocks leaves none`);
@@ -42,6 +54,6 @@ export const otMethod: OffsiteMethod = {
   settings: (base) => ({ ...base, noSrc: false }),
   build: (ctx) => {
     const model = ctx.loadModel();
-    return buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved));
+    return buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved, ctx.settings.numAdapters));
   },
 };

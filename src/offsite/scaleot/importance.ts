@@ -52,6 +52,17 @@ export function defaultImportanceConfig(hidden: number): ImportanceConfig {
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+/** Step s (from 0) is an RL step when s + 1 is a multiple of dlPerRl + 1; the others are DL steps. */
+export const isRlStep = (cfg: Pick<ImportanceConfig, 'dlPerRl'>, step: number): boolean => (step + 1) % (cfg.dlPerRl + 1) === 0;
+
+/**
+ * The gradient steps the harmonizers get: the DL steps (RL steps only score candidates).
+ * OT's distillation gets as many, so that the two emulators cost the same training.
+ */
+export function harmonizerGradientSteps(cfg: Pick<ImportanceConfig, 'steps' | 'dlPerRl'>): number {
+  return cfg.steps - Math.floor(cfg.steps / (cfg.dlPerRl + 1));
+}
+
 /**
  * Eqs. 1-3: p_i ~ U(0, σ(s_i)); in each group the floor(|g|/2) blocks with the lowest p
  * (ties to the lower index) are replaced, the rest kept. (METHOD.md: for an odd group the
@@ -86,6 +97,9 @@ export function scoreUpdate(scores: number[], candidates: boolean[][], losses: n
   });
   return { next: scores.map((s, i) => s + delta[i]), rewards };
 }
+
+/** The indices of a candidate's replaced blocks (for the training log). */
+const replacedBlocks = (replaced: boolean[]): number[] => replaced.flatMap((r, i) => (r ? [i] : []));
 
 /** Runs the model with the candidate's blocks swapped for their harmonizers. */
 export function withCandidate<T>(model: CausalLM, harmonizers: Harmonizer[], replaced: boolean[], fn: () => T): T {
@@ -160,7 +174,7 @@ export interface DynamicLayerReplaceOptions {
   stateDir?: string;
   resume?: boolean;
   stopAfter?: number;
-  /** Every step's record: kind, loss(es), rewards, scores. */
+  /** Every step's record: kind, the replaced blocks (DL) or candidates (RL), loss(es), rewards, scores. */
   onStep?: (entry: Record<string, unknown>) => void;
   onResume?: (step: number) => void;
 }
@@ -180,13 +194,14 @@ export function dynamicLayerReplace(model: CausalLM, bank: HarmonizerBank, dT: I
   let scores = new Array<number>(n).fill(0);
   let stats = new RunningStd();
   let entry: Record<string, unknown> = {};
-  const isRl = (step: number) => (step + 1) % (cfg.dlPerRl + 1) === 0;
+  const isRl = (step: number) => isRlStep(cfg, step);
   const rlStep = (rng: Rng) => {
     const { ids, targets } = randomWindows(dV, B, T, rng);
     const candidates = Array.from({ length: cfg.numCandidates }, () => sampleCandidate(scores, groups, rng));
     const losses = candidates.map((c) => noGrad(() => withCandidate(model, harmonizers, c, () => model.loss(ids, targets, B, T).item())));
     const upd = scoreUpdate(scores, candidates, losses, cfg.eta, rewardScale(cfg, stats, losses));
     scores = upd.next;
+    entry.candidates = candidates.map(replacedBlocks);
     entry.losses = losses;
     entry.rewards = upd.rewards;
   };
@@ -204,6 +219,7 @@ export function dynamicLayerReplace(model: CausalLM, bank: HarmonizerBank, dT: I
       }
       // DL: only the harmonizers in this candidate get gradients, so only they move.
       const replaced = sampleCandidate(scores, groups, rng);
+      entry.replaced = replacedBlocks(replaced);
       const { ids, targets } = randomWindows(dT, B, T, rng);
       return withCandidate(model, harmonizers, replaced, () => model.loss(ids, targets, B, T));
     },
