@@ -1,4 +1,4 @@
-// `scaleot eval --model DIR (--task NAME_OR_FILE ... | --ppl FILE) [--split test]
+// `scaleot eval --model DIR (--task NAME_OR_FILE ... | --ppl FILE) [--split validation]
 //  [--limit N] [--batch N] [--context N] [--json]`: perplexity tasks with the harness's
 // rolling windows, multiple-choice tasks with acc / acc_norm and their standard errors.
 // The last stdout line (with --json) is one JSON object with every task's metrics.
@@ -21,7 +21,7 @@ export const EVAL_FLAGS: FlagSpec = {
     '--model': 'the model directory (required)',
     '--task': `a built-in task (${BUILTIN_TASKS.join(', ')}) or a task file`,
     '--ppl': 'score one document (.txt or {"text"} per line) by rolling-window perplexity',
-    '--split': 'split of built-in tasks: test, validation or train (default test)',
+    '--split': 'split of built-in tasks: validation, test or train (default validation: choices are made on validation; read test once, at the end)',
     '--limit': 'score only the first N items / documents (default all)',
     '--batch': 'sequences per forward pass (default the evaluator\'s)',
     '--context': 'window length in tokens (default the model\'s context)',
@@ -36,7 +36,7 @@ export function runEval(argv: string[]): void {
   const names = args.repeated.get('--task') ?? [];
   const ppl = args.values.get('--ppl');
   if (names.length === 0 && !ppl) throw new UsageError(`eval: give --task NAME_OR_FILE (built-in: ${BUILTIN_TASKS.join(', ')}) or --ppl FILE`);
-  const split = (args.values.get('--split') ?? 'test') as Split;
+  const split = (args.values.get('--split') ?? 'validation') as Split;
   const limit = args.values.has('--limit') ? intFlag(args, '--limit', 0) : Infinity;
 
   const tasks: Task[] = [];

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MC_TASKS, LM_TASKS, Split, SPLITS } from './build.js';
 import type { MultipleChoiceItem } from '../eval/multiple_choice.js';
+import { splitGuard } from './split_guard.js';
 
 export class TaskError extends Error {
   override name = 'TaskError';
@@ -71,7 +72,17 @@ export function loadTaskFile(path: string): Task {
 }
 
 /** A built-in task's split from the data directory, or a user's file. */
+/**
+ * A built-in task's split (recorded by the split guard: a test split cannot be opened inside
+ * a selection stage), or a task file as it is.
+ */
 export function loadTask(nameOrFile: string, split: Split, dataDir: string): Task {
+  if (BUILTIN_TASKS.includes(nameOrFile)) splitGuard.open(nameOrFile, split);
+  return readTask(nameOrFile, split, dataDir);
+}
+
+/** loadTask without the guard's record: for callers that record the opening themselves (guardedSplits). */
+export function readTask(nameOrFile: string, split: Split, dataDir: string): Task {
   if (!BUILTIN_TASKS.includes(nameOrFile)) {
     if (!existsSync(nameOrFile)) {
       throw new TaskError(`unknown task "${nameOrFile}": not a file, nor one of ${BUILTIN_TASKS.join(', ')}`);

@@ -10,6 +10,7 @@ import { cpus, totalmem, hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultDataDir, ensureData, BuiltData } from '../data/build.js';
 import { jsonlTokenStream } from '../data/streams.js';
+import { splitGuard } from '../data/split_guard.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
@@ -138,7 +139,7 @@ class ExperimentRun {
     });
     this.stageDone();
     this.step(`${t.spec.name}: ZS ${fmt(ft.value.zs.test)}, FT ${fmt(ft.value.ft.test)}${ft.cached ? ' (cached)' : ''}`);
-    return { name: t.spec.name, kind: t.splits.test.kind, metric: ft.value.zs.test.metric, evaluation: t.evaluation, zs: ft.value.zs, ft: ft.value.ft };
+    return { name: t.spec.name, kind: t.splits.validation.kind, metric: ft.value.zs.test.metric, evaluation: t.evaluation, zs: ft.value.zs, ft: ft.value.ft };
   }
 
   /** The model owner's Dynamic LayerReplace (computed once, used by every method that needs it). */
@@ -147,7 +148,7 @@ class ExperimentRun {
     const impCfg = this.impCfg;
     this.importance = this.cache.run('importance', { model: this.modelHash, data: this.pretrainHash, config: impCfg }, 'importance', (dir) => {
       this.step(`model owner: Dynamic LayerReplace, ${impCfg.steps} steps (η = ${impCfg.eta}, harmonizer rank ${impCfg.rank})`);
-      const r = estimateImportance(loadModel(this.cfg.model), this.hidden, this.streamOf('dt'), this.streamOf('dv'), impCfg, dir, { resume: true });
+      const r = splitGuard.during('importance', 'selection', () => estimateImportance(loadModel(this.cfg.model), this.hidden, this.streamOf('dt'), this.streamOf('dv'), impCfg, dir, { resume: true }));
       return { scores: r.scores };
     });
     this.stageDone();
@@ -166,7 +167,8 @@ class ExperimentRun {
     if (method.needs.distill) inputs.distill = { ...cfg.distill, steps: distill.steps, dt: this.pretrainHash.dt };
     const label = `emulator ${method.name} (N_a ${settings.numAdapters}, α ${settings.alpha}, β ${settings.noSrc ? '-' : settings.beta}, ${settings.srcTarget})`;
     const stage = this.cache.run('emulator', inputs, label, (dir): EmulatorSummary => {
-      const emu = method.build({
+      // Building an emulator chooses (importance, CKA, distillation): it may not see a test split.
+      const emu = splitGuard.during(label, 'selection', () => method.build({
         loadModel: () => loadModel(cfg.model),
         settings,
         numRemoved: roundHalfEven(settings.alpha * this.numBlocks),
@@ -179,7 +181,7 @@ class ExperimentRun {
         distill,
         workDir: dir,
         log: (s) => this.step(s),
-      });
+      }));
       const m = writeEmulatorPackage(join(dir, 'package'), emu, cfg.model);
       return { kind: m.kind, settings: m.settings, roles: m.plan.roles, adapters: m.plan.adapters, parameters: m.parameters, statements: m.statements };
     });
@@ -200,7 +202,8 @@ class ExperimentRun {
       return { emuZS: r.emuZeroShot, emuFT: r.emuFinetuned, bestLr: r.bestLr, adapterDir: r.adapterDir };
     });
     this.stageDone();
-    const plugged = this.cache.run('plugin', { tune: tuned.key, model: this.modelHash, data: t.dataHash.test, evalSpec }, `plug-in ${label} on ${t.spec.name}`, (dir) => this.pluginScore(tuned.value.adapterDir, t, dir));
+    const plugged = this.cache.run('plugin', { tune: tuned.key, model: this.modelHash, data: t.dataHash.test, evalSpec }, `plug-in ${label} on ${t.spec.name}`,
+      (dir) => splitGuard.during(`Plug-in ${label} on ${t.spec.name}`, 'evaluation', () => this.pluginScore(tuned.value.adapterDir, t, dir)));
     this.stageDone();
     return {
       emuZS: tuned.value.emuZS, emuFT: tuned.value.emuFT, plugin: plugged.value.score, bestLr: tuned.value.bestLr,

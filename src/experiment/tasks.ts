@@ -1,7 +1,8 @@
 // An experiment's tasks: built-in tasks or a user's files, their three splits (validation
 // and test cut to the configured size), content hashes for the stage cache, and a line
 // saying how they are scored.
-import { loadTask, loadTaskFile, Task } from '../data/tasks.js';
+import { readTask, loadTaskFile, Task } from '../data/tasks.js';
+import { guardedSplits, splitGuard } from '../data/split_guard.js';
 import type { BuiltData } from '../data/build.js';
 import { sha256File } from '../io/hash.js';
 import type { TaskSpec } from './config.js';
@@ -26,7 +27,8 @@ export function truncateDocuments(docs: string[], chars: number): string[] {
 
 export interface LoadedTask {
   spec: TaskSpec;
-  splits: { train: Task; validation: Task; test: Task };
+  /** Loaded on first use; every read is recorded by the split guard (test: evaluation stages only). */
+  splits: { readonly train: Task; readonly validation: Task; readonly test: Task };
   /** Content hashes of the three split files. */
   dataHash: Record<string, string>;
   evaluation: string;
@@ -34,9 +36,6 @@ export interface LoadedTask {
 
 export function loadTaskSpec(spec: TaskSpec, dataDir: string, data: BuiltData): LoadedTask {
   const splitNames = ['train', 'validation', 'test'] as const;
-  const raw = spec.files
-    ? Object.fromEntries(splitNames.map((s) => [s, { ...loadTaskFile(spec.files![s]), name: spec.name }]))
-    : Object.fromEntries(splitNames.map((s) => [s, loadTask(spec.name, s, dataDir)]));
   const dataHash = Object.fromEntries(splitNames.map((s) => {
     if (spec.files) return [s, sha256File(spec.files[s])];
     const file = Object.keys(data.manifest.files).find((f) => f.startsWith(`${spec.name}/${s}.`));
@@ -47,11 +46,15 @@ export function loadTaskSpec(spec: TaskSpec, dataDir: string, data: BuiltData): 
     if (t.kind === 'mc') return spec.evalLimit ? { ...t, items: t.items.slice(0, spec.evalLimit) } : t;
     return spec.evalChars ? { ...t, documents: truncateDocuments(t.documents, spec.evalChars) } : t;
   };
-  const splits = { train: raw.train as Task, validation: cut(raw.validation as Task), test: cut(raw.test as Task) };
-  const kind = splits.test.kind;
+  const splits = guardedSplits(spec.name, (s): Task => {
+    const raw = spec.files ? { ...loadTaskFile(spec.files[s]), name: spec.name } : readTask(spec.name, s, dataDir);
+    return s === 'train' ? raw : cut(raw);
+  });
+  const kind = splits.validation.kind;
+  // The test split's size, for the report's description only: no score and no choice is made.
+  const testItems = kind === 'mc' ? splitGuard.during(`describe ${spec.name}'s test split`, 'evaluation', () => (splits.test.kind === 'mc' ? splits.test.items.length : 0)) : 0;
   const evaluation = kind === 'mc'
-    ? `${splits.test.kind === 'mc' ? splits.test.items.length : 0} test items${spec.evalLimit ? ` (first ${spec.evalLimit} of the hashed order)` : ' (all)'}`
+    ? `${testItems} test items${spec.evalLimit ? ` (first ${spec.evalLimit} of the hashed order)` : ' (all)'}`
     : `${spec.evalChars ? `first ${spec.evalChars.toLocaleString('en-US')} characters of each split` : 'whole split'}, rolling windows`;
   return { spec, splits, dataHash, evaluation };
 }
-

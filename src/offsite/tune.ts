@@ -5,11 +5,11 @@
 // from it in memory for each learning rate. The adapter package returned to the model
 // owner holds only A' or the PEFT deltas and a manifest binding it to its emulator and
 // source model.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CausalLM } from '../models/causal_lm.js';
 import type { Parameter } from '../nn/module.js';
-import { writeSafetensors } from '../io/safetensors.js';
+import { SafetensorsFile, writeSafetensors } from '../io/safetensors.js';
 import { readJsonObject } from '../io/checkpoint.js';
 import { writeDirectoryAtomic, writeFileAtomic } from '../io/atomic.js';
 import { float32Tensors } from '../io/parameters.js';
@@ -17,8 +17,9 @@ import { sha256File, sha256Files } from '../io/hash.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { getTuner } from '../peft/registry.js';
 import type { Task } from '../data/tasks.js';
+import { splitGuard } from '../data/split_guard.js';
 import { trainingExamples, trainRun, scoreTask, cachedJson, searchLearningRates, Score, type FinetuneOptions } from '../train/finetune.js';
-import { instantiateEmulator, EmulatorManifest } from './emulator.js';
+import { instantiateEmulator, Emulator, EmulatorManifest } from './emulator.js';
 import { readEmulatorPackage } from './emulator_package.js';
 
 /** A tuner's name from the registry ("full", "lora", "adapter", or one registered later). */
@@ -96,6 +97,21 @@ export function writeAdapterPackage(outDir: string, pkg: string, emu: EmulatorMa
   });
 }
 
+/** A fresh emulator with the adapter package's tuned values in place (as it was when tuned). */
+function emulatorWithAdapter(emulator: Emulator, pkg: string, adapterDir: string, opts: TuneOptions): CausalLM {
+  const model = instantiateEmulator(emulator, pkg);
+  const adapter = readJsonObject(join(adapterDir, 'manifest.json')) as unknown as AdapterManifest;
+  const { named } = prepareAdapters(model, adapter.adapter_blocks, opts.method, opts.tunerConfig, opts.seed ?? 0);
+  const st = SafetensorsFile.open(join(adapterDir, 'adapter.safetensors'));
+  try {
+    for (const [name, p] of named()) p.data.set(st.readFloat32(name, true));
+  } finally {
+    st.close();
+  }
+  model.requiresGrad(false);
+  return model;
+}
+
 export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task; test: Task }, outDir: string, opts: TuneOptions): TuneResult {
   const log = opts.log ?? (() => {});
   getTuner(opts.method); // an unknown method fails before any work
@@ -106,9 +122,10 @@ export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task;
   const examples = opts.examples ?? trainingExamples(tasks.train, tok, Math.min(opts.seqLen ?? emu0.maxContext, emu0.maxContext));
   const emuZeroShot: TuneResult['emuZeroShot'] = cachedJson(join(outDir, 'emu_zero_shot.json'), () => ({
     validation: scoreTask(emu0, tok, tasks.validation, opts.evalLimit),
-    test: scoreTask(emu0, tok, tasks.test, opts.evalLimit),
+    test: splitGuard.during('Emu ZS test', 'evaluation', () => scoreTask(emu0, tok, tasks.test, opts.evalLimit)),
   }));
-  const { runs, best } = searchLearningRates(
+  const adapterDir = join(outDir, 'adapter');
+  const { runs, best } = splitGuard.during(`${opts.method} learning-rate search on the emulator`, 'selection', () => searchLearningRates(
     opts.lrs,
     (lr) => join(outDir, `${opts.method}-lr-${lr}`),
     `${opts.method} `,
@@ -120,14 +137,20 @@ export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task;
       log(`${opts.method} lr ${lr}: Emu FT validation ${validation.metric} ${validation.value.toFixed(4)}`);
       return { validation, trained: { model, named } };
     },
-    (lr, { model, named }) => {
-      writeAdapterPackage(join(outDir, 'adapter'), pkg, manifest, opts.method, lr, named(), opts.tunerConfig);
-      writeFileAtomic(join(outDir, 'emu_ft_test.json'), JSON.stringify(scoreTask(model, tok, tasks.test, opts.evalLimit), null, 2));
-    },
+    (lr, { named }) => writeAdapterPackage(adapterDir, pkg, manifest, opts.method, lr, named(), opts.tunerConfig),
     log,
-  );
-  const emuFinetuned = { validation: best.validation, test: JSON.parse(readFileSync(join(outDir, 'emu_ft_test.json'), 'utf8')) as Score };
-  const result: TuneResult = { method: opts.method, runs, bestLr: best.lr, emuZeroShot, emuFinetuned, adapterDir: join(outDir, 'adapter') };
+  ));
+  // Emu FT on test, once, for the selected adapter only (re-attached from its package). The
+  // file names its lr, so a score of an earlier best (a run interrupted mid-search) is not reused.
+  const testPath = join(outDir, 'emu_ft_test.json');
+  const saved = existsSync(testPath) ? (JSON.parse(readFileSync(testPath, 'utf8')) as { lr?: number; score?: Score }) : null;
+  let emuFtTest = saved?.lr === best.lr ? saved.score : undefined;
+  if (!emuFtTest) {
+    emuFtTest = splitGuard.during('Emu FT test', 'evaluation', () => scoreTask(emulatorWithAdapter(emulator, pkg, adapterDir, opts), tok, tasks.test, opts.evalLimit));
+    writeFileAtomic(testPath, JSON.stringify({ lr: best.lr, score: emuFtTest }, null, 2));
+  }
+  const emuFinetuned = { validation: best.validation, test: emuFtTest };
+  const result: TuneResult = { method: opts.method, runs, bestLr: best.lr, emuZeroShot, emuFinetuned, adapterDir };
   writeFileAtomic(join(outDir, 'results.json'), JSON.stringify(result, null, 2));
   return result;
 }

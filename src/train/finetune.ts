@@ -13,6 +13,7 @@ import { encodePair, evaluateMultipleChoice, MultipleChoiceItem } from '../eval/
 import { corpusPerplexity } from '../eval/perplexity.js';
 import type { Task } from '../data/tasks.js';
 import { saveCheckpoint } from '../io/checkpoint.js';
+import { splitGuard } from '../data/split_guard.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { TextTokenizer, TOKENIZER_FILES } from '../tokenizer/tokenizer.js';
 import { trainLoop } from './loop.js';
@@ -226,11 +227,11 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
   if (examples.length === 0) throw new Error('finetune: the training split yields no examples');
   const zeroShot: FinetuneResult['zeroShot'] = cachedJson(join(outDir, 'zero_shot.json'), () => ({
     validation: scoreTask(base, tok, tasks.validation, opts.evalLimit),
-    test: scoreTask(base, tok, tasks.test, opts.evalLimit),
+    test: splitGuard.during('ZS test', 'evaluation', () => scoreTask(base, tok, tasks.test, opts.evalLimit)),
   }));
   log(`zero-shot: validation ${zeroShot.validation.metric} ${zeroShot.validation.value.toFixed(4)}, test ${zeroShot.test.value.toFixed(4)}; ${examples.length} training examples`);
 
-  const { runs, best } = searchLearningRates(
+  const { runs, best } = splitGuard.during('FT learning-rate search', 'selection', () => searchLearningRates(
     opts.lrs,
     (lr) => join(outDir, `lr-${lr}`),
     '',
@@ -248,10 +249,10 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
       writeFileAtomic(join(outDir, 'best', 'selected.json'), JSON.stringify({ lr }));
     },
     log,
-  );
-  // The selected model: the best run's checkpoint (written when it was best).
+  ));
+  // The selected model: the best run's checkpoint (written when it was best), scored on test once.
   const bestModel = loadModel(join(outDir, 'best'));
-  const test = scoreTask(bestModel, tok, tasks.test, opts.evalLimit);
+  const test = splitGuard.during('FT test', 'evaluation', () => scoreTask(bestModel, tok, tasks.test, opts.evalLimit));
   const result: FinetuneResult = { runs, bestLr: best.lr, validation: best.validation, test, zeroShot };
   writeFileAtomic(join(outDir, 'results.json'), JSON.stringify(result, null, 2));
   return result;

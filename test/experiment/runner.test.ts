@@ -15,6 +15,7 @@ import { ExperimentResults } from '../../src/experiment/results.js';
 import { writeExperimentOutputs } from '../../src/experiment/results.js';
 import { defaultDataDir } from '../../src/data/build.js';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
+import { splitGuard } from '../../src/data/split_guard.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -57,8 +58,18 @@ function config() {
 test('every method and analysis runs, results and report are written, and a rerun is served from the cache', () => {
   const cfg = config();
   const opts = { root, resume: false, command: 'test', dataDir: defaultDataDir(root), log: () => {} };
+  splitGuard.clear();
   const r1 = runExperiment(cfg, opts);
   assert.equal(r1.methods.length, 6);
+  // Test is read once: no selection stage (lr searches, importance, CKA, distillation) opened
+  // a test split, and test was read only by evaluation stages.
+  const acc = splitGuard.accesses;
+  const selection = acc.filter((a) => a.purpose === 'selection');
+  assert.ok(selection.some((a) => a.stage === 'FT learning-rate search') && selection.some((a) => /learning-rate search on the emulator/.test(a.stage!)), 'the lr searches ran as selection stages');
+  assert.deepEqual(selection.filter((a) => a.split === 'test'), []);
+  const testStages = new Set(acc.filter((a) => a.split === 'test').map((a) => a.stage));
+  assert.ok([...testStages].every((st) => st !== null && /test|Plug-in|describe/.test(st)), `test read by [${[...testStages]}]`);
+  for (const st of ['ZS test', 'FT test', 'Emu ZS test', 'Emu FT test']) assert.ok(testStages.has(st), st);
   for (const m of r1.methods) {
     for (const t of ['lm', 'mc']) {
       const s = m.tasks[t];
