@@ -8,6 +8,7 @@ import { BUILTIN_TASKS } from '../data/tasks.js';
 import { DEFAULT_EMULATOR, type EmulatorSettings, type SrcTarget } from '../offsite/emulator.js';
 import { DEFAULT_IMPORTANCE, type ImportanceConfig } from '../offsite/scaleot/importance.js';
 import { DEFAULT_DISTILL_LR } from '../offsite/baselines/distill.js';
+import type { MatmulPrecision } from '../tensor/ops/matmul.js';
 import { methodNames } from '../offsite/methods.js';
 import { tunerNames } from '../peft/registry.js';
 import { DEFAULT_BUDGET, type TrainBudget } from '../train/finetune.js';
@@ -76,8 +77,10 @@ export interface ExperimentConfig {
   conditions: Conditions;
   /** Where stage results are cached (by content hash), shared between experiments. */
   cacheDir: string;
-  /** Where results.json and report.html go. */
+  /** Where results.json and report.html go; outDir/stages is the committed ledger of finished stages. */
   outDir: string;
+  /** Matrix products in fp32 or bf16 (mixed precision); part of every stage's cache key. */
+  precision: MatmulPrecision;
 }
 
 export class ConfigFileError extends Error {
@@ -253,7 +256,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const f = new Fields(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
   const o = raw as Json;
-  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir']);
+  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'precision']);
   const base = dirname(resolve(file));
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const name = f.str(o, 'name', 'name', undefined);
@@ -284,6 +287,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
     // Given paths are relative to the configuration file; the defaults to the working directory.
     cacheDir: o.cacheDir === undefined ? resolve('runs', 'cache') : path(f.str(o, 'cacheDir', 'cacheDir', undefined)),
     outDir: o.outDir === undefined ? resolve('runs', 'experiments', name) : path(f.str(o, 'outDir', 'outDir', undefined)),
+    precision: f.str(o, 'precision', 'precision', 'fp32', ['fp32', 'bf16']) as MatmulPrecision,
   };
 }
 

@@ -77,7 +77,8 @@ export interface ExperimentResults {
     peft?: { task: string; rows: AnalysisPoint[] };
   };
   conditions: ConditionResult[];
-  stages: { computed: number; cached: number };
+  /** Stages computed, reused (cache or committed ledger), and rebuilt from the ledger for their artifacts (absent in older results). */
+  stages: { computed: number; cached: number; rebuilt?: number };
 }
 
 

@@ -23,6 +23,7 @@ import { plugIn, validateAdapter, attachAdapter } from '../offsite/plugin.js';
 import { getTuner } from '../peft/registry.js';
 import { sha256Directory } from '../io/hash.js';
 import { native } from '../tensor/native.js';
+import { withMatmulPrecision } from '../tensor/ops/matmul.js';
 import { roundHalfEven } from '../util/round.js';
 import type { Progress } from '../util/progress.js';
 import type { ExperimentConfig } from './config.js';
@@ -76,7 +77,7 @@ class ExperimentRun {
   private importance: StageInfo<{ scores: number[] }> | null = null;
 
   constructor(readonly cfg: ExperimentConfig, readonly opts: ExperimentOptions) {
-    this.cache = new StageCache(cfg.cacheDir, opts.resume, (s) => this.step(s));
+    this.cache = new StageCache(cfg.cacheDir, opts.resume, (s) => this.step(s), { ledgerDir: join(cfg.outDir, 'stages'), precision: cfg.precision });
     this.step('data: building / verifying the offline datasets');
     this.dataDir = opts.dataDir ?? defaultDataDir(opts.root);
     this.data = ensureData(this.dataDir, (s) => this.step(s));
@@ -173,7 +174,7 @@ class ExperimentRun {
         settings,
         numRemoved: roundHalfEven(settings.alpha * this.numBlocks),
         importance: () => {
-          const imp = loadImportance(this.importanceStage().dir, this.hidden);
+          const imp = loadImportance(this.importanceStage().materialize(), this.hidden);
           return { scores: imp.scores, bank: imp.bank, rank: imp.config.rank };
         },
         dT: () => this.streamOf('dt'),
@@ -195,15 +196,15 @@ class ExperimentRun {
     const evalSpec = { evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars };
     const tuned = this.cache.run('tune', { emulator: emu.key, data: t.dataHash, evalSpec, budget }, `tune ${label} on ${t.spec.name}`, (dir) => {
       this.step(`data owner: tuning ${label} (${tuneMethod}) on ${t.spec.name}`);
-      const r = offsiteTune(join(emu.dir, 'package'), t.splits, join(dir, 'run'), {
+      const r = offsiteTune(join(emu.materialize(), 'package'), t.splits, join(dir, 'run'), {
         method: tuneMethod, lrs: budget.lrs, steps: budget.steps, batchSize: budget.batchSize, seqLen: budget.seqLen, seed: budget.seed, checkpointEvery: 50, log: (s) => this.step(s),
         examples: this.examplesOf(t, budget.seqLen),
       });
-      return { emuZS: r.emuZeroShot, emuFT: r.emuFinetuned, bestLr: r.bestLr, adapterDir: r.adapterDir };
+      return { emuZS: r.emuZeroShot, emuFT: r.emuFinetuned, bestLr: r.bestLr, runs: r.runs.map((x) => ({ lr: x.lr, validation: x.validation.value })) };
     });
     this.stageDone();
     const plugged = this.cache.run('plugin', { tune: tuned.key, model: this.modelHash, data: t.dataHash.test, evalSpec }, `plug-in ${label} on ${t.spec.name}`,
-      (dir) => splitGuard.during(`Plug-in ${label} on ${t.spec.name}`, 'evaluation', () => this.pluginScore(tuned.value.adapterDir, t, dir)));
+      (dir) => splitGuard.during(`Plug-in ${label} on ${t.spec.name}`, 'evaluation', () => this.pluginScore(join(tuned.materialize(), 'run', 'adapter'), t, dir)));
     this.stageDone();
     return {
       emuZS: tuned.value.emuZS, emuFT: tuned.value.emuFT, plugin: plugged.value.score, bestLr: tuned.value.bestLr,
@@ -271,7 +272,7 @@ class ExperimentRun {
   }
 
   stages(): ExperimentResults['stages'] {
-    return { computed: this.cache.runs.length, cached: this.cache.hits.length };
+    return { computed: this.cache.runs.length, cached: this.cache.hits.length, rebuilt: this.cache.rebuilt.length };
   }
 }
 
@@ -279,11 +280,12 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
   const t0 = Date.now();
   const started = new Date().toISOString();
   const commit = gitCommit(opts.root); // at the start: the code that computes the results
-  const run = new ExperimentRun(cfg, opts);
-  const tasks = run.tasks.map((t) => run.fullModel(t));
-  const importance = run.importanceStage();
-  const methods = run.methodsTable();
-  const analyses = run.analyses();
+  const { run, tasks, importance, methods, analyses } = withMatmulPrecision(cfg.precision, () => {
+    const run = new ExperimentRun(cfg, opts);
+    const tasks = run.tasks.map((t) => run.fullModel(t));
+    const importance = run.importanceStage();
+    return { run, tasks, importance, methods: run.methodsTable(), analyses: run.analyses() };
+  });
   const results: ExperimentResults = {
     format: RESULTS_FORMAT,
     name: cfg.name,

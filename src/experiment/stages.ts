@@ -1,17 +1,34 @@
 // Stage caching for the experiment runner. Every stage (zero-shot scores, fine-tuning,
 // importance, an emulator, a tuning run, a plug-in score) lives in a directory named by
 // the hash of everything that determines its output: the stage kind and version, the
-// content hashes of its inputs (model files, data files, upstream stages) and its settings.
-// A stage whose directory holds `done.json` is reused by any experiment that needs it; a
-// directory without it is an interrupted stage: resumed from its own checkpoints with
-// --resume, otherwise cleared and started again.
+// content hashes of its inputs (model files, data files, upstream stages), its settings
+// and the matrix-product precision. A stage whose directory holds `done.json` is reused by
+// any experiment that needs it; a directory without it is an interrupted stage: resumed
+// from its own checkpoints with --resume, otherwise cleared and started again.
+//
+// Two things make long runs safe:
+// - A lock per stage (`<dir>.lock`, created exclusively): several processes on one
+//   configuration (or the service's worker) never compute the same stage twice or read a
+//   half-written one; a waiting process takes the result when the holder finishes, and a
+//   lock whose process has died (same host) is taken over.
+// - A ledger (optional): the small JSON result of every finished stage is also written to a
+//   directory that is committed with the results. The cache is not in git, and a run may
+//   resume on a fresh machine: a stage found in the ledger is done, and its heavy artifacts
+//   (emulator package, adapter, importance harmonizers) are rebuilt — by the same
+//   deterministic computation — only when an unfinished downstream stage asks for them
+//   (`StageInfo.materialize()`).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 
-/** Bumped when a stage's code changes what it computes, so old results are not reused. */
-export const STAGE_VERSION = 2;
+/**
+ * Bumped when a stage's code changes what it computes, so old results are not reused.
+ * 3: AdamW bias correction per parameter, CRaSh on 256 windows, distillation budget equal
+ * to the harmonizers', baseline adapters following N_a, precision in every key.
+ */
+export const STAGE_VERSION = 3;
 
 /** JSON with object keys sorted, so equal settings hash equally. */
 export function canonicalJson(v: unknown): string {
@@ -31,43 +48,157 @@ export interface StageInfo<T> {
   key: string;
   dir: string;
   value: T;
-  /** True when the result came from the cache. */
+  /** True when the result came from the cache or the ledger. */
   cached: boolean;
+  /**
+   * The stage's directory with its artifacts in place: immediate for a computed or cached
+   * stage; a stage known only from the ledger is computed again (deterministically) first.
+   */
+  materialize(): string;
+}
+
+interface DoneRecord<T> {
+  label: string;
+  seconds: number;
+  value: T;
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+const sleepMs = (ms: number): void => void Atomics.wait(sleepCell, 0, 0, ms);
+
+/** Whether a process with this pid exists on this host (signal 0 checks without sending). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface StageCacheOptions {
+  /** Committed results: `<kind>-<key16>.json` per finished stage (small JSON only). */
+  ledgerDir?: string;
+  /** Part of every key: results computed with bf16 matrix products are not fp32 results. */
+  precision?: 'fp32' | 'bf16';
+  /** How often a waiting process looks at a held lock. */
+  pollMs?: number;
 }
 
 export class StageCache {
   readonly hits: string[] = [];
   readonly runs: string[] = [];
-  constructor(readonly root: string, readonly resume: boolean, readonly log: (s: string) => void) {
+  /** Stages served from the ledger whose artifacts had to be rebuilt. */
+  readonly rebuilt: string[] = [];
+  private readonly ledgerDir?: string;
+  private readonly precision: 'fp32' | 'bf16';
+  private readonly pollMs: number;
+
+  constructor(readonly root: string, readonly resume: boolean, readonly log: (s: string) => void, opts: StageCacheOptions = {}) {
     mkdirSync(root, { recursive: true });
+    this.ledgerDir = opts.ledgerDir;
+    this.precision = opts.precision ?? 'fp32';
+    this.pollMs = opts.pollMs ?? 500;
+    if (this.ledgerDir) mkdirSync(this.ledgerDir, { recursive: true });
   }
 
   /**
    * Runs `compute(dir)` for the stage identified by (kind, inputs) unless it is done; its
-   * JSON result is kept in done.json. Returns the key (a content hash for downstream stages).
+   * JSON result is kept in done.json (and the ledger). Returns the key (a content hash for
+   * downstream stages).
    */
   run<T>(kind: string, inputs: unknown, label: string, compute: (dir: string) => T): StageInfo<T> {
-    const key = hashOf({ kind, version: STAGE_VERSION, inputs });
-    const dir = join(this.root, `${kind}-${key.slice(0, 16)}`);
+    const key = hashOf({ kind, version: STAGE_VERSION, precision: this.precision, inputs });
+    const name = `${kind}-${key.slice(0, 16)}`;
+    const dir = join(this.root, name);
     const done = join(dir, 'done.json');
+    const ledger = this.ledgerDir ? join(this.ledgerDir, `${name}.json`) : null;
+    const info = (value: T, cached: boolean, materialize: () => string): StageInfo<T> => ({ key, dir, value, cached, materialize });
+
     if (existsSync(done)) {
       this.hits.push(label);
-      const record = JSON.parse(readFileSync(done, 'utf8')) as { value: T };
-      return { key, dir, value: record.value, cached: true };
+      const record = JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>;
+      if (ledger && !existsSync(ledger)) writeFileAtomic(ledger, JSON.stringify(record, null, 2) + '\n');
+      return info(record.value, true, () => dir);
     }
-    if (existsSync(dir) && !this.resume) {
-      this.log(`${label}: clearing an interrupted earlier run (pass --resume to continue it instead)`);
-      rmSync(dir, { recursive: true, force: true });
-    } else if (existsSync(dir)) {
-      this.log(`${label}: resuming an interrupted run`);
+    if (ledger && existsSync(ledger)) {
+      this.hits.push(label);
+      const record = JSON.parse(readFileSync(ledger, 'utf8')) as DoneRecord<T>;
+      return info(record.value, true, () => {
+        if (!existsSync(done)) {
+          this.log(`${label}: done (committed result); rebuilding its artifacts for a downstream stage`);
+          this.compute(kind, key, label, inputs, dir, done, ledger, compute);
+          this.rebuilt.push(label);
+        }
+        return dir;
+      });
     }
-    mkdirSync(dir, { recursive: true });
-    writeFileAtomic(join(dir, 'inputs.json'), JSON.stringify({ kind, version: STAGE_VERSION, label, inputs }, null, 2));
-    const t0 = Date.now();
-    const value = compute(dir);
-    const seconds = (Date.now() - t0) / 1000;
-    writeFileAtomic(done, JSON.stringify({ label, seconds, value }, null, 2));
-    this.runs.push(label);
-    return { key, dir, value, cached: false };
+    const out = this.compute(kind, key, label, inputs, dir, done, ledger, compute);
+    return info(out.value, out.cached, () => dir);
+  }
+
+  /** Computes a stage under its lock; another process's finished result is taken as is. */
+  private compute<T>(kind: string, key: string, label: string, inputs: unknown, dir: string, done: string, ledger: string | null, compute: (dir: string) => T): { value: T; cached: boolean } {
+    const release = this.lock(dir, label);
+    try {
+      if (existsSync(done)) {
+        // Another process finished it while we waited for the lock.
+        this.hits.push(label);
+        return { value: (JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>).value, cached: true };
+      }
+      if (existsSync(dir) && !this.resume) {
+        this.log(`${label}: clearing an interrupted earlier run (pass --resume to continue it instead)`);
+        rmSync(dir, { recursive: true, force: true });
+      } else if (existsSync(dir)) {
+        this.log(`${label}: resuming an interrupted run`);
+      }
+      mkdirSync(dir, { recursive: true });
+      writeFileAtomic(join(dir, 'inputs.json'), JSON.stringify({ kind, version: STAGE_VERSION, precision: this.precision, key, label, inputs }, null, 2));
+      const t0 = Date.now();
+      const value = compute(dir);
+      const record: DoneRecord<T> = { label, seconds: (Date.now() - t0) / 1000, value };
+      writeFileAtomic(done, JSON.stringify(record, null, 2));
+      if (ledger) writeFileAtomic(ledger, JSON.stringify(record, null, 2) + '\n');
+      this.runs.push(label);
+      return { value, cached: false };
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Takes `<dir>.lock` (exclusive create), waiting while another live process holds it.
+   * Returns the release function.
+   */
+  private lock(dir: string, label: string): () => void {
+    const path = `${dir}.lock`;
+    const me = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    let told = false;
+    for (;;) {
+      try {
+        const fd = openSync(path, 'wx');
+        writeSync(fd, JSON.stringify(me));
+        closeSync(fd);
+        return () => rmSync(path, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      let holder: { pid?: number; host?: string } = {};
+      try {
+        holder = JSON.parse(readFileSync(path, 'utf8')) as typeof holder;
+      } catch {
+        // Created but not yet written, or just removed: look again.
+      }
+      if (holder.pid !== undefined && holder.host === me.host && !processAlive(holder.pid)) {
+        this.log(`${label}: taking over the lock of process ${holder.pid}, which is gone`);
+        rmSync(path, { force: true });
+        continue;
+      }
+      if (!told && holder.pid !== undefined) {
+        this.log(`${label}: waiting for process ${holder.pid}${holder.host === me.host ? '' : ` on ${holder.host}`}, which is computing this stage`);
+        told = true;
+      }
+      sleepMs(this.pollMs);
+    }
   }
 }

@@ -1,14 +1,19 @@
 // The experiment configuration (defaults, errors that name the file and field) and the
-// stage cache (content-hash keys, reuse, interrupted stages cleared or resumed).
+// stage cache (content-hash keys, reuse, interrupted stages cleared or resumed, the
+// committed ledger, the per-stage lock across processes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseExperimentConfig, readExperimentConfig, ConfigFileError } from '../../src/experiment/config.js';
 import { StageCache, canonicalJson, hashOf } from '../../src/experiment/stages.js';
 import { sha256Directory as hashDirectory } from '../../src/io/hash.js';
 import { truncateDocuments } from '../../src/experiment/tasks.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 function withDir<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'scaleot-exp-'));
@@ -106,6 +111,70 @@ test('stage cache: done stages are reused; interrupted ones are cleared, or resu
     assert.equal(cleared.value, false);
     assert.ok(logs.some((l) => /clearing an interrupted earlier run/.test(l)));
   });
+});
+
+test('stage ledger: a committed result is done without its cache; artifacts are rebuilt only on demand; precision is part of the key', () => {
+  withDir((dir) => {
+    const ledger = join(dir, 'ledger');
+    let calls = 0;
+    const compute = (d: string) => (writeFileSync(join(d, 'artifact'), 'heavy'), ++calls);
+    const a = new StageCache(join(dir, 'cache1'), false, () => {}, { ledgerDir: ledger }).run('emulator', { x: 1 }, 'emu', compute);
+    assert.equal(a.value, 1);
+    assert.equal(readdirSync(ledger).length, 1);
+    rmSync(join(dir, 'cache1'), { recursive: true }); // a fresh machine: only the committed ledger
+    const logs: string[] = [];
+    const fresh = new StageCache(join(dir, 'cache2'), false, (s) => logs.push(s), { ledgerDir: ledger });
+    const b = fresh.run('emulator', { x: 1 }, 'emu', compute);
+    assert.deepEqual([b.value, b.cached, calls], [1, true, 1], 'served from the ledger, nothing computed');
+    assert.ok(!existsSync(join(b.dir, 'artifact')));
+    assert.equal(readFileSync(join(b.materialize(), 'artifact'), 'utf8'), 'heavy');
+    assert.equal(calls, 2, 'rebuilt once for a downstream stage');
+    b.materialize();
+    assert.equal(calls, 2);
+    assert.deepEqual(fresh.rebuilt, ['emu']);
+    assert.ok(logs.some((l) => /rebuilding its artifacts/.test(l)));
+    const bf16 = new StageCache(join(dir, 'cache2'), false, () => {}, { ledgerDir: ledger, precision: 'bf16' }).run('emulator', { x: 1 }, 'emu', compute);
+    assert.notEqual(bf16.key, b.key);
+    assert.equal(calls, 3);
+  });
+});
+
+test('stage lock: two processes on one stage compute it once; a dead holder\'s lock is taken over', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-lock-'));
+  try {
+    const script = join(dir, 'worker.mjs');
+    writeFileSync(script, [
+      `import { StageCache } from ${JSON.stringify(pathToFileURL(join(here, '..', '..', 'src', 'experiment', 'stages.js')).href)};`,
+      `import { appendFileSync } from 'node:fs';`,
+      `const cache = new StageCache(process.argv[2], false, () => {}, { pollMs: 50 });`,
+      `const r = cache.run('k', { x: 1 }, 'slow', () => { appendFileSync(process.argv[3], process.pid + '\\n'); const t = Date.now(); while (Date.now() - t < 1500); return 42; });`,
+      `console.log(JSON.stringify({ value: r.value, cached: r.cached }));`,
+    ].join('\n'));
+    const runOne = () => new Promise<{ value: number; cached: boolean }>((res, rej) => {
+      const p = spawn(process.execPath, [script, join(dir, 'cache'), join(dir, 'calls')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.on('close', (code) => (code === 0 ? res(JSON.parse(out)) : rej(new Error(`worker exited ${code}`))));
+    });
+    const both = await Promise.all([runOne(), runOne()]);
+    assert.deepEqual(both.map((r) => r.value), [42, 42]);
+    assert.deepEqual(both.map((r) => r.cached).sort(), [false, true], 'one computed, the other took its result');
+    assert.equal(readFileSync(join(dir, 'calls'), 'utf8').trim().split('\n').length, 1, 'computed once');
+
+    // A lock left by a process that no longer exists does not block.
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const cache = new StageCache(join(dir, 'cache'), false, () => {}, { pollMs: 10 });
+    const key = cache.run('k', { x: 2 }, 'first', () => 1).dir;
+    rmSync(key, { recursive: true });
+    writeFileSync(`${key}.lock`, JSON.stringify({ pid: Number(gone), host: hostname() }));
+    const logs: string[] = [];
+    const again = new StageCache(join(dir, 'cache'), false, (s) => logs.push(s), { pollMs: 10 }).run('k', { x: 2 }, 'second', () => 2);
+    assert.equal(again.value, 2);
+    assert.ok(logs.some((l) => /taking over the lock/.test(l)));
+    assert.ok(!existsSync(`${key}.lock`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('perplexity documents are cut at a white-space boundary within the character budget', () => {

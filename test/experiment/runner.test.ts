@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,21 @@ test('every method and analysis runs, results and report are written, and a reru
   assert.ok(r2.stages.cached > 20);
   assert.deepEqual(r2.methods, r1.methods);
   assert.deepEqual(r2.analyses, r1.analyses);
+
+  // A run that outlives its machine: the cache is gone, the committed ledger (outDir/stages)
+  // lacks the stages that had not finished (here: OT's plug-in scores). Only those are
+  // computed, upstream artifacts are rebuilt on demand, and the table is the same.
+  const ledger = join(cfg.outDir, 'stages');
+  const unfinished = readdirSync(ledger).filter((f) => f.startsWith('plugin-') && /plug-in OT \(/.test(readFileSync(join(ledger, f), 'utf8')));
+  assert.equal(unfinished.length, 2, 'OT\'s plug-in on the two tasks');
+  for (const f of unfinished) rmSync(join(ledger, f));
+  rmSync(cfg.cacheDir, { recursive: true, force: true });
+  const r3 = runExperiment(cfg, opts);
+  const rebuilt = r3.stages.rebuilt ?? -1;
+  assert.equal(rebuilt, 3, 'OT\'s emulator and its two tuning runs, whose adapters the plug-ins need');
+  assert.equal(r3.stages.computed, 2 + rebuilt, 'the 2 unfinished stages and the rebuilt ones, nothing else');
+  assert.deepEqual(r3.methods, r1.methods);
+  assert.deepEqual(r3.analyses, r1.analyses);
 });
 
 test('the experiment commands fail with one clear line', () => {
