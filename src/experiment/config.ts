@@ -59,6 +59,10 @@ export interface Conditions {
   privacyGapPct: number;
   /** Plug-in perplexity within this many percent of FT (the utility). */
   utilityPct: number;
+  /** Accuracy tasks: Plug-in ≥ Emu FT + this many points (privacy) and ≥ FT − this many (utility). */
+  accuracyPoints: number;
+  /** An accuracy task is learnable (ranks methods) when FT beats ZS on validation by this many standard errors. */
+  learnableSe: number;
 }
 
 export interface ExperimentConfig {
@@ -81,6 +85,12 @@ export interface ExperimentConfig {
   outDir: string;
   /** Matrix products in fp32 or bf16 (mixed precision); part of every stage's cache key. */
   precision: MatmulPrecision;
+  /**
+   * Seeds run after selection (METHOD.md "Grids and seeds"): each cell of the main table
+   * (FT, and every method's emulator and tuning) is repeated at its chosen lr with each of
+   * these as importance, distillation and tuning seed; the table reports mean ± sd.
+   */
+  repeatSeeds: number[];
 }
 
 export class ConfigFileError extends Error {
@@ -256,7 +266,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const f = new Fields(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
   const o = raw as Json;
-  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'precision']);
+  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'precision', 'repeatSeeds']);
   const base = dirname(resolve(file));
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const name = f.str(o, 'name', 'name', undefined);
@@ -277,9 +287,17 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
 
   const analyses = parseAnalyses(f, f.object(o, 'analyses', 'analyses'), taskNames);
   const c = f.object(o, 'conditions', 'conditions');
-  f.checkKeys(c, 'conditions', ['privacyGapPct', 'utilityPct']);
-  const conditions: Conditions = { privacyGapPct: f.num(c, 'privacyGapPct', 'conditions.privacyGapPct', 5, 0, 1e6), utilityPct: f.num(c, 'utilityPct', 'conditions.utilityPct', 5, 0, 1e6) };
+  f.checkKeys(c, 'conditions', ['privacyGapPct', 'utilityPct', 'accuracyPoints', 'learnableSe']);
+  const conditions: Conditions = {
+    privacyGapPct: f.num(c, 'privacyGapPct', 'conditions.privacyGapPct', 5, 0, 1e6), utilityPct: f.num(c, 'utilityPct', 'conditions.utilityPct', 5, 0, 1e6),
+    accuracyPoints: f.num(c, 'accuracyPoints', 'conditions.accuracyPoints', 2, 0, 100), learnableSe: f.num(c, 'learnableSe', 'conditions.learnableSe', 3, 0, 100),
+  };
 
+  const repeatSeeds = f.list(o, 'repeatSeeds', 'repeatSeeds', [], f.numberItem(0, 2 ** 31 - 1, true), 0);
+  const selectionSeeds = new Set([importance.seed, finetune.seed, tune.seed]);
+  if (new Set(repeatSeeds).size !== repeatSeeds.length || repeatSeeds.some((x) => selectionSeeds.has(x))) {
+    f.fail('repeatSeeds', `distinct seeds other than the selection seeds (${[...selectionSeeds].join(', ')})`, o.repeatSeeds);
+  }
   const model = path(f.str(o, 'model', 'model', undefined));
   if (!existsSync(model)) f.fail('model', 'an existing model directory', o.model);
   return {
@@ -288,6 +306,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
     cacheDir: o.cacheDir === undefined ? resolve('runs', 'cache') : path(f.str(o, 'cacheDir', 'cacheDir', undefined)),
     outDir: o.outDir === undefined ? resolve('runs', 'experiments', name) : path(f.str(o, 'outDir', 'outDir', undefined)),
     precision: f.str(o, 'precision', 'precision', 'fp32', ['fp32', 'bf16']) as MatmulPrecision,
+    repeatSeeds,
   };
 }
 

@@ -26,6 +26,7 @@ pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}
 
 function cellHtml(c: Cell): string {
   const cls = c.rank === 1 ? ' class="best"' : c.rank === 2 ? ' class="second"' : '';
+  if (c.overSeeds) return `<td${cls}>${esc(c.text)} <span class="se" title="standard deviation over ${c.overSeeds} seeds">±${esc(c.se)} sd, ${c.overSeeds} seeds</span></td>`;
   return `<td${cls}>${esc(c.text)}${c.se ? ` <span class="se">±${esc(c.se)}</span>` : ''}</td>`;
 }
 
@@ -74,16 +75,21 @@ export function renderReport(r: ExperimentResults): string {
   out.push(`</tbody></table>`);
   out.push(`<table class="lrs"><thead><tr><th class="l">task</th><th class="l">FT learning rates (validation)</th><th>FT best lr</th>${r.methods.map((m) => `<th>${esc(m.label)} lr</th>`).join('')}</tr></thead><tbody>`);
   for (const t of r.tasks) {
-    out.push(`<tr><td class="l">${esc(t.name)}</td><td class="l">${t.ft.runs.map((x) => `${x.lr}: ${fmtNum(t.kind === 'mc' ? 100 * x.validation : x.validation)}`).join(', ')}</td><td>${t.ft.bestLr}</td>${r.methods.map((m) => `<td>${m.tasks[t.name]?.bestLr ?? '—'}</td>`).join('')}</tr>`);
+    out.push(`<tr><td class="l">${esc(t.name)}</td><td class="l">${t.ft.runs.map((x) => `${x.lr}: ${fmtNum(t.kind === 'mc' ? 100 * x.validation : x.validation)}`).join(', ')}</td><td>${t.ft.bestLr}</td>${r.methods.map((m) => `<td>${lrCell(m.tasks[t.name], t.kind)}</td>`).join('')}</tr>`);
   }
   out.push(`</tbody></table>`);
 
   // Emulators
   out.push(`<h2 id="emulators">Emulators (equal size: round(α·n) blocks removed, harmonized or shared)</h2>`);
-  out.push(`<table class="emulators"><thead><tr><th class="l">method</th><th>emulator parameters</th><th>% of full</th><th>trunk</th><th>adapters</th><th>harmonizers</th><th>other blocks</th><th class="l">layout (blocks 0..n−1)</th></tr></thead><tbody>`);
+  // Building cost (equal budgets), in results that record it.
+  const costs = r.methods.some((m) => m.cost);
+  const costHead = costs ? '<th>gradient steps</th><th>training tokens</th><th>scored tokens</th><th>build s</th>' : '';
+  out.push(`<table class="emulators"><thead><tr><th class="l">method</th><th>emulator parameters</th><th>% of full</th><th>trunk</th><th>adapters</th><th>harmonizers</th><th>other blocks</th>${costHead}<th class="l">layout (blocks 0..n−1)</th></tr></thead><tbody>`);
   for (const m of r.methods) {
     const p = m.emulator.parameters;
-    out.push(`<tr><td class="l">${esc(m.label)}</td><td>${p.emulator.toLocaleString('en-US')}</td><td>${(100 * p.relative_size).toFixed(1)}</td><td>${p.trunk.toLocaleString('en-US')}</td><td>${p.adapters.toLocaleString('en-US')}</td><td>${p.harmonizers.toLocaleString('en-US')}</td><td>${p.compressed.toLocaleString('en-US')}</td><td class="l">${layoutStrip(m.emulator.roles)}</td></tr>`);
+    const c = m.cost;
+    const costCells = !costs ? '' : c ? `<td>${c.gradientSteps.toLocaleString('en-US')}</td><td>${c.trainingTokens.toLocaleString('en-US')}</td><td>${c.forwardTokens.toLocaleString('en-US')}</td><td>${c.seconds}</td>` : '<td>—</td><td>—</td><td>—</td><td>—</td>';
+    out.push(`<tr><td class="l">${esc(m.label)}</td><td>${p.emulator.toLocaleString('en-US')}</td><td>${(100 * p.relative_size).toFixed(1)}</td><td>${p.trunk.toLocaleString('en-US')}</td><td>${p.adapters.toLocaleString('en-US')}</td><td>${p.harmonizers.toLocaleString('en-US')}</td><td>${p.compressed.toLocaleString('en-US')}</td>${costCells}<td class="l">${layoutStrip(m.emulator.roles)}</td></tr>`);
   }
   out.push(`</tbody></table><p class="note">Full model: ${r.methods[0]?.emulator.parameters.full_model.toLocaleString('en-US') ?? '—'} parameters. Layout colours: ${Object.entries(ROLE_COLORS).map(([k, c]) => `<span style="color:${c}">■</span> ${k}`).join(', ')} (src = SRC-compressed, or shipped in full without SRC).</p>`);
 
@@ -155,6 +161,13 @@ export function renderReport(r: ExperimentResults): string {
   out.push(`<h2 id="config">Configuration</h2><pre>${esc(JSON.stringify(r.config, null, 2))}</pre>`);
   out.push(`</body></html>\n`);
   return out.join('\n');
+}
+
+/** A method's chosen lr; with the grid's Emu FT validation scores where the results have them. */
+function lrCell(c: { bestLr: number; runs?: { lr: number; validation: number }[] } | undefined, kind: 'mc' | 'lm'): string {
+  if (!c) return '—';
+  if (!c.runs || c.runs.length < 2) return String(c.bestLr);
+  return `<b>${c.bestLr}</b> <span class="se">(${c.runs.map((x) => `${x.lr}: ${fmtNum(kind === 'mc' ? 100 * x.validation : x.validation)}`).join(', ')})</span>`;
 }
 
 function layoutStrip(roles: string[]): string {

@@ -6,6 +6,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Score } from '../train/finetune.js';
 import type { EmulatorManifest, EmulatorSettings } from '../offsite/emulator.js';
 import type { ImportanceConfig } from '../offsite/scaleot/importance.js';
+import type { BuildCost } from '../offsite/methods.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { ExperimentConfig } from './config.js';
 import type { ConditionResult } from './conditions.js';
@@ -18,13 +19,32 @@ export interface SplitScores {
   test: Score;
 }
 
+/** One repeat of a cell at its chosen learning rate with another seed. */
+export interface SeedScores<S> {
+  seed: number;
+  scores: S;
+}
+
+/** Mean and sample standard deviation (0 for a single value). */
+export function meanSd(values: number[]): { mean: number; sd: number; n: number } {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const sd = n > 1 ? Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, sd, n };
+}
+
+/** A cell's scores over its seeds: the selection run first, then the repeats. */
+export function acrossSeeds<S>(main: S, seeds: SeedScores<S>[] | undefined): S[] {
+  return [main, ...(seeds ?? []).map((x) => x.scores)];
+}
+
 export interface TaskResult {
   name: string;
   kind: 'mc' | 'lm';
   metric: Score['metric'];
   evaluation: string;
   zs: SplitScores;
-  ft: SplitScores & { bestLr: number; runs: { lr: number; validation: number }[] };
+  ft: SplitScores & { bestLr: number; runs: { lr: number; validation: number }[]; seeds?: SeedScores<SplitScores>[] };
 }
 
 export interface EmulatorSummary {
@@ -34,6 +54,8 @@ export interface EmulatorSummary {
   adapters: number[];
   parameters: EmulatorManifest['parameters'];
   statements: string[];
+  /** Training the build did itself (absent in older results). */
+  buildCost?: BuildCost;
 }
 
 export interface OffsiteScores {
@@ -43,12 +65,30 @@ export interface OffsiteScores {
   bestLr: number;
   tuneMethod: string;
   trainable: number;
+  /** Every lr of the grid with its Emu FT validation score (absent in older results). */
+  runs?: { lr: number; validation: number }[];
+  /** The cell repeated at bestLr with the configured repeat seeds (absent without them). */
+  seeds?: SeedScores<{ emuZS: SplitScores; emuFT: SplitScores; plugin: Score }>[];
+}
+
+/** What building an emulator cost the model owner (METHOD.md "Equal budgets"). */
+export interface EmulatorCost {
+  /** Optimizer steps: harmonizer DL steps (ScaleOT, Dynamic LayerDrop) or distillation steps. */
+  gradientSteps: number;
+  /** Tokens those steps trained on. */
+  trainingTokens: number;
+  /** Tokens only scored (RL candidates, CKA samples). */
+  forwardTokens: number;
+  /** Wall time: the emulator stage plus the importance stage it used. */
+  seconds: number;
 }
 
 export interface MethodResult {
   method: string;
   label: string;
   emulator: EmulatorSummary;
+  /** Absent in older results. */
+  cost?: EmulatorCost;
   tasks: Record<string, OffsiteScores>;
 }
 

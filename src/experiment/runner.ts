@@ -17,7 +17,7 @@ import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/
 import { estimateImportance, defaultImportanceConfig, loadImportance, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { EmulatorSettings } from '../offsite/emulator.js';
 import { writeEmulatorPackage } from '../offsite/emulator_package.js';
-import { getMethod, OffsiteMethod } from '../offsite/methods.js';
+import { getMethod, OffsiteMethod, type BuildCost } from '../offsite/methods.js';
 import { offsiteTune } from '../offsite/tune.js';
 import { plugIn, validateAdapter, attachAdapter } from '../offsite/plugin.js';
 import { getTuner } from '../peft/registry.js';
@@ -31,7 +31,7 @@ import { StageCache, StageInfo } from './stages.js';
 import { checkConditions } from './conditions.js';
 import { loadTaskSpec, LoadedTask } from './tasks.js';
 import {
-  RESULTS_FORMAT, AnalysisPoint, EmulatorSummary, ExperimentResults, MethodResult, OffsiteScores, TaskResult, withRelativePaths,
+  RESULTS_FORMAT, AnalysisPoint, EmulatorCost, EmulatorSummary, ExperimentResults, MethodResult, OffsiteScores, TaskResult, withRelativePaths,
 } from './results.js';
 
 function gitCommit(root: string): string {
@@ -74,7 +74,8 @@ class ExperimentRun {
   private readonly encoded = new Map<string, Example[]>();
   private readonly pretrainHash: { dt: string; dv: string };
   readonly impCfg: ImportanceConfig;
-  private importance: StageInfo<{ scores: number[] }> | null = null;
+  /** Importance stages by seed. */
+  private readonly importance = new Map<number, StageInfo<{ scores: number[] }>>();
 
   constructor(readonly cfg: ExperimentConfig, readonly opts: ExperimentOptions) {
     this.cache = new StageCache(cfg.cacheDir, opts.resume, (s) => this.step(s), { ledgerDir: join(cfg.outDir, 'stages'), precision: cfg.precision });
@@ -126,55 +127,87 @@ class ExperimentRun {
     return jsonlTokenStream(this.tok, join(this.dataDir, 'pretrain', `${name}.jsonl`), this.tok.prefixTokenId, 'before');
   }
 
-  /** The full model on one task: ZS, then FT over the grid (selected on validation). */
-  fullModel(t: LoadedTask): TaskResult {
+  /** One FT stage: the grid (selection seed) or a repeat at the chosen lr with another seed. */
+  private finetuneStage(t: LoadedTask, budget: ExperimentConfig['finetune']): StageInfo<Pick<TaskResult, 'zs' | 'ft'>> {
     const { cfg } = this;
-    const ft = this.cache.run('finetune', { model: this.modelHash, data: t.dataHash, evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars, budget: cfg.finetune }, `FT ${t.spec.name}`, (dir) => {
-      this.step(`full model on ${t.spec.name}: ZS, then FT over lrs [${cfg.finetune.lrs}] × ${cfg.finetune.steps} steps`);
+    const stage = this.cache.run('finetune', { model: this.modelHash, data: t.dataHash, evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars, budget }, `FT ${t.spec.name} (seed ${budget.seed})`, (dir) => {
+      this.step(`full model on ${t.spec.name}: ZS, then FT over lrs [${budget.lrs}] × ${budget.steps} steps, seed ${budget.seed}`);
       const r = finetune(cfg.model, t.splits, join(dir, 'run'), {
-        lrs: cfg.finetune.lrs, steps: cfg.finetune.steps, batchSize: cfg.finetune.batchSize, seqLen: cfg.finetune.seqLen, seed: cfg.finetune.seed, checkpointEvery: 50, log: (s) => this.step(s),
-        examples: this.examplesOf(t, cfg.finetune.seqLen),
+        lrs: budget.lrs, steps: budget.steps, batchSize: budget.batchSize, seqLen: budget.seqLen, seed: budget.seed, checkpointEvery: 50, log: (s) => this.step(s),
+        examples: this.examplesOf(t, budget.seqLen),
       });
       rmSync(join(dir, 'run', 'best'), { recursive: true, force: true }); // the weights are not needed once scored
       return { zs: r.zeroShot, ft: { validation: r.validation, test: r.test, bestLr: r.bestLr, runs: r.runs.map((x) => ({ lr: x.lr, validation: x.validation.value })) } };
     });
     this.stageDone();
-    this.step(`${t.spec.name}: ZS ${fmt(ft.value.zs.test)}, FT ${fmt(ft.value.ft.test)}${ft.cached ? ' (cached)' : ''}`);
-    return { name: t.spec.name, kind: t.splits.validation.kind, metric: ft.value.zs.test.metric, evaluation: t.evaluation, zs: ft.value.zs, ft: ft.value.ft };
+    return stage;
   }
 
-  /** The model owner's Dynamic LayerReplace (computed once, used by every method that needs it). */
-  importanceStage(): StageInfo<{ scores: number[] }> {
-    if (this.importance) return this.importance;
-    const impCfg = this.impCfg;
-    this.importance = this.cache.run('importance', { model: this.modelHash, data: this.pretrainHash, config: impCfg }, 'importance', (dir) => {
-      this.step(`model owner: Dynamic LayerReplace, ${impCfg.steps} steps (η = ${impCfg.eta}, harmonizer rank ${impCfg.rank})`);
+  /** The full model on one task: ZS, then FT over the grid (selected on validation), then the repeat seeds at that lr. */
+  fullModel(t: LoadedTask): TaskResult {
+    const { cfg } = this;
+    const ft = this.finetuneStage(t, cfg.finetune);
+    const seeds = cfg.repeatSeeds.map((seed) => {
+      const r = this.finetuneStage(t, { ...cfg.finetune, lrs: [ft.value.ft.bestLr], seed });
+      return { seed, scores: { validation: r.value.ft.validation, test: r.value.ft.test } };
+    });
+    this.step(`${t.spec.name}: ZS ${fmt(ft.value.zs.test)}, FT ${fmt(ft.value.ft.test)}${ft.cached ? ' (cached)' : ''}`);
+    return {
+      name: t.spec.name, kind: t.splits.validation.kind, metric: ft.value.zs.test.metric, evaluation: t.evaluation, zs: ft.value.zs,
+      ft: { ...ft.value.ft, ...(seeds.length ? { seeds } : {}) },
+    };
+  }
+
+  /** The importance configuration with another seed (repeats), or as configured. */
+  private importanceConfig(seed?: number): ImportanceConfig {
+    return seed === undefined ? this.impCfg : { ...this.impCfg, seed };
+  }
+
+  /** The model owner's Dynamic LayerReplace (computed once per seed, used by every method that needs it). */
+  importanceStage(seed?: number): StageInfo<{ scores: number[] }> {
+    const impCfg = this.importanceConfig(seed);
+    const known = this.importance.get(impCfg.seed);
+    if (known) return known;
+    const stage = this.cache.run('importance', { model: this.modelHash, data: this.pretrainHash, config: impCfg }, `importance (seed ${impCfg.seed})`, (dir) => {
+      this.step(`model owner: Dynamic LayerReplace, ${impCfg.steps} steps (η = ${impCfg.eta}, harmonizer rank ${impCfg.rank}, seed ${impCfg.seed})`);
       const r = splitGuard.during('importance', 'selection', () => estimateImportance(loadModel(this.cfg.model), this.hidden, this.streamOf('dt'), this.streamOf('dv'), impCfg, dir, { resume: true }));
       return { scores: r.scores };
     });
+    this.importance.set(impCfg.seed, stage);
     this.stageDone();
-    this.step(`importance: ${this.importance.value.scores.map((s) => s.toFixed(2)).join(' ')}`);
-    return this.importance;
+    this.step(`importance (seed ${impCfg.seed}): ${stage.value.scores.map((x) => x.toFixed(2)).join(' ')}`);
+    return stage;
   }
 
-  /** The emulator a method builds with these settings, written as a package in its stage. */
-  emulatorStage(method: OffsiteMethod, settings: EmulatorSettings): StageInfo<EmulatorSummary> {
+  /**
+   * The emulator a method builds with these settings, written as a package in its stage.
+   * `seed` (repeats) sets the importance and distillation seeds; methods that use neither
+   * build the same emulator for every seed.
+   */
+  emulatorStage(method: OffsiteMethod, settings: EmulatorSettings, seed?: number): StageInfo<EmulatorSummary> {
     const { cfg } = this;
     // Equal budgets: as many gradient steps as the harmonizers got, unless the configuration says otherwise.
-    const distill = { ...cfg.distill, steps: cfg.distill.steps ?? harmonizerGradientSteps(this.impCfg), seqLen: Math.min(cfg.distill.seqLen, this.maxContext) };
+    const distill = {
+      ...cfg.distill, steps: cfg.distill.steps ?? harmonizerGradientSteps(this.impCfg), seqLen: Math.min(cfg.distill.seqLen, this.maxContext),
+      ...(seed === undefined ? {} : { seed }),
+    };
     const inputs: Record<string, unknown> = { method: method.name, model: this.modelHash, settings };
-    if (method.needs.importance) inputs.importance = this.importanceStage().key;
+    if (method.needs.importance) inputs.importance = this.importanceStage(seed).key;
     if (method.needs.dv) inputs.dv = this.pretrainHash.dv;
-    if (method.needs.distill) inputs.distill = { ...cfg.distill, steps: distill.steps, dt: this.pretrainHash.dt };
-    const label = `emulator ${method.name} (N_a ${settings.numAdapters}, α ${settings.alpha}, β ${settings.noSrc ? '-' : settings.beta}, ${settings.srcTarget})`;
+    if (method.needs.distill) inputs.distill = { ...cfg.distill, steps: distill.steps, dt: this.pretrainHash.dt, ...(seed === undefined ? {} : { seed }) };
+    const label = `emulator ${method.name} (N_a ${settings.numAdapters}, α ${settings.alpha}, β ${settings.noSrc ? '-' : settings.beta}, ${settings.srcTarget}${seed === undefined ? '' : `, seed ${seed}`})`;
     const stage = this.cache.run('emulator', inputs, label, (dir): EmulatorSummary => {
+      const buildCost: BuildCost = { gradientSteps: 0, trainingTokens: 0, forwardTokens: 0 };
       // Building an emulator chooses (importance, CKA, distillation): it may not see a test split.
       const emu = splitGuard.during(label, 'selection', () => method.build({
+        recordCost: (c) => {
+          for (const k of Object.keys(buildCost) as (keyof BuildCost)[]) buildCost[k] += c[k] ?? 0;
+        },
         loadModel: () => loadModel(cfg.model),
         settings,
         numRemoved: roundHalfEven(settings.alpha * this.numBlocks),
         importance: () => {
-          const imp = loadImportance(this.importanceStage().materialize(), this.hidden);
+          const imp = loadImportance(this.importanceStage(seed).materialize(), this.hidden);
           return { scores: imp.scores, bank: imp.bank, rank: imp.config.rank };
         },
         dT: () => this.streamOf('dt'),
@@ -184,15 +217,19 @@ class ExperimentRun {
         log: (s) => this.step(s),
       }));
       const m = writeEmulatorPackage(join(dir, 'package'), emu, cfg.model);
-      return { kind: m.kind, settings: m.settings, roles: m.plan.roles, adapters: m.plan.adapters, parameters: m.parameters, statements: m.statements };
+      return { kind: m.kind, settings: m.settings, roles: m.plan.roles, adapters: m.plan.adapters, parameters: m.parameters, statements: m.statements, buildCost };
     });
     this.stageDone();
     return stage;
   }
 
-  /** Tune an emulator's adapters on a task, then plug them into the full model and score. */
-  offsite(emu: StageInfo<EmulatorSummary>, t: LoadedTask, tuneMethod: string, label: string): OffsiteScores {
-    const budget = { ...this.cfg.tune, method: tuneMethod };
+  /**
+   * Tune an emulator's adapters on a task, then plug them into the full model and score.
+   * `repeat` runs one chosen lr with another seed instead of the grid.
+   */
+  offsite(emu: StageInfo<EmulatorSummary>, t: LoadedTask, tuneMethod: string, label: string, repeat?: { lr: number; seed: number }): OffsiteScores {
+    const budget = { ...this.cfg.tune, method: tuneMethod, ...(repeat ? { lrs: [repeat.lr], seed: repeat.seed } : {}) };
+    if (repeat) label = `${label} seed ${repeat.seed}`;
     const evalSpec = { evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars };
     const tuned = this.cache.run('tune', { emulator: emu.key, data: t.dataHash, evalSpec, budget }, `tune ${label} on ${t.spec.name}`, (dir) => {
       this.step(`data owner: tuning ${label} (${tuneMethod}) on ${t.spec.name}`);
@@ -208,7 +245,7 @@ class ExperimentRun {
     this.stageDone();
     return {
       emuZS: tuned.value.emuZS, emuFT: tuned.value.emuFT, plugin: plugged.value.score, bestLr: tuned.value.bestLr,
-      tuneMethod, trainable: plugged.value.trainable,
+      tuneMethod, trainable: plugged.value.trainable, runs: tuned.value.runs,
     };
   }
 
@@ -227,16 +264,41 @@ class ExperimentRun {
     return { score, trainable: Object.values(manifest.tensors).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) };
   }
 
+  /** The model owner's cost of an emulator: its build plus the importance estimation it used. */
+  private emulatorCost(method: OffsiteMethod, emu: StageInfo<EmulatorSummary>): EmulatorCost {
+    const b = emu.value.buildCost ?? { gradientSteps: 0, trainingTokens: 0, forwardTokens: 0 };
+    const cost = { ...b, seconds: emu.seconds };
+    if (method.needs.importance) {
+      const c = this.impCfg, tokens = c.batchSize * c.seqLen;
+      const dl = harmonizerGradientSteps(c);
+      cost.gradientSteps += dl;
+      cost.trainingTokens += dl * tokens;
+      cost.forwardTokens += (c.steps - dl) * c.numCandidates * tokens;
+      cost.seconds += this.importanceStage().seconds;
+    }
+    cost.seconds = Math.round(cost.seconds * 10) / 10;
+    return cost;
+  }
+
   /** Table 1: every method of the configuration on every task. */
   methodsTable(): MethodResult[] {
     return this.cfg.methods.map((name) => {
       const method = getMethod(name);
       const emu = this.emulatorStage(method, method.settings({ ...this.cfg.emulator, noSrc: false }));
       this.step(`${method.label}: adapters [${emu.value.adapters}], ${(100 * emu.value.parameters.relative_size).toFixed(1)}% of the parameters${emu.cached ? ' (cached)' : ''}`);
-      const result: MethodResult = { method: name, label: method.label, emulator: emu.value, tasks: {} };
+      const result: MethodResult = { method: name, label: method.label, emulator: emu.value, cost: this.emulatorCost(method, emu), tasks: {} };
       for (const t of this.tasks) {
         const r = (result.tasks[t.spec.name] = this.offsite(emu, t, this.cfg.tune.method, method.label));
         this.step(`${method.label} on ${t.spec.name}: Emu ZS ${fmt(r.emuZS.test)}, Emu FT ${fmt(r.emuFT.test)}, Plug-in ${fmt(r.plugin)}`);
+      }
+      // Repeats: each seed builds its own emulator (importance / distillation seed) and tunes at the chosen lr.
+      for (const seed of this.cfg.repeatSeeds) {
+        const emuSeed = this.emulatorStage(method, method.settings({ ...this.cfg.emulator, noSrc: false }), seed);
+        for (const t of this.tasks) {
+          const cell = result.tasks[t.spec.name];
+          const r = this.offsite(emuSeed, t, this.cfg.tune.method, method.label, { lr: cell.bestLr, seed });
+          (cell.seeds ??= []).push({ seed, scores: { emuZS: r.emuZS, emuFT: r.emuFT, plugin: r.plugin } });
+        }
       }
       return result;
     });

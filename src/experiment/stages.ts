@@ -50,6 +50,8 @@ export interface StageInfo<T> {
   value: T;
   /** True when the result came from the cache or the ledger. */
   cached: boolean;
+  /** Wall time of the computation that produced the result (whenever it ran). */
+  seconds: number;
   /**
    * The stage's directory with its artifacts in place: immediate for a computed or cached
    * stage; a stage known only from the ledger is computed again (deterministically) first.
@@ -113,18 +115,18 @@ export class StageCache {
     const dir = join(this.root, name);
     const done = join(dir, 'done.json');
     const ledger = this.ledgerDir ? join(this.ledgerDir, `${name}.json`) : null;
-    const info = (value: T, cached: boolean, materialize: () => string): StageInfo<T> => ({ key, dir, value, cached, materialize });
+    const info = (r: { value: T; seconds: number }, cached: boolean, materialize: () => string): StageInfo<T> => ({ key, dir, value: r.value, seconds: r.seconds, cached, materialize });
 
     if (existsSync(done)) {
       this.hits.push(label);
       const record = JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>;
       if (ledger && !existsSync(ledger)) writeFileAtomic(ledger, JSON.stringify(record, null, 2) + '\n');
-      return info(record.value, true, () => dir);
+      return info(record, true, () => dir);
     }
     if (ledger && existsSync(ledger)) {
       this.hits.push(label);
       const record = JSON.parse(readFileSync(ledger, 'utf8')) as DoneRecord<T>;
-      return info(record.value, true, () => {
+      return info(record, true, () => {
         if (!existsSync(done)) {
           this.log(`${label}: done (committed result); rebuilding its artifacts for a downstream stage`);
           this.compute(kind, key, label, inputs, dir, done, ledger, compute);
@@ -134,17 +136,17 @@ export class StageCache {
       });
     }
     const out = this.compute(kind, key, label, inputs, dir, done, ledger, compute);
-    return info(out.value, out.cached, () => dir);
+    return info(out.record, out.cached, () => dir);
   }
 
   /** Computes a stage under its lock; another process's finished result is taken as is. */
-  private compute<T>(kind: string, key: string, label: string, inputs: unknown, dir: string, done: string, ledger: string | null, compute: (dir: string) => T): { value: T; cached: boolean } {
+  private compute<T>(kind: string, key: string, label: string, inputs: unknown, dir: string, done: string, ledger: string | null, compute: (dir: string) => T): { record: DoneRecord<T>; cached: boolean } {
     const release = this.lock(dir, label);
     try {
       if (existsSync(done)) {
         // Another process finished it while we waited for the lock.
         this.hits.push(label);
-        return { value: (JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>).value, cached: true };
+        return { record: JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>, cached: true };
       }
       if (existsSync(dir) && !this.resume) {
         this.log(`${label}: clearing an interrupted earlier run (pass --resume to continue it instead)`);
@@ -160,7 +162,7 @@ export class StageCache {
       writeFileAtomic(done, JSON.stringify(record, null, 2));
       if (ledger) writeFileAtomic(ledger, JSON.stringify(record, null, 2) + '\n');
       this.runs.push(label);
-      return { value, cached: false };
+      return { record, cached: false };
     } finally {
       release();
     }

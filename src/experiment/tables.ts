@@ -3,12 +3,14 @@
 // columns = tasks, then the average over the accuracy tasks. The best Plug-in per column is
 // bold and the second best underlined (the paper's convention).
 import type { Score } from '../train/finetune.js';
-import type { ExperimentResults } from './results.js';
+import { acrossSeeds, meanSd, type ExperimentResults } from './results.js';
 
 export interface Cell {
   text: string;
-  /** Standard error, as text ('' when there is none). */
+  /** Standard error, or the standard deviation over seeds when `overSeeds` is set, as text ('' when there is none). */
   se: string;
+  /** The number of seeds the value is a mean over (absent: one run). */
+  overSeeds?: number;
   rank?: 1 | 2;
   value: number;
 }
@@ -32,6 +34,15 @@ function cellOf(s: Score | undefined): Cell {
   return { text: s.value.toFixed(1), se: '', value: s.value };
 }
 
+/** One run's cell, or the mean ± standard deviation over a cell's seeds. */
+function cellOfSeeds(scores: (Score | undefined)[]): Cell {
+  const present = scores.filter((x): x is Score => x !== undefined);
+  if (present.length <= 1) return cellOf(present[0]);
+  const scale = isAcc(present[0]) ? 100 : 1;
+  const { mean, sd, n } = meanSd(present.map((x) => scale * x.value));
+  return { text: mean.toFixed(1), se: sd.toFixed(1), value: mean, overSeeds: n };
+}
+
 export function buildTable1(r: ExperimentResults): Table1 {
   const accTasks = r.tasks.filter((t) => t.kind === 'mc');
   const columns = [...r.tasks.map((t) => `${t.name} (${t.kind === 'mc' ? 'acc % ↑' : 'word ppl ↓'})`), ...(accTasks.length ? ['Avg. acc'] : [])];
@@ -46,11 +57,17 @@ export function buildTable1(r: ExperimentResults): Table1 {
     const cells = r.tasks.map((t) => cellOf(pick(t)));
     return { group: 'Full model', setting, cells: [...cells, ...avg(cells)], kind: 'full' };
   };
-  rows.push(fullRow('Zero-shot (ZS)', (t) => t.zs.test), fullRow('Fine-tuning (FT)', (t) => t.ft.test));
+  rows.push(fullRow('Zero-shot (ZS)', (t) => t.zs.test));
+  const ftCells = r.tasks.map((t) => cellOfSeeds(acrossSeeds({ validation: t.ft.validation, test: t.ft.test }, t.ft.seeds).map((x) => x.test)));
+  rows.push({ group: 'Full model', setting: 'Fine-tuning (FT)', cells: [...ftCells, ...avg(ftCells)], kind: 'full' });
   for (const m of r.methods) {
     const group = `${m.label} (${(100 * m.emulator.parameters.relative_size).toFixed(1)}% size)`;
-    const mk = (setting: string, kind: Row['kind'], pick: (s: ExperimentResults['methods'][number]['tasks'][string]) => Score): Row => {
-      const cells = r.tasks.map((t) => cellOf(m.tasks[t.name] ? pick(m.tasks[t.name]) : undefined));
+    type Scores = { emuZS: { test: Score }; emuFT: { test: Score }; plugin: Score };
+    const mk = (setting: string, kind: Row['kind'], pick: (s: Scores) => Score): Row => {
+      const cells = r.tasks.map((t) => {
+        const c = m.tasks[t.name];
+        return c ? cellOfSeeds(acrossSeeds<Scores>(c, c.seeds).map(pick)) : cellOf(undefined);
+      });
       return { group, setting, cells: [...cells, ...avg(cells)], kind };
     };
     const emuFT = mk('Emulator FT ↓', 'emu', (s) => s.emuFT.test), plug = mk('Plug-in ↑', 'plugin', (s) => s.plugin);
@@ -78,7 +95,7 @@ export function buildTable1(r: ExperimentResults): Table1 {
 
 /** The table as fixed-width text for the terminal (**best**, _second_). */
 export function table1Text(t: Table1): string {
-  const cellText = (c: Cell) => `${c.rank === 1 ? '*' : c.rank === 2 ? '_' : ' '}${c.text}${c.se ? ` ±${c.se}` : ''}`;
+  const cellText = (c: Cell) => `${c.rank === 1 ? '*' : c.rank === 2 ? '_' : ' '}${c.text}${c.se ? ` ±${c.se}` : ''}${c.overSeeds ? ` (${c.overSeeds})` : ''}`;
   const head = ['Method', 'Setting', ...t.columns];
   const body = t.rows.map((r, i) => [i > 0 && t.rows[i - 1].group === r.group ? '' : r.group, r.setting, ...r.cells.map(cellText)]);
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((b) => b[c].length)));
@@ -88,6 +105,7 @@ export function table1Text(t: Table1): string {
     if (i > 0 && b[0] !== '') out.push('');
     out.push(line(b));
   });
-  out.push('', '* best Plug-in per column, _ second best; ± standard error; Δ = Plug-in − Emu FT (acc) or Emu FT − Plug-in (ppl)');
+  const seeds = t.rows.some((r) => r.cells.some((c) => c.overSeeds));
+  out.push('', `* best Plug-in per column, _ second best; ± standard error${seeds ? ', or "mean ±sd (n seeds)"' : ''}; Δ = Plug-in − Emu FT (acc) or Emu FT − Plug-in (ppl)`);
   return out.join('\n');
 }

@@ -29,6 +29,15 @@ export interface BuildContext {
   /** A directory for the method's checkpoints and side outputs (kept with the stage). */
   workDir: string;
   log: (s: string) => void;
+  /** Reports training done while building (adds up): the report's equal-budget column. */
+  recordCost(c: Partial<BuildCost>): void;
+}
+
+/** Training a method's build did itself (importance estimation is counted by its own stage). */
+export interface BuildCost {
+  gradientSteps: number;
+  trainingTokens: number;
+  forwardTokens: number;
 }
 
 export interface OffsiteMethod {

@@ -35,7 +35,8 @@ test('configuration: defaults, paths relative to the file, and the shipped confi
     assert.deepEqual(c.tune.lrs, c.finetune.lrs); // the same grid for FT and offsite tuning
     assert.equal(c.tune.method, 'full');
     assert.equal(c.importance.eta, 0.05);
-    assert.deepEqual(c.conditions, { privacyGapPct: 5, utilityPct: 5 });
+    assert.deepEqual(c.conditions, { privacyGapPct: 5, utilityPct: 5, accuracyPoints: 2, learnableSe: 3 });
+    assert.deepEqual([c.precision, c.repeatSeeds], ['fp32', []]);
   });
   for (const f of ['experiment-demo.json', 'experiment-full.json']) {
     const c = readExperimentConfig(join('configs', f));
@@ -60,6 +61,9 @@ test('configuration errors name the file, the field and what was expected', () =
       [{ ...base, analyses: { numAdapters: { task: 'wordnet-def', values: [2] } } }, /field "analyses\.numAdapters\.task" must be one of the experiment's tasks/],
       [{ ...base, emulatr: {} }, /unknown field "emulatr"/],
       [{ ...base, name: 'a b' }, /field "name" must be letters, digits/],
+      [{ ...base, repeatSeeds: [1, 0] }, /field "repeatSeeds" must be distinct seeds other than the selection seeds \(0\)/],
+      [{ ...base, repeatSeeds: [1.5] }, /field "repeatSeeds\[0\]" must be an integer/],
+      [{ ...base, precision: 'fp16' }, /field "precision" must be one of "fp32", "bf16"/],
     ];
     for (const [raw, re] of cases) assert.throws(() => parseExperimentConfig(raw, file), (e: Error) => e instanceof ConfigFileError && re.test(e.message), JSON.stringify(raw));
     writeFileSync(file, '{"name": ');

@@ -16,6 +16,7 @@ import { writeExperimentOutputs } from '../../src/experiment/results.js';
 import { defaultDataDir } from '../../src/data/build.js';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { splitGuard } from '../../src/data/split_guard.js';
+import { learnable } from '../../src/experiment/conditions.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -41,7 +42,8 @@ function config() {
     tasks: [{ name: 'lm', files: files('lm', 'txt'), evalChars: 300 }, { name: 'mc', files: files('mc', 'jsonl'), evalLimit: 4 }],
     methods: ['scaleot', 'scaleot-no-src', 'dynamic-drop', 'ot', 'ot-distill', 'crash'],
     importance: { steps: 4, batchSize: 2, seqLen: 16, rank: 4 },
-    distill: { steps: 3, batchSize: 2, seqLen: 16 },
+    distill: { batchSize: 2, seqLen: 16 },
+    repeatSeeds: [5],
     finetune: { lrs: [1e-3], steps: 2, batchSize: 2, seqLen: 16 },
     analyses: {
       alphaBeta: { task: 'lm', alphas: [0.25], betas: [0.5, 1] },
@@ -86,7 +88,18 @@ test('every method and analysis runs, results and report are written, and a reru
   assert.deepEqual(r1.analyses.peft!.rows.map((p) => p.tuneMethod), ['full', 'lora', 'adapter']);
   const [full, lora, adapter] = r1.analyses.peft!.rows.map((p) => p.trainable);
   assert.ok(lora < adapter && lora < full && adapter > 0, `trainable: full ${full}, lora ${lora}, adapter ${adapter}`);
-  assert.equal(r1.conditions.filter((c) => c.required).length, 3);
+  // Required: ScaleOT's three rows on the perplexity task, and on each accuracy task that fine-tuning moves.
+  const learnableMc = r1.tasks.filter((t) => t.kind === 'mc' && learnable(t, 3)).length;
+  assert.equal(r1.conditions.filter((c) => c.required).length, 3 + 3 * learnableMc);
+  // Equal budgets: OT + distillation trains as many steps as ScaleOT's harmonizers (4 importance steps: 2 DL).
+  const cost = (name: string) => r1.methods.find((m) => m.method === name)!.cost!;
+  assert.equal(cost('ot-distill').gradientSteps, cost('scaleot').gradientSteps);
+  assert.equal(cost('scaleot').gradientSteps, 2);
+  assert.equal(cost('ot').gradientSteps, 0);
+  assert.ok(cost('crash').forwardTokens > 0);
+  // The repeat seed: every cell ran once more at its chosen lr.
+  for (const m of r1.methods) for (const t of ['lm', 'mc']) assert.deepEqual(m.tasks[t].seeds?.map((x) => x.seed), [5], `${m.method} ${t}`);
+  for (const t of r1.tasks) assert.deepEqual(t.ft.seeds?.map((x) => x.seed), [5]);
   const paths = writeExperimentOutputs(r1, cfg.outDir);
   const saved = JSON.parse(readFileSync(paths.results, 'utf8')) as ExperimentResults;
   assert.equal(saved.format, 'scaleot-experiment/1');
@@ -103,13 +116,13 @@ test('every method and analysis runs, results and report are written, and a reru
   // computed, upstream artifacts are rebuilt on demand, and the table is the same.
   const ledger = join(cfg.outDir, 'stages');
   const unfinished = readdirSync(ledger).filter((f) => f.startsWith('plugin-') && /plug-in OT \(/.test(readFileSync(join(ledger, f), 'utf8')));
-  assert.equal(unfinished.length, 2, 'OT\'s plug-in on the two tasks');
+  assert.equal(unfinished.length, 4, 'OT\'s plug-in on the two tasks, seeds 0 and 5');
   for (const f of unfinished) rmSync(join(ledger, f));
   rmSync(cfg.cacheDir, { recursive: true, force: true });
   const r3 = runExperiment(cfg, opts);
   const rebuilt = r3.stages.rebuilt ?? -1;
-  assert.equal(rebuilt, 3, 'OT\'s emulator and its two tuning runs, whose adapters the plug-ins need');
-  assert.equal(r3.stages.computed, 2 + rebuilt, 'the 2 unfinished stages and the rebuilt ones, nothing else');
+  assert.equal(rebuilt, 5, 'OT\'s emulator (the same for both seeds) and its four tuning runs, whose adapters the plug-ins need');
+  assert.equal(r3.stages.computed, 4 + rebuilt, 'the 4 unfinished stages and the rebuilt ones, nothing else');
   assert.deepEqual(r3.methods, r1.methods);
   assert.deepEqual(r3.analyses, r1.analyses);
 });

@@ -174,12 +174,12 @@ export function crashPlanFromCka(n: number, numRemoved: number, cka: number[][],
 export const CRASH_SAMPLES = 256;
 
 /** CRaSh end to end: block outputs on D^V, pairwise CKA, clustering. */
-export function crashPlan(model: CausalLM, dV: Int32Array, numRemoved: number, opts: { samples?: number; seqLen?: number; numAdapters?: number } = {}): { plan: BaselinePlan; cka: number[][]; samples: number } {
+export function crashPlan(model: CausalLM, dV: Int32Array, numRemoved: number, opts: { samples?: number; seqLen?: number; numAdapters?: number } = {}): { plan: BaselinePlan; cka: number[][]; samples: number; seqLen: number } {
   const n = model.blocks.length;
   const T = Math.min(opts.seqLen ?? 128, model.maxContext);
   const samples = opts.samples ?? Math.max(1, Math.min(CRASH_SAMPLES, Math.floor(dV.length / T)));
   const cka = ckaMatrix(blockOutputs(model, dV, samples, T), samples);
-  return { plan: crashPlanFromCka(n, numRemoved, cka, opts.numAdapters), cka, samples };
+  return { plan: crashPlanFromCka(n, numRemoved, cka, opts.numAdapters), cka, samples, seqLen: T };
 }
 
 /** CRaSh in the method registry: CKA of block outputs on D^V, clustering, shared slots. */
@@ -190,8 +190,9 @@ export const crashMethod: OffsiteMethod = {
   settings: (base) => ({ ...base, noSrc: false }),
   build: (ctx) => {
     const model = ctx.loadModel();
-    const { plan, cka, samples } = crashPlan(model, ctx.dV(), ctx.numRemoved, { numAdapters: ctx.settings.numAdapters });
+    const { plan, cka, samples, seqLen } = crashPlan(model, ctx.dV(), ctx.numRemoved, { numAdapters: ctx.settings.numAdapters });
     ctx.log(`CRaSh: linear CKA of block outputs on ${samples} windows of D^V`);
+    ctx.recordCost({ forwardTokens: samples * seqLen });
     writeJsonAtomic(join(ctx.workDir, 'cka.json'), { samples, cka });
     return buildBaselineEmulator(model, 'crash', plan);
   },

@@ -126,6 +126,7 @@ export const otDistillMethod: OffsiteMethod = {
     const model = ctx.loadModel();
     const ot = buildBaselineEmulator(model, 'uniform-drop', uniformDropPlan(model.blocks.length, ctx.numRemoved, ctx.settings.numAdapters));
     ctx.log(`OT distillation: ${ctx.distill.steps} steps on D^T (kept middle blocks towards the full middle)`);
+    ctx.recordCost({ gradientSteps: ctx.distill.steps, trainingTokens: ctx.distill.steps * ctx.distill.batchSize * Math.min(ctx.distill.seqLen, model.maxContext) });
     return distillEmulator(model, ot, ctx.dT(), ctx.distill, join(ctx.workDir, 'distill', 'state'));
   },
 };
