@@ -11,9 +11,12 @@
 //   - singular-value spectra of one attention and one FFN weight at initialisation and
 //     after pre-training.
 // Usage: node scripts/base-model-eval.mjs MODEL_DIR [--limit N] [--steps N] [--lrs a,b]
-//        [--tasks t1,t2] [--importance-steps N] [--out DIR]
+//        [--tasks t1,t2] [--importance-steps N] [--out DIR] [--continue]
 // Selection is on validation only; the test split is read by the final scoring alone.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The JSON is rewritten (atomically) after every section, cheapest first, so a run cut
+// short still leaves its finished sections; --continue keeps the sections an earlier run
+// of the same model and settings wrote and computes the rest.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   loadModel, TextTokenizer, finetune, scoreTask, ensureData, defaultDataDir, estimateImportance, defaultImportanceConfig,
@@ -45,7 +48,21 @@ const model = loadModel(modelDir);
 const splits = (name) => ({ train: loadTask(name, 'train', dataDir), validation: loadTask(name, 'validation', dataDir), test: loadTask(name, 'test', dataDir) });
 const round = (v, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
 const acc = (s) => ({ acc: round(s.value), stderr: round(s.details.acc_stderr ?? NaN), n: s.details.n ?? null });
-const out = { model: relative(root, modelDir), limit, steps, lrs, commands: [`node scripts/base-model-eval.mjs ${args.join(' ')}`] };
+const evidence = join(root, 'docs', 'evidence');
+const jsonPath = join(evidence, 'base-model-eval.json');
+let out = { model: relative(root, modelDir), limit, steps, lrs, commands: [`node scripts/base-model-eval.mjs ${args.join(' ')}`] };
+if (args.includes('--continue') && existsSync(jsonPath)) {
+  const prev = JSON.parse(readFileSync(jsonPath, 'utf8'));
+  const same = ['model', 'limit', 'steps'].every((k) => prev[k] === out[k]) && JSON.stringify(prev.lrs) === JSON.stringify(lrs);
+  if (!same) throw new Error(`${jsonPath} was written for other settings (model ${prev.model}, limit ${prev.limit}, steps ${prev.steps}, lrs ${prev.lrs}); run without --continue`);
+  out = { ...prev, commands: [...new Set([...(prev.commands ?? []), ...out.commands])] };
+}
+mkdirSync(evidence, { recursive: true });
+/** Writes what is measured so far (temporary name, then rename). */
+const save = () => {
+  writeFileSync(`${jsonPath}.tmp`, JSON.stringify(out, null, 1) + '\n');
+  renameSync(`${jsonPath}.tmp`, jsonPath);
+};
 
 // The D^V loss curve.
 try {
@@ -55,60 +72,15 @@ try {
   out.validation_curve = null;
 }
 
+save();
+
 // SOTU 2001-2021 test: the whole split, read once here.
-log('SOTU test perplexity');
-const sotuTest = scoreTask(model, tok, loadTask('sotu', 'test', dataDir));
-out.sotu_test = { word_perplexity: round(sotuTest.details.word_perplexity, 2), token_perplexity: round(sotuTest.details.token_perplexity, 2), bits_per_byte: round(sotuTest.details.bits_per_byte) };
-
-/** A copy of the model with every block re-initialised (the trunk kept): how much pre-training matters. */
-function randomBlocksCopy(dir) {
-  const fresh = new GPT2LMHeadModel(gpt2ConfigFromHF(model.hfConfig), 1234);
-  const trained = new Map(model.namedParameters());
-  for (const [name, p] of fresh.namedParameters()) if (!name.startsWith('transformer.h.')) p.data.set(trained.get(name).data);
-  saveCheckpoint(dir, model.hfConfig, fresh.hfTensors());
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) writeFileSync(join(dir, f), readFileSync(join(modelDir, f)));
-  return dir;
+if (!out.sotu_test) {
+  log('SOTU test perplexity');
+  const sotuTest = scoreTask(model, tok, loadTask('sotu', 'test', dataDir));
+  out.sotu_test = { word_perplexity: round(sotuTest.details.word_perplexity, 2), token_perplexity: round(sotuTest.details.token_perplexity, 2), bits_per_byte: round(sotuTest.details.bits_per_byte) };
+  save();
 }
-
-// The default emulator (importance on the model's own D^T / D^V), with and without SRC.
-log('importance and the default emulators');
-const corpus = ensureCorpus(defaultCorpusDir(root), dataDir, data.manifest).dir;
-const stream = (f) => jsonlTokenStream(tok, join(corpus, f), tok.prefixTokenId, 'before');
-const impCfg = { ...defaultImportanceConfig(model.spec.hiddenSize), steps: Number(flag('--importance-steps', 400)) };
-estimateImportance(loadModel(modelDir), model.spec.hiddenSize, stream('dt.jsonl'), stream('dv.jsonl'), impCfg, join(work, 'importance'), { resume: true });
-createEmulator(modelDir, join(work, 'importance'), DEFAULT_EMULATOR, join(work, 'emu'));
-createEmulator(modelDir, join(work, 'importance'), { ...DEFAULT_EMULATOR, noSrc: true }, join(work, 'emu-no-src'));
-const sotuVal = loadTask('sotu', 'validation', dataDir);
-const zsVal = scoreTask(model, tok, sotuVal).value;
-const emuVal = scoreTask(loadEmulator(join(work, 'emu')).model, tok, sotuVal).value;
-const emuNoSrcVal = scoreTask(loadEmulator(join(work, 'emu-no-src')).model, tok, sotuVal).value;
-out.emulator_zero_shot_sotu_validation = {
-  model: round(zsVal, 1), emulator: round(emuVal, 1), emulator_without_src: round(emuNoSrcVal, 1),
-  emulator_vs_model_pct: round((100 * (emuVal - zsVal)) / zsVal, 2), without_src_vs_model_pct: round((100 * (emuNoSrcVal - zsVal)) / zsVal, 2),
-};
-
-// Multiple-choice tasks: ZS, FT (selected on validation, test once), FT from random blocks and Emu FT (validation).
-const random = randomBlocksCopy(join(work, 'random-blocks'));
-out.tasks = {};
-for (const name of mcTasks) {
-  log(`task ${name}`);
-  const t = splits(name);
-  const opts = { lrs, steps, batchSize: 16, evalLimit: limit, checkpointEvery: 100, log };
-  const ft = finetune(modelDir, t, join(work, `ft-${name}`), opts);
-  const ftRandom = finetune(random, t, join(work, `ft-random-${name}`), opts);
-  const emu = offsiteTune(join(work, 'emu'), t, join(work, `tune-${name}`), { ...opts, method: 'full' });
-  const majority = Math.max(...[0, 1, 2, 3].map((k) => t.validation.items.slice(0, limit).filter((it) => it.label === k).length)) / Math.min(limit, t.validation.items.length);
-  out.tasks[name] = {
-    validation: {
-      zero_shot: acc(ft.zeroShot.validation), fine_tuned: acc(ft.validation), fine_tuned_from_random_blocks: acc(ftRandom.validation),
-      emu_ft_default_emulator: acc(emu.emuFinetuned.validation), majority_class: round(majority),
-      ft_minus_zs_in_stderr: round((ft.validation.value - ft.zeroShot.validation.value) / Math.hypot(ft.validation.details.acc_stderr, ft.zeroShot.validation.details.acc_stderr), 2),
-    },
-    test: { zero_shot: acc(ft.zeroShot.test), fine_tuned: acc(ft.test) },
-    best_lr: ft.bestLr,
-  };
-}
-rmSync(random, { recursive: true, force: true });
 
 // Singular-value spectra: one attention and one FFN weight of a middle block, at init and trained.
 const init = new GPT2LMHeadModel(gpt2ConfigFromHF(model.hfConfig), 0);
@@ -130,7 +102,64 @@ for (const path of ['attn.c_attn', 'mlp.c_fc']) {
 const chart = lineChart({ title: `Singular values of block ${mid}'s weights`, xLabel: 'index', yLabel: 'singular value', series, logY: true })
   // A standalone file: the report page's chart styles go inside the SVG.
   .replace(/^(<svg[^>]*>)/, '$1<style>.grid{stroke:#e6e6e6}.plot{fill:none;stroke:#999}.tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}.title{font-size:13px;font-weight:600;fill:#111}.legend{font-size:11px;fill:#222}</style>');
-mkdirSync(join(root, 'docs', 'evidence'), { recursive: true });
-writeFileSync(join(root, 'docs', 'evidence', 'base-model-spectra.svg'), chart + '\n');
-writeFileSync(join(root, 'docs', 'evidence', 'base-model-eval.json'), JSON.stringify(out, null, 1) + '\n');
+writeFileSync(join(evidence, 'base-model-spectra.svg'), chart + '\n');
+save();
+
+/** A copy of the model with every block re-initialised (the trunk kept): how much pre-training matters. */
+function randomBlocksCopy(dir) {
+  const fresh = new GPT2LMHeadModel(gpt2ConfigFromHF(model.hfConfig), 1234);
+  const trained = new Map(model.namedParameters());
+  for (const [name, p] of fresh.namedParameters()) if (!name.startsWith('transformer.h.')) p.data.set(trained.get(name).data);
+  saveCheckpoint(dir, model.hfConfig, fresh.hfTensors());
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) writeFileSync(join(dir, f), readFileSync(join(modelDir, f)));
+  return dir;
+}
+
+// The default emulator (importance on the model's own D^T / D^V), with and without SRC;
+// built even when its scores are known, since Emu FT below tunes it.
+log('importance and the default emulators');
+const corpus = ensureCorpus(defaultCorpusDir(root), dataDir, data.manifest).dir;
+const stream = (f) => jsonlTokenStream(tok, join(corpus, f), tok.prefixTokenId, 'before');
+const impCfg = { ...defaultImportanceConfig(model.spec.hiddenSize), steps: Number(flag('--importance-steps', 400)) };
+estimateImportance(loadModel(modelDir), model.spec.hiddenSize, stream('dt.jsonl'), stream('dv.jsonl'), impCfg, join(work, 'importance'), { resume: true });
+createEmulator(modelDir, join(work, 'importance'), DEFAULT_EMULATOR, join(work, 'emu'));
+createEmulator(modelDir, join(work, 'importance'), { ...DEFAULT_EMULATOR, noSrc: true }, join(work, 'emu-no-src'));
+if (!out.emulator_zero_shot_sotu_validation) {
+  const sotuVal = loadTask('sotu', 'validation', dataDir);
+  const zsVal = scoreTask(model, tok, sotuVal).value;
+  const emuVal = scoreTask(loadEmulator(join(work, 'emu')).model, tok, sotuVal).value;
+  const emuNoSrcVal = scoreTask(loadEmulator(join(work, 'emu-no-src')).model, tok, sotuVal).value;
+  out.emulator_zero_shot_sotu_validation = {
+    model: round(zsVal, 1), emulator: round(emuVal, 1), emulator_without_src: round(emuNoSrcVal, 1),
+    emulator_vs_model_pct: round((100 * (emuVal - zsVal)) / zsVal, 2), without_src_vs_model_pct: round((100 * (emuNoSrcVal - zsVal)) / zsVal, 2),
+  };
+  save();
+}
+
+// Multiple-choice tasks: ZS, FT (selected on validation, test once), FT from random blocks and Emu FT (validation).
+const random = randomBlocksCopy(join(work, 'random-blocks'));
+out.tasks ??= {};
+for (const name of mcTasks) {
+  if (out.tasks[name]) continue;
+  log(`task ${name}`);
+  const t = splits(name);
+  const opts = { lrs, steps, batchSize: 16, evalLimit: limit, checkpointEvery: 100, log };
+  const ft = finetune(modelDir, t, join(work, `ft-${name}`), opts);
+  const ftRandom = finetune(random, t, join(work, `ft-random-${name}`), opts);
+  const emu = offsiteTune(join(work, 'emu'), t, join(work, `tune-${name}`), { ...opts, method: 'full' });
+  const majority = Math.max(...[0, 1, 2, 3].map((k) => t.validation.items.slice(0, limit).filter((it) => it.label === k).length)) / Math.min(limit, t.validation.items.length);
+  out.tasks[name] = {
+    validation: {
+      zero_shot: acc(ft.zeroShot.validation), fine_tuned: acc(ft.validation), fine_tuned_from_random_blocks: acc(ftRandom.validation),
+      emu_ft_default_emulator: acc(emu.emuFinetuned.validation), majority_class: round(majority),
+      ft_minus_zs_in_stderr: round((ft.validation.value - ft.zeroShot.validation.value) / Math.hypot(ft.validation.details.acc_stderr, ft.zeroShot.validation.details.acc_stderr), 2),
+    },
+    test: { zero_shot: acc(ft.zeroShot.test), fine_tuned: acc(ft.test) },
+    best_lr: ft.bestLr,
+  };
+  save();
+}
+rmSync(random, { recursive: true, force: true });
+
+save();
 console.log(JSON.stringify({ sotu_test: out.sotu_test, emulator: out.emulator_zero_shot_sotu_validation, tasks: Object.fromEntries(Object.entries(out.tasks).map(([k, v]) => [k, v.validation.ft_minus_zs_in_stderr])) }));
