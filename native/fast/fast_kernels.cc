@@ -308,39 +308,96 @@ void sgemm_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alph
 // VDPBF16PS: each float32 lane accumulates two bf16 products (k and k + 1), so A is packed
 // as MR-row slivers of k pairs (one 32-bit word per row and pair, broadcast) and B as
 // NR-column slivers of k pairs (a column's two values adjacent: one zmm holds 16 columns).
-inline uint32_t bf16_bits(float x) {
-  x = round_bf16(x);
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  return u >> 16;
+
+// round_bf16 on 16 lanes, as bits: the bf16 value in the upper half, the lower half zero
+// (round to nearest even; a NaN stays a NaN, quieted). Integer arithmetic,
+// not VCVTNEPS2BF16, because that instruction flushes denormal inputs to zero and the
+// reference does not.
+inline __m512i round_bf16_bits(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+  const __m512i quiet = _mm512_or_si512(u, _mm512_set1_epi32(0x00400000));
+  return _mm512_and_si512(_mm512_mask_blend_epi32(nan, rounded, quiet), _mm512_set1_epi32(int(0xffff0000u)));
 }
 
+inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xffff) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u); }
+
+// Pair words of up to 16 lanes from two rows: lane c = bf16(lo[c]) | bf16(hi[c]) << 16
+// (hi null: the odd k past the end, zero; lanes past n zero).
+inline __m512i pair_words_across(const float* lo, const float* hi, int64_t n) {
+  const __mmask16 m = first_lanes(n);
+  const __m512i l = _mm512_srli_epi32(round_bf16_bits(_mm512_maskz_loadu_ps(m, lo)), 16);
+  if (!hi) return l;
+  return _mm512_or_si512(l, round_bf16_bits(_mm512_maskz_loadu_ps(m, hi)));
+}
+
+// Pair words along one row: up to 32 consecutive values (n of them) -> 16 words, word q =
+// bf16(p[2q]) | bf16(p[2q + 1]) << 16 (values past n zero).
+inline void pair_words_along(const float* p, int64_t n, uint32_t* words) {
+  const __m512i a = _mm512_srli_epi32(round_bf16_bits(_mm512_maskz_loadu_ps(first_lanes(n), p)), 16);
+  const __m512i b = _mm512_srli_epi32(round_bf16_bits(_mm512_maskz_loadu_ps(first_lanes(n - 16), p + 16)), 16);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(words), _mm512_cvtepi32_epi16(a));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(words + 8), _mm512_cvtepi32_epi16(b));
+}
+
+// A as MR-row slivers of k pairs: word (q, r) = bf16(op(A)[r, 2q]) | bf16(op(A)[r, 2q + 1]) << 16.
 void pack_a_pairs(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc, int64_t kc, uint32_t* out) {
+  static_assert(MR <= 16, "one zmm of pair words per k pair");
   const int64_t kp = (kc + 1) / 2;
+  alignas(64) uint32_t words[16];
   for (int64_t s = 0; s < mc; s += MR) {
     const int64_t rows = std::min<int64_t>(MR, mc - s);
     uint32_t* dst = out + s * kp;
-    auto at = [&](int64_t r, int64_t k) { return ta ? A[(p0 + k) * lda + i0 + s + r] : A[(i0 + s + r) * lda + p0 + k]; };
-    for (int64_t q = 0; q < kp; ++q)
-      for (int64_t r = 0; r < MR; ++r) {
-        const uint32_t lo = r < rows ? bf16_bits(at(r, 2 * q)) : 0u;
-        const uint32_t hi = r < rows && 2 * q + 1 < kc ? bf16_bits(at(r, 2 * q + 1)) : 0u;
-        dst[q * MR + r] = lo | (hi << 16);
+    if (ta) {
+      // op(A)[r, k] = A[k, r]: rows are contiguous for each k.
+      for (int64_t q = 0; q < kp; ++q) {
+        const float* lo = A + (p0 + 2 * q) * lda + i0 + s;
+        _mm512_mask_storeu_epi32(dst + q * MR, first_lanes(MR), pair_words_across(lo, 2 * q + 1 < kc ? lo + lda : nullptr, rows));
       }
+    } else {
+      // Each row is contiguous in k: 32 values give 16 pair words, written down the sliver.
+      for (int64_t r = 0; r < MR; ++r) {
+        const float* row = A + (i0 + s + r) * lda + p0;
+        for (int64_t q0 = 0; q0 < kp; q0 += 16) {
+          if (r < rows) pair_words_along(row + 2 * q0, kc - 2 * q0, words);
+          else std::memset(words, 0, sizeof(words));
+          for (int64_t q = q0; q < std::min<int64_t>(kp, q0 + 16); ++q) dst[q * MR + r] = words[q - q0];
+        }
+      }
+    }
   }
 }
 
+// B as NR-column slivers of k pairs: a column's two values adjacent, word (q, c) at
+// out[(q NR + c)] as uint32 = bf16(op(B)[2q, c]) | bf16(op(B)[2q + 1, c]) << 16.
 void pack_b_pairs(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, uint16_t* out) {
+  static_assert(NR == 32, "two zmm of pair words per k pair");
   const int64_t kp = (kc + 1) / 2;
+  alignas(64) uint32_t words[16];
   for (int64_t s = 0; s < nc; s += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - s);
-    uint16_t* dst = out + s * kp * 2;
-    auto at = [&](int64_t c, int64_t k) { return tb ? B[(j0 + s + c) * ldb + p0 + k] : B[(p0 + k) * ldb + j0 + s + c]; };
-    for (int64_t q = 0; q < kp; ++q)
-      for (int64_t c = 0; c < NR; ++c) {
-        dst[(q * NR + c) * 2] = c < cols ? uint16_t(bf16_bits(at(c, 2 * q))) : uint16_t(0);
-        dst[(q * NR + c) * 2 + 1] = c < cols && 2 * q + 1 < kc ? uint16_t(bf16_bits(at(c, 2 * q + 1))) : uint16_t(0);
+    uint32_t* dst = reinterpret_cast<uint32_t*>(out + s * kp * 2);
+    if (!tb) {
+      // Rows 2q and 2q + 1 of op(B) are contiguous over the columns.
+      for (int64_t q = 0; q < kp; ++q) {
+        const float* lo = B + (p0 + 2 * q) * ldb + j0 + s;
+        const float* hi = 2 * q + 1 < kc ? lo + ldb : nullptr;
+        _mm512_storeu_si512(dst + q * NR, pair_words_across(lo, hi, cols));
+        _mm512_storeu_si512(dst + q * NR + 16, pair_words_across(lo + 16, hi ? hi + 16 : nullptr, cols - 16));
       }
+    } else {
+      // op(B)[k, c] = B[c, k]: each column is contiguous in k.
+      for (int64_t c = 0; c < NR; ++c) {
+        const float* col = B + (j0 + s + c) * ldb + p0;
+        for (int64_t q0 = 0; q0 < kp; q0 += 16) {
+          if (c < cols) pair_words_along(col + 2 * q0, kc - 2 * q0, words);
+          else std::memset(words, 0, sizeof(words));
+          for (int64_t q = q0; q < std::min<int64_t>(kp, q0 + 16); ++q) dst[q * NR + c] = words[q - q0];
+        }
+      }
+    }
   }
 }
 

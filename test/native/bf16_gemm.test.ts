@@ -120,3 +120,20 @@ test('the naive kernels equal the reference bit for bit, and the emulated path a
   check(Float32Array.from(emulated.C), want, 'emulated path');
   check(Float32Array.from(child({}).C), want, `${native.bf16Path()} path`);
 });
+
+test(`bf16 GEMM (${native.bf16Path()} path) rounds operands to nearest even exactly like the reference, in every transpose case`, () => {
+  // op(B) = identity: C = bf16(op(A)) exactly (one exact product per element), so any
+  // difference in operand rounding shows. Values at and around bf16 ties (1 + 2^-8 is a tie
+  // that rounds down to even, 1 + 3 * 2^-8 one that rounds up), negative, large and small.
+  const M = 29, K = 45;
+  const specials = [1 + 2 ** -8, 1 + 3 * 2 ** -8, -(1 + 2 ** -8), 1 + 2 ** -8 + 2 ** -20, 3.14159, -2.5e30, 1.5e-30, 65504.7, 0];
+  const aRows = Float32Array.from({ length: M * K }, (_, i) => specials[i % specials.length] * (1 + (i % 3) * 2 ** -4));
+  for (const ta of [0, 1]) for (const tb of [0, 1]) {
+    const A = ta ? Float32Array.from({ length: M * K }, (_, i) => aRows[(i % M) * K + Math.floor(i / M)]) : aRows;
+    const B = new Float32Array(K * K); // identity in either layout
+    for (let k = 0; k < K; k++) B[k * K + k] = 1;
+    const C = new Float32Array(M * K);
+    native.gemmBf16(ta, tb, M, K, K, 1, A, ta ? M : K, B, K, 0, C, K, 1, 0, 0, 0, null);
+    for (let i = 0; i < M * K; i++) assert.equal(C[i], Math.fround(bf16(aRows[i])), `ta ${ta} tb ${tb} [${i}]: bf16(${aRows[i]})`);
+  }
+});
