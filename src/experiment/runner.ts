@@ -112,7 +112,8 @@ class ExperimentRun {
     const a = this.cfg.analyses;
     const points = (a.alphaBeta ? a.alphaBeta.alphas.length * a.alphaBeta.betas.length : 0) + (a.srcTargets ? a.srcTargets.targets.length * a.srcTargets.betas.length : 0)
       + (a.numAdapters?.values.length ?? 0) + (a.peft?.methods.length ?? 0);
-    return this.tasks.length + 1 + this.cfg.methods.length * (1 + 2 * this.tasks.length) + 3 * points;
+    const repeats = 1 + this.cfg.repeatSeeds.length;
+    return repeats * (this.tasks.length + 1 + this.cfg.methods.length * (1 + 2 * this.tasks.length)) + 3 * points;
   }
 
   /** Encoding a training split takes seconds (SOTU: 9 MB of text): once per task and window. */
