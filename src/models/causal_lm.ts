@@ -89,7 +89,7 @@ export interface ArchitectureSpec {
   readonly numBlocks: number;
   /** The parameter-name prefix shared by all blocks ("transformer.h." for GPT-2). */
   readonly blocksPrefix: string;
-  /** Attention projections in order (GPT-2's fused c_attn is one matrix, as the paper counts it). */
+  /** Attention projections in order, the output projection last (GPT-2's fused c_attn is one matrix, as the paper counts it). */
   readonly attentionLinears: readonly LinearShape[];
   /** FFN matrices in order, the output projection last. */
   readonly ffnLinears: readonly LinearShape[];
@@ -100,6 +100,14 @@ export interface ArchitectureSpec {
   readonly linearLayout: 'out_in' | 'in_out';
   /** The Hugging Face checkpoint name of a parameter path of this model. */
   hfName(paramName: string): string;
+}
+
+/**
+ * The two linear layers whose outputs are added to the residual stream (attention's and the
+ * FFN's output projections): with their weights and biases zero a block is the identity.
+ */
+export function residualOutputPaths(spec: ArchitectureSpec): string[] {
+  return [spec.attentionLinears[spec.attentionLinears.length - 1].path, spec.ffnLinears[spec.ffnLinears.length - 1].path];
 }
 
 /** Where block i's parameters live (a name prefix ending in "."). */

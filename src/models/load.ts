@@ -29,6 +29,21 @@ export function emptyModel(config: Record<string, unknown>, where = 'config.json
   }
 }
 
+/**
+ * A model of this config initialised by the architecture's own scheme (seeded): what a
+ * training run starts from, and the fresh blocks of the privacy audit's attacker.
+ */
+export function initialisedModel(config: Record<string, unknown>, seed: number, where = 'config.json'): CausalLM {
+  switch (architectureOf(config, where)) {
+    case 'gpt2':
+      return new GPT2LMHeadModel(gpt2ConfigFromHF(config, where), seed, { hfConfig: config });
+    case 'opt':
+      return new OPTForCausalLM(optConfigFromHF(config, where), seed, { hfConfig: config });
+    case 'llama':
+      return new LlamaForCausalLM(llamaConfigFromHF(config, where), seed, { hfConfig: config });
+  }
+}
+
 /** The architecture spec of a Hugging Face config, without building the model (no weights). */
 export function specFromHF(config: Record<string, unknown>, where = 'config.json'): ArchitectureSpec {
   switch (architectureOf(config, where)) {
