@@ -11,6 +11,7 @@ import { FINETUNE_FLAGS, runFinetune } from './finetune.js';
 import { IMPORTANCE_FLAGS, runImportance } from './importance.js';
 import { EMULATOR_FLAGS, TUNE_FLAGS, PLUGIN_FLAGS, runEmulator, runTune, runPlugin } from './offsite.js';
 import { DATA_FLAGS, PRETRAIN_FLAGS, runData, runPretrain } from './pretrain.js';
+import { AUDIT_FLAGS, runAuditCommand } from './audit.js';
 
 interface Command {
   flags: FlagSpec;
@@ -33,5 +34,6 @@ export const COMMANDS: Record<string, Command> = {
   emulator: { flags: EMULATOR_FLAGS, run: runEmulator },
   tune: { flags: TUNE_FLAGS, run: runTune },
   plugin: { flags: PLUGIN_FLAGS, run: runPlugin },
+  audit: { flags: AUDIT_FLAGS, run: runAuditCommand },
 };
 

@@ -13,7 +13,7 @@ import { Rng } from '../util/rng.js';
 import { trainByteLevelBpe } from '../tokenizer/train_bpe.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { saveCheckpoint, readJsonObject, Checkpoint } from '../io/checkpoint.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { jsonlTokenStream, randomWindows } from '../data/streams.js';
 import { trainLoop } from './loop.js';
 import type { Progress } from '../util/progress.js';
@@ -174,6 +174,10 @@ export function pretrain(
   saveCheckpoint(outDir, { ...model.hfConfig, bos_token_id: eos, eos_token_id: eos },
     model.hfTensors().map((t) => ({ ...t, dtype: cfg.save_dtype })));
   rmSync(stateDir, { recursive: true, force: true });
+  // What the privacy audit measures attack budgets against: the tokens pre-training saw.
+  writeJsonAtomic(join(outDir, 'pretraining.json'), {
+    tokens: cfg.steps * B * T, steps: cfg.steps, batch_size: B, seq_len: T, seconds: Math.round(seconds()), config: cfg,
+  });
   // The shipped weights are rounded to save_dtype: check they still load.
   Checkpoint.open(outDir).close();
   return { outDir, steps: cfg.steps, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss };

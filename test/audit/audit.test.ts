@@ -4,7 +4,7 @@
 // without the source model on disk, and resumes its recovery curve exactly.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
@@ -22,7 +22,10 @@ import { disclosure } from '../../src/audit/disclosure.js';
 import { attackModel, restoreOriginal } from '../../src/audit/attacker.js';
 import { recoveryCurve, trunkOnlyModel } from '../../src/audit/recovery.js';
 import type { CausalLM } from '../../src/models/causal_lm.js';
-import { copyGpt2TokenizerFiles } from '../helpers.js';
+import { copyGpt2TokenizerFiles, writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
+import { runAudit } from '../../src/audit/audit.js';
+import { guardedSplits, splitGuard } from '../../src/data/split_guard.js';
+import type { Task } from '../../src/data/tasks.js';
 
 const CFG = { vocabSize: 40, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 };
 let dir = '';
@@ -120,4 +123,42 @@ test('recovery: budget 0 scores Emu ZS exactly, training needs no source model, 
   // The reference: the emulator's trunk, blocks from scratch.
   const ref = trunkOnlyModel(emulator, 2);
   assert.ok(noGrad(() => evaluate(ref)).loss > emuZs.loss, 'fresh blocks know less than the emulator');
+});
+
+test('runAudit: every section in audit.json, no test split opened by a selection stage, finished sections kept on a rerun', () => {
+  const work = join(dir, 'run');
+  const model = new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 8);
+  writeCheckpointWithGpt2Tokenizer(join(work, 'model'), model);
+  const emu = buildBaselineEmulator(loadModel(join(work, 'model')), 'uniform-drop', uniformDropPlan(8, 2));
+  writeEmulatorPackage(join(work, 'pkg'), emu, join(work, 'model'));
+  const sentence = (k: number) => Array.from({ length: 30 }, (_, i) => `The ${['sky', 'sea', 'snow'][(i + k) % 3]} is ${['blue', 'green', 'white'][(i * 2 + k) % 3]} today.`).join(' ');
+  writeFileSync(join(work, 'public.jsonl'), [0, 1, 2].map((k) => JSON.stringify({ text: sentence(k) })).join('\n') + '\n');
+  writeFileSync(join(work, 'owner.jsonl'), JSON.stringify({ text: sentence(5) }) + '\n');
+  const lm = (k: number): Task => ({ kind: 'lm', name: 'lm', documents: [sentence(k)] });
+  const mc = (k: number): Task => ({ kind: 'mc', name: 'mc', items: Array.from({ length: 4 }, (_, i) => ({ context: `Item ${i + k}: the colour is`, choices: ['blue', 'green', 'red'], label: (i + k) % 3 })) });
+  const tasks = [
+    { name: 'lm', splits: guardedSplits('lm', (s) => lm(s === 'train' ? 0 : s === 'validation' ? 1 : 2)) },
+    { name: 'mc', splits: guardedSplits('mc', (s) => mc(s === 'train' ? 0 : s === 'validation' ? 1 : 2)) },
+  ];
+  const logs: string[] = [];
+  const opts = {
+    modelDir: join(work, 'model'), pkg: join(work, 'pkg'), tasks, ownerText: join(work, 'owner.jsonl'), publicText: [{ name: 'public', path: join(work, 'public.jsonl') }],
+    budgets: [0.01, 0.03], pretrainTokens: 6400, inits: ['fresh' as const], tune: { lrs: [1e-3, 3e-3], steps: 2, batchSize: 2, seqLen: 16, seed: 0 },
+    attack: { lr: 1e-3, batchSize: 2, seqLen: 16, seed: 0 }, attackEvalLimit: 2, ownerWindows: 4, outDir: join(work, 'audit'), log: (s: string) => logs.push(s),
+  };
+  splitGuard.clear();
+  const r = runAudit(opts);
+  assert.equal(r.disclosure!.verbatim, r.disclosure!.trunk.verbatim + r.disclosure!.blocks.filter((b) => b.role !== 'dropped').reduce((a, b) => a + b.parameters, 0));
+  assert.deepEqual(Object.keys(r.zeroShot!), ['lm', 'mc']);
+  assert.deepEqual(r.tuneEverything!.mc.runs.map((x) => x.lr), [1e-3, 3e-3]);
+  assert.deepEqual(r.recovery!.map((x) => `${x.source} ${x.init}`), ['public fresh', 'public reference']);
+  assert.deepEqual(r.recovery![0].points.map((p) => p.steps), [0, 2, 6]); // 64 and 192 tokens at 32 per step
+  assert.equal(r.recovery![0].points[0].scores.lm, r.zeroShot!.lm.emuZS.validation.value, 'budget 0 of the attack = Emu ZS (all validation documents here)');
+  assert.ok(Number.isFinite(r.modelReference!.owner_text_loss));
+  assert.deepEqual(splitGuard.accesses.filter((a) => a.split === 'test' && a.purpose !== 'evaluation'), []);
+  assert.deepEqual(JSON.parse(readFileSync(join(work, 'audit', 'audit.json'), 'utf8')), JSON.parse(JSON.stringify(r)));
+  logs.length = 0;
+  const again = runAudit(opts);
+  assert.deepEqual(again, JSON.parse(JSON.stringify(r)));
+  assert.deepEqual(logs.filter((l) => /tune-everything|recovery on/.test(l)), [], 'nothing recomputed');
 });
