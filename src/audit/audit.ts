@@ -18,7 +18,7 @@ import type { CausalLM } from '../models/causal_lm.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { readEmulatorPackage } from '../offsite/emulator_package.js';
-import { instantiateEmulator } from '../offsite/emulator.js';
+import { instantiateEmulator, type Emulator } from '../offsite/emulator.js';
 import type { Task } from '../data/tasks.js';
 import { splitGuard } from '../data/split_guard.js';
 import { jsonlTokenStream } from '../data/streams.js';
@@ -84,8 +84,10 @@ function textLoss(m: CausalLM, stream: Int32Array, windows: number, T: number): 
   return s / n;
 }
 
+export type TuneEverythingResult = NonNullable<AuditResult['tuneEverything']>[string];
+
 /** Every parameter of a model fine-tuned on a task over the lr grid, selected on validation, test once. */
-function tuneEverything(make: () => CausalLM, tok: TextTokenizer, t: AuditTask, o: AuditOptions, workDir: string): NonNullable<AuditResult['tuneEverything']>[string] {
+export function tuneEverything(make: () => CausalLM, tok: TextTokenizer, t: AuditTask, o: Pick<AuditOptions, 'tune' | 'log'>, workDir: string): TuneEverythingResult {
   const log = o.log ?? (() => {});
   let best: { lr: number; validation: Score; model: CausalLM } | null = null;
   const runs: { lr: number; validation: number }[] = [];
@@ -103,6 +105,35 @@ function tuneEverything(make: () => CausalLM, tok: TextTokenizer, t: AuditTask, 
   const chosen = best as unknown as { lr: number; validation: Score; model: CausalLM };
   const test = splitGuard.during(`audit: tune-everything test on ${t.name}`, 'evaluation', () => scoreTask(chosen.model, tok, t.splits.test));
   return { runs, bestLr: chosen.lr, validation: chosen.validation, test };
+}
+
+/**
+ * What an attack is scored on after each budget: the loss on the owner's validation text
+ * (the first `ownerWindows` windows) and each task's first `evalLimit` validation items.
+ */
+export function auditEvaluator(tok: TextTokenizer, owner: Int32Array, tasks: AuditTask[], o: { evalLimit: number; ownerWindows: number; seqLen: number }): (m: CausalLM) => Record<string, number> {
+  return (m) => {
+    const out: Record<string, number> = { owner_text_loss: textLoss(m, owner, o.ownerWindows, Math.min(o.seqLen, m.maxContext)) };
+    for (const t of tasks) {
+      const v = t.splits.validation;
+      const cut: Task = v.kind === 'mc' ? { ...v, items: v.items.slice(0, o.evalLimit) } : { ...v, documents: v.documents.slice(0, o.evalLimit) };
+      out[t.name] = scoreTask(m, tok, cut).value;
+    }
+    return out;
+  };
+}
+
+/** One recovery curve: the attacker (or the trunk-only reference) trained on one public text. */
+export function recoveryRun(
+  emulator: Emulator, text: Int32Array, init: RebuildInit | 'reference',
+  o: { lr: number; batchSize: number; seqLen: number; seed: number; budgets: number[]; stateDir: string; log?: (s: string) => void },
+  evaluate: (m: CausalLM) => Record<string, number>, sourceName: string,
+): RecoveryPoint[] {
+  const start = init === 'reference' ? trunkOnlyModel(emulator, o.seed) : attackModel(emulator, { rebuildWithheld: true, init, seed: o.seed }).model;
+  // The attack makes no choice on the owner's data, and must never see a test split.
+  return splitGuard.during(`audit: recovery on ${sourceName}`, 'selection', () => recoveryCurve(start, text, {
+    budgets: o.budgets, lr: o.lr, batchSize: o.batchSize, seqLen: o.seqLen, seed: o.seed, stateDir: o.stateDir, checkpointEvery: 50, log: o.log,
+  }, evaluate));
 }
 
 export function runAudit(o: AuditOptions): AuditResult {
@@ -145,16 +176,7 @@ export function runAudit(o: AuditOptions): AuditResult {
 
   // Part 4: what the attack scores, for the model itself first (the line to recover).
   const T = Math.min(o.attack.seqLen, model.maxContext);
-  const owner = jsonlTokenStream(tok, o.ownerText, tok.prefixTokenId, 'before');
-  const evaluate = (m: CausalLM): Record<string, number> => {
-    const out: Record<string, number> = { owner_text_loss: textLoss(m, owner, o.ownerWindows, T) };
-    for (const t of o.tasks) {
-      const v = t.splits.validation;
-      const cut: Task = v.kind === 'mc' ? { ...v, items: v.items.slice(0, o.attackEvalLimit) } : { ...v, documents: v.documents.slice(0, o.attackEvalLimit) };
-      out[t.name] = scoreTask(m, tok, cut).value;
-    }
-    return out;
-  };
+  const evaluate = auditEvaluator(tok, jsonlTokenStream(tok, o.ownerText, tok.prefixTokenId, 'before'), o.tasks, { evalLimit: o.attackEvalLimit, ownerWindows: o.ownerWindows, seqLen: T });
   if (!r.modelReference) {
     r.modelReference = evaluate(model);
     save();
@@ -166,11 +188,7 @@ export function runAudit(o: AuditOptions): AuditResult {
     for (const init of [...o.inits, 'reference' as const]) {
       if (r.recovery.some((x) => x.source === source.name && x.init === init)) continue;
       log(`audit: recovery on ${source.name} (${init === 'reference' ? 'trunk only, blocks from scratch' : `withheld blocks rebuilt, ${init} init`})`);
-      const start = init === 'reference' ? trunkOnlyModel(emulator, o.attack.seed) : attackModel(emulator, { rebuildWithheld: true, init, seed: o.attack.seed }).model;
-      const points = splitGuard.during(`audit: recovery on ${source.name}`, 'selection', () => recoveryCurve(start, text, {
-        budgets, lr: o.attack.lr, batchSize: o.attack.batchSize, seqLen: T, seed: o.attack.seed,
-        stateDir: join(o.outDir, 'work', `recovery-${source.name}-${init}`), checkpointEvery: 50, log,
-      }, evaluate));
+      const points = recoveryRun(emulator, text, init, { ...o.attack, seqLen: T, budgets, stateDir: join(o.outDir, 'work', `recovery-${source.name}-${init}`), log }, evaluate, source.name);
       r.recovery.push({ source: source.name, init, points });
       save();
     }

@@ -43,6 +43,24 @@ export interface DistillSpec {
   seqLen: number;
 }
 
+export interface AuditSpec {
+  /** The owner's tasks scored by the audit (tuning everything, and after each attack budget). */
+  tasks: string[];
+  methods: string[];
+  /** Public text for the attacker: heldout / other (the larger corpus's reserved parts) or .jsonl files. */
+  public: string[];
+  /** Attack budgets as fractions of the model's pre-training tokens (nested). */
+  budgets: number[];
+  /** Methods whose rebuilt blocks also start as copies of the nearest shipped block (all start fresh). */
+  nearestFor: string[];
+  attack: { lr: number; batchSize: number; seqLen: number };
+  /** Validation items / documents per task scored after each budget, and windows of the owner's text. */
+  evalLimit: number;
+  ownerWindows: number;
+  /** The model's pre-training tokens; default: pretraining.json in the model directory. */
+  pretrainTokens?: number;
+}
+
 export interface AnalysesSpec {
   /** Fig. 4: emulators over an α × β grid (ScaleOT), tuned and plugged in. */
   alphaBeta?: { task: string; alphas: number[]; betas: number[] };
@@ -52,6 +70,8 @@ export interface AnalysesSpec {
   numAdapters?: { task: string; values: number[] };
   /** Table 3: parameter-efficient tuning of the adapters. */
   peft?: { task: string; methods: string[] };
+  /** The privacy audit (src/audit) of each listed method's default emulator. */
+  audit?: AuditSpec;
 }
 
 export interface Conditions {
@@ -230,8 +250,32 @@ function parseDistill(f: Fields, d: Json, importance: ImportanceSpec): DistillSp
   };
 }
 
-function parseAnalyses(f: Fields, a: Json, taskNames: string[]): AnalysesSpec {
-  f.checkKeys(a, 'analyses', ['alphaBeta', 'srcTargets', 'numAdapters', 'peft']);
+function parseAudit(f: Fields, x: Json, taskNames: string[], methods: string[], path: (p: string) => string): AuditSpec {
+  const p = 'analyses.audit';
+  f.checkKeys(x, p, ['tasks', 'methods', 'public', 'budgets', 'nearestFor', 'attack', 'evalLimit', 'ownerWindows', 'pretrainTokens']);
+  const at = f.object(x, 'attack', `${p}.attack`);
+  f.checkKeys(at, `${p}.attack`, ['lr', 'batchSize', 'seqLen']);
+  const publicItem = (v: unknown, q: string): string => {
+    if (typeof v !== 'string' || !(v === 'heldout' || v === 'other' || v.endsWith('.jsonl'))) f.fail(q, '"heldout", "other" or a .jsonl file of {"text"}', v);
+    return v === 'heldout' || v === 'other' ? v : path(v as string);
+  };
+  const budgets = f.list(x, 'budgets', `${p}.budgets`, [0.01, 0.03, 0.1], f.numberItem(1e-6, 10));
+  if (budgets.some((b, i) => i > 0 && b <= budgets[i - 1])) f.fail(`${p}.budgets`, 'ascending fractions', x.budgets);
+  return {
+    tasks: f.list(x, 'tasks', `${p}.tasks`, taskNames, f.stringItem(taskNames)),
+    methods: f.list(x, 'methods', `${p}.methods`, methods.filter((m) => m !== 'dynamic-drop'), f.stringItem(methods)),
+    public: f.list(x, 'public', `${p}.public`, ['heldout', 'other'], publicItem),
+    budgets,
+    nearestFor: f.list(x, 'nearestFor', `${p}.nearestFor`, methods.includes('scaleot') ? ['scaleot'] : [], f.stringItem(methods), 0),
+    attack: { lr: f.num(at, 'lr', `${p}.attack.lr`, 1e-3, 1e-8, 1), batchSize: f.int(at, 'batchSize', `${p}.attack.batchSize`, 16, 1), seqLen: f.int(at, 'seqLen', `${p}.attack.seqLen`, 256, 2) },
+    evalLimit: f.int(x, 'evalLimit', `${p}.evalLimit`, 300, 1),
+    ownerWindows: f.int(x, 'ownerWindows', `${p}.ownerWindows`, 64, 1),
+    pretrainTokens: f.optInt(x, 'pretrainTokens', `${p}.pretrainTokens`),
+  };
+}
+
+function parseAnalyses(f: Fields, a: Json, taskNames: string[], methods: string[], path: (p: string) => string): AnalysesSpec {
+  f.checkKeys(a, 'analyses', ['alphaBeta', 'srcTargets', 'numAdapters', 'peft', 'audit']);
   const analysisTask = (x: Json, p: string) => {
     const t = f.str(x, 'task', `${p}.task`, undefined);
     if (!taskNames.includes(t)) f.fail(`${p}.task`, `one of the experiment's tasks (${taskNames.join(', ')})`, t);
@@ -258,6 +302,7 @@ function parseAnalyses(f: Fields, a: Json, taskNames: string[]): AnalysesSpec {
     f.checkKeys(x, 'analyses.peft', ['task', 'methods']);
     analyses.peft = { task: analysisTask(x, 'analyses.peft'), methods: f.list(x, 'methods', 'analyses.peft.methods', tunerNames(), f.stringItem(tunerNames())) };
   }
+  if (a.audit !== undefined) analyses.audit = parseAudit(f, f.object(a, 'audit', 'analyses.audit'), taskNames, methods, path);
   return analyses;
 }
 
@@ -285,7 +330,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const tune = { ...budget(f, tuneRaw, 'tune', finetune), method: f.str(tuneRaw, 'method', 'tune.method', 'full', tunerNames()) };
   if (!('seqLen' in tuneRaw)) tune.seqLen = finetune.seqLen;
 
-  const analyses = parseAnalyses(f, f.object(o, 'analyses', 'analyses'), taskNames);
+  const analyses = parseAnalyses(f, f.object(o, 'analyses', 'analyses'), taskNames, methods, path);
   const c = f.object(o, 'conditions', 'conditions');
   f.checkKeys(c, 'conditions', ['privacyGapPct', 'utilityPct', 'accuracyPoints', 'learnableSe']);
   const conditions: Conditions = {

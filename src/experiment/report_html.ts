@@ -2,7 +2,8 @@
 // resource) with the conditions, the Table 1 layout, the emulators, and the figures of the
 // paper's analyses that the configuration ran: importance per block (Fig. 6), the α × β
 // grid (Fig. 4), SRC targets over β (Fig. 3), the N_a sweep (Fig. 5) and PEFT (Table 3).
-import type { ExperimentResults, AnalysisPoint } from './results.js';
+import type { ExperimentResults, AnalysisPoint, AuditAnalysis } from './results.js';
+import type { RecoveryRun } from '../audit/audit.js';
 import { buildTable1, Cell } from './tables.js';
 import { barChart, esc, heatmap, lineChart, PALETTE, Series, fmtNum } from './svg.js';
 
@@ -158,9 +159,58 @@ export function renderReport(r: ExperimentResults): string {
     out.push(`</tbody></table><p class="note">Task ${esc(pe.task)}; ${task?.kind === 'lm' ? 'word perplexity, lower is better' : 'accuracy %'}. LoRA r = 4 on all linear weights of the adapter blocks; bottleneck adapters of width 64 after attention and after the FFN (applied in process, as no plain checkpoint holds them).</p>`);
   } else out.push(`<p class="note">Not in this configuration.</p>`);
 
+  if (r.analyses.audit) out.push(...auditSection(r, r.analyses.audit));
+
   out.push(`<h2 id="config">Configuration</h2><pre>${esc(JSON.stringify(r.config, null, 2))}</pre>`);
   out.push(`</body></html>\n`);
   return out.join('\n');
+}
+
+/** The privacy audit: disclosure, tuning everything, recovery curves and a verdict per emulator. */
+function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
+  const out: string[] = [];
+  const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}`);
+  out.push(`<h2 id="audit">Privacy audit: what an emulator's holder can get out of it</h2>`);
+  out.push(`<p class="note">Each method's default emulator (the main table's). Disclosure: parameters shipped verbatim and the spectral energy of SRC targets shipped (Σ kept σ² / Σ σ²). Tuning everything: every parameter of the emulator fine-tuned with the offsite-tuning budget, lr selected on validation, scored once on test. Recovery: the holder rebuilds every withheld block (starting as the identity, so budget 0 is the emulator itself) and trains everything on public text; scored on the owner's validation text (D^V loss, lower is better) after ${a.budgets.map((b) => `${100 * b}%`).join(', ')} of the model's ${a.pretrainTokens.toLocaleString('en-US')} pre-training tokens. The service's generate endpoint would add query access to the tuned model (distillation through queries); that is not measured here.</p>`);
+  out.push(`<table class="audit-disclosure"><thead><tr><th class="l">method</th><th>% of full size</th><th>% parameters verbatim</th><th>% SRC energy shipped</th></tr></thead><tbody>`);
+  for (const m of a.methods) out.push(`<tr><td class="l">${esc(m.label)}</td><td>${pct(m.relativeSize)}</td><td>${pct(m.disclosure.verbatimFraction)}</td><td>${pct(m.disclosure.energyShipped)}</td></tr>`);
+  out.push(`</tbody></table>`);
+  out.push(`<table class="audit-tuning"><thead><tr><th class="l">method</th><th class="l">task</th><th>Emu ZS</th><th>Emu FT</th><th>tuning everything</th><th>Plug-in</th><th>FT</th></tr></thead><tbody>`);
+  for (const m of a.methods) {
+    const main = r.methods.find((x) => x.method === m.method);
+    for (const t of a.tasks) {
+      const cell = main?.tasks[t], task = r.tasks.find((x) => x.name === t), te = m.tuneEverything[t];
+      const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
+      out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
+    }
+  }
+  out.push(`</tbody></table>`);
+  const lossAt = (run: RecoveryRun, i: number) => run.points[i]?.scores.owner_text_loss ?? NaN;
+  for (const source of a.sources) {
+    const series: Series[] = [];
+    a.methods.forEach((m, i) => m.recovery.filter((x) => x.source === source).forEach((run) => {
+      series.push({ name: `${m.label}${run.init === 'nearest' ? ' (nearest init)' : ''}`, color: PALETTE[i % PALETTE.length], dashed: run.init === 'nearest', points: run.points.map((p, k) => [k === 0 ? 0 : a.budgets[k - 1], p.scores.owner_text_loss]) });
+    }));
+    const ref = a.reference.find((x) => x.source === source);
+    if (ref) series.push({ name: 'trunk only, blocks from scratch', color: '#777777', dashed: true, points: ref.points.map((p, k) => [k === 0 ? 0 : a.budgets[k - 1], p.scores.owner_text_loss]) });
+    out.push(figure(`audit-recovery-${source}`, lineChart({ title: `Recovery on public text: ${source}`, xLabel: 'fraction of pre-training tokens', yLabel: "owner's D^V loss", series, xTicksAtData: true, references: [{ name: 'the model', y: a.modelReference.owner_text_loss }] }),
+      `Each emulator rebuilt and trained on ${source}; the model's own loss is the line to recover.`));
+  }
+  // Verdicts: how far each attacker gets towards the model, relative to starting from scratch.
+  const last = a.budgets.length;
+  const verdicts = a.methods.map((m) => {
+    const runs = m.recovery.filter((x) => x.init === 'fresh');
+    const parts = runs.map((run) => {
+      const ref = a.reference.find((x) => x.source === run.source);
+      const got = lossAt(run, last), base = ref ? lossAt(ref, last) : NaN, target = a.modelReference.owner_text_loss;
+      const share = (base - got) / (base - target);
+      return `on ${run.source} it reaches D^V loss ${fmtNum(got)} after ${100 * a.budgets[last - 1]}% of the pre-training tokens (the model: ${fmtNum(target)}; from scratch: ${fmtNum(base)}${Number.isFinite(share) ? `; the emulator saves the attacker ${(100 * share).toFixed(0)}% of the way` : ''})`;
+    });
+    return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };
+  });
+  const resisting = verdicts.filter((v) => Number.isFinite(v.loss)).sort((x, y) => y.loss - x.loss)[0];
+  out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>At equal size the emulator that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>; its Plug-in cost is in the main table.</p>` : ''}</div>`);
+  return out;
 }
 
 /** A method's chosen lr; with the grid's Emu FT validation scores where the results have them. */

@@ -7,6 +7,8 @@ import type { Score } from '../train/finetune.js';
 import type { EmulatorManifest, EmulatorSettings } from '../offsite/emulator.js';
 import type { ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { BuildCost } from '../offsite/methods.js';
+import type { Disclosure } from '../audit/disclosure.js';
+import type { RecoveryRun, TuneEverythingResult } from '../audit/audit.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { ExperimentConfig } from './config.js';
 import type { ConditionResult } from './conditions.js';
@@ -23,6 +25,27 @@ export interface SplitScores {
 export interface SeedScores<S> {
   seed: number;
   scores: S;
+}
+
+/** The privacy audit of each listed method's default emulator (src/audit). */
+export interface AuditAnalysis {
+  tasks: string[];
+  /** Budgets as fractions of the pre-training tokens, and those tokens. */
+  budgets: number[];
+  pretrainTokens: number;
+  sources: string[];
+  /** The model's own scores on what the attacks are scored on: the line to recover. */
+  modelReference: Record<string, number>;
+  /** Per public source: the emulator's trunk with every block trained from scratch. */
+  reference: RecoveryRun[];
+  methods: {
+    method: string;
+    label: string;
+    relativeSize: number;
+    disclosure: Disclosure;
+    tuneEverything: Record<string, TuneEverythingResult>;
+    recovery: RecoveryRun[];
+  }[];
 }
 
 /** Mean and sample standard deviation (0 for a single value). */
@@ -115,6 +138,7 @@ export interface ExperimentResults {
     srcTargets?: { task: string; betas: number[]; targets: string[]; points: (AnalysisPoint & { target: string })[] };
     numAdapters?: { task: string; values: number[]; points: AnalysisPoint[] };
     peft?: { task: string; rows: AnalysisPoint[] };
+    audit?: AuditAnalysis;
   };
   conditions: ConditionResult[];
   /** Stages computed, reused (cache or committed ledger), and rebuilt from the ledger for their artifacts (absent in older results). */
@@ -131,6 +155,7 @@ export function withRelativePaths(cfg: ExperimentConfig, root: string): Experime
     tasks: cfg.tasks.map((t) => (t.files ? { ...t, files: { train: rel(t.files.train), validation: rel(t.files.validation), test: rel(t.files.test) } } : t)),
     cacheDir: rel(cfg.cacheDir),
     outDir: rel(cfg.outDir),
+    ...(cfg.analyses.audit ? { analyses: { ...cfg.analyses, audit: { ...cfg.analyses.audit, public: cfg.analyses.audit.public.map(rel) } } } : {}),
   };
 }
 

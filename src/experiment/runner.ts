@@ -5,9 +5,9 @@
 // The methods come from the offsite-tuning registry (offsite/methods.ts) and the tuning
 // methods from the tuner registry (peft/registry.ts); nothing here names a method.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { defaultDataDir, ensureData, BuiltData } from '../data/build.js';
 import { jsonlTokenStream } from '../data/streams.js';
 import { splitGuard } from '../data/split_guard.js';
@@ -16,7 +16,13 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
 import { estimateImportance, defaultImportanceConfig, loadImportance, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { EmulatorSettings } from '../offsite/emulator.js';
-import { writeEmulatorPackage } from '../offsite/emulator_package.js';
+import { readEmulatorPackage, writeEmulatorPackage } from '../offsite/emulator_package.js';
+import { disclosure } from '../audit/disclosure.js';
+import { attackModel, type RebuildInit } from '../audit/attacker.js';
+import { auditEvaluator, recoveryRun, tuneEverything, type RecoveryRun } from '../audit/audit.js';
+import { defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
+import { sha256File } from '../io/hash.js';
+import { noGrad } from '../tensor/autograd.js';
 import { getMethod, OffsiteMethod, type BuildCost } from '../offsite/methods.js';
 import { offsiteTune } from '../offsite/tune.js';
 import { plugIn, validateAdapter, attachAdapter } from '../offsite/plugin.js';
@@ -26,12 +32,12 @@ import { native } from '../tensor/native.js';
 import { withMatmulPrecision } from '../tensor/ops/matmul.js';
 import { roundHalfEven } from '../util/round.js';
 import type { Progress } from '../util/progress.js';
-import type { ExperimentConfig } from './config.js';
+import type { AuditSpec, ExperimentConfig } from './config.js';
 import { StageCache, StageInfo } from './stages.js';
 import { checkConditions } from './conditions.js';
 import { loadTaskSpec, LoadedTask } from './tasks.js';
 import {
-  RESULTS_FORMAT, AnalysisPoint, EmulatorCost, EmulatorSummary, ExperimentResults, MethodResult, OffsiteScores, TaskResult, withRelativePaths,
+  RESULTS_FORMAT, AnalysisPoint, AuditAnalysis, EmulatorCost, EmulatorSummary, ExperimentResults, MethodResult, OffsiteScores, TaskResult, withRelativePaths,
 } from './results.js';
 
 function gitCommit(root: string): string {
@@ -331,7 +337,71 @@ class ExperimentRun {
       out.numAdapters = { ...a.numAdapters, points: values.map((v) => this.point({ numAdapters: v }, task, m, `ScaleOT N_a=${v}`)) };
     }
     if (a.peft) out.peft = { task: a.peft.task, rows: a.peft.methods.map((tm) => this.point({}, a.peft!.task, tm, `ScaleOT ${tm}`)) };
+    if (a.audit) out.audit = this.audit(a.audit);
     return out;
+  }
+
+  /** The model's pre-training tokens: from the configuration, else the model's pretraining.json. */
+  private pretrainTokens(spec: AuditSpec): number {
+    if (spec.pretrainTokens) return spec.pretrainTokens;
+    const path = join(this.cfg.model, 'pretraining.json');
+    if (!existsSync(path)) throw new Error(`analyses.audit: ${path} does not exist; give analyses.audit.pretrainTokens (the tokens the model was pre-trained on)`);
+    return (JSON.parse(readFileSync(path, 'utf8')) as { tokens: number }).tokens;
+  }
+
+  /**
+   * The privacy audit of each listed method's default emulator (the main table's): its
+   * disclosure, tuning everything on each audit task with the offsite-tuning budget, and
+   * recovery curves per public text (src/audit). Every piece is a cached stage.
+   */
+  private audit(spec: AuditSpec): AuditAnalysis {
+    const { cfg } = this;
+    const pretrainTokens = this.pretrainTokens(spec);
+    const budgets = [0, ...spec.budgets].map((f) => Math.round(f * pretrainTokens));
+    const tasks = this.tasks.filter((t) => spec.tasks.includes(t.spec.name)).map((t) => ({ name: t.spec.name, splits: t.splits }));
+    const evalSpec = { tasks: Object.fromEntries(this.tasks.filter((t) => spec.tasks.includes(t.spec.name)).map((t) => [t.spec.name, t.dataHash.validation])), dv: this.pretrainHash.dv, limit: spec.evalLimit, windows: spec.ownerWindows };
+    const T = Math.min(spec.attack.seqLen, this.maxContext);
+    const evaluate = auditEvaluator(this.tok, this.streamOf('dv'), tasks, { evalLimit: spec.evalLimit, ownerWindows: spec.ownerWindows, seqLen: T });
+    const corpus = spec.public.some((p) => p === 'heldout' || p === 'other') ? ensureCorpus(defaultCorpusDir(this.opts.root), this.dataDir, this.data.manifest, (s) => this.step(s)).dir : '';
+    const sources = spec.public.map((p) => ({ name: p === 'heldout' || p === 'other' ? p : basename(p, '.jsonl'), path: p === 'heldout' || p === 'other' ? join(corpus, `${p}.jsonl`) : p }));
+    const attack = { ...spec.attack, seqLen: T, seed: cfg.importance.seed };
+    const recovery = (emu: StageInfo<EmulatorSummary>, source: { name: string; path: string }, init: RebuildInit | 'reference', emulatorKey: string | null): RecoveryRun => {
+      const inputs = { emulator: emulatorKey, model: this.modelHash, source: sha256File(source.path), init, attack, budgets, evalSpec };
+      const stage = this.cache.run('audit-recovery', inputs, `audit: recovery ${init} on ${source.name}${emulatorKey ? '' : ' (reference)'}`, (dir) => {
+        const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
+        const text = jsonlTokenStream(this.tok, source.path, this.tok.prefixTokenId, 'before');
+        return recoveryRun(emulator, text, init, { ...attack, budgets, stateDir: join(dir, 'state'), log: (s) => this.step(s) }, evaluate, source.name);
+      });
+      return { source: source.name, init, points: stage.value };
+    };
+    const modelReference = this.cache.run('audit-model', { model: this.modelHash, evalSpec, seqLen: T }, 'audit: the model on the attack\'s scores', () => noGrad(() => {
+      const m = loadModel(cfg.model);
+      m.eval();
+      return evaluate(m);
+    })).value;
+    const methods = spec.methods.map((name) => {
+      const method = getMethod(name);
+      const emu = this.emulatorStage(method, method.settings({ ...cfg.emulator, noSrc: false }));
+      const disclosed = this.cache.run('audit-disclosure', { emulator: emu.key, model: this.modelHash }, `audit: disclosure of ${method.label}`, () =>
+        disclosure(loadModel(cfg.model), readEmulatorPackage(join(emu.materialize(), 'package')).emulator)).value;
+      const tunedEverywhere = Object.fromEntries(tasks.map((t) => {
+        const lt = this.tasks.find((x) => x.spec.name === t.name)!;
+        const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget: cfg.tune }, `audit: ${method.label} tuned everywhere on ${t.name}`, (dir) => {
+          const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
+          return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: cfg.tune, log: (s) => this.step(s) }, dir);
+        });
+        return [t.name, stage.value];
+      }));
+      const inits: RebuildInit[] = spec.nearestFor.includes(name) ? ['fresh', 'nearest'] : ['fresh'];
+      return {
+        method: name, label: method.label, relativeSize: emu.value.parameters.relative_size, disclosure: disclosed, tuneEverything: tunedEverywhere,
+        recovery: sources.flatMap((src) => inits.map((init) => recovery(emu, src, init, emu.key))),
+      };
+    });
+    // The reference needs only the trunk, which every emulator ships verbatim: build it from the first.
+    const first = this.emulatorStage(getMethod(spec.methods[0]), getMethod(spec.methods[0]).settings({ ...cfg.emulator, noSrc: false }));
+    const reference = sources.map((src) => recovery(first, src, 'reference', null));
+    return { tasks: spec.tasks, budgets: spec.budgets, pretrainTokens, sources: sources.map((x) => x.name), modelReference, reference, methods };
   }
 
   stages(): ExperimentResults['stages'] {

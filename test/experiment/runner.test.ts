@@ -30,6 +30,7 @@ before(() => {
   const text = (k: number) => Array.from({ length: 40 }, (_, i) => `The ${['sky', 'sea', 'grass', 'snow'][(i + k) % 4]} is ${['blue', 'green', 'white', 'grey'][(i * 3 + k) % 4]} today.`).join(' ');
   for (const [s, k] of [['train', 0], ['validation', 1], ['test', 2]] as const) {
     writeFileSync(join(dir, `lm-${s}.txt`), text(k));
+    writeFileSync(join(dir, 'public.jsonl'), [3, 4].map((k) => JSON.stringify({ text: text(k) })).join('\n') + '\n');
     writeFileSync(join(dir, `mc-${s}.jsonl`), Array.from({ length: 6 }, (_, i) => JSON.stringify({ context: `Item ${i + k}: the colour is`, choices: ['blue', 'green', 'red'], label: (i + k) % 3 })).join('\n') + '\n');
   }
 });
@@ -50,6 +51,10 @@ function config() {
       srcTargets: { task: 'lm', betas: [0.5], targets: ['ffn'] },
       numAdapters: { task: 'lm', values: [2, 4] },
       peft: { task: 'lm', methods: ['full', 'lora', 'adapter'] },
+      audit: {
+        tasks: ['lm'], methods: ['scaleot', 'ot', 'crash'], public: ['public.jsonl'], budgets: [0.01, 0.03], pretrainTokens: 6400,
+        attack: { lr: 1e-3, batchSize: 2, seqLen: 16 }, evalLimit: 1, ownerWindows: 2,
+      },
     },
     cacheDir: 'cache', outDir: 'out',
   };
@@ -100,10 +105,18 @@ test('every method and analysis runs, results and report are written, and a reru
   // The repeat seed: every cell ran once more at its chosen lr.
   for (const m of r1.methods) for (const t of ['lm', 'mc']) assert.deepEqual(m.tasks[t].seeds?.map((x) => x.seed), [5], `${m.method} ${t}`);
   for (const t of r1.tasks) assert.deepEqual(t.ft.seeds?.map((x) => x.seed), [5]);
+  // The privacy audit: every listed emulator, its recovery starting exactly at its Emu ZS-like state.
+  const audit = r1.analyses.audit!;
+  assert.deepEqual(audit.methods.map((m) => m.method), ['scaleot', 'ot', 'crash']);
+  assert.deepEqual(audit.methods.map((m) => m.recovery.map((x) => x.init)), [['fresh', 'nearest'], ['fresh'], ['fresh']]);
+  for (const m of audit.methods) assert.deepEqual(m.recovery[0].points.map((p) => p.steps), [0, 2, 6]);
+  assert.ok(audit.methods.find((m) => m.method === 'ot')!.disclosure.verbatimFraction > audit.methods.find((m) => m.method === 'scaleot')!.disclosure.verbatimFraction);
+  assert.deepEqual(audit.reference.map((x) => x.init), ['reference']);
   const paths = writeExperimentOutputs(r1, cfg.outDir);
   const saved = JSON.parse(readFileSync(paths.results, 'utf8')) as ExperimentResults;
   assert.equal(saved.format, 'scaleot-experiment/1');
   assert.match(readFileSync(paths.report, 'utf8'), /data-chart="fig4-plugin"/);
+  assert.match(readFileSync(paths.report, 'utf8'), /data-chart="audit-recovery-public"[\s\S]*resists best/);
 
   const r2 = runExperiment(cfg, opts);
   assert.equal(r2.stages.computed, 0, 'a rerun computes nothing');
