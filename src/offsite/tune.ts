@@ -74,7 +74,7 @@ export interface TuneResult {
 }
 
 /** Writes the adapter package for the tuned parameters (temporary dir, then rename). */
-export function writeAdapterPackage(outDir: string, pkg: string, emu: EmulatorManifest, method: TuneMethod, lr: number, named: [string, Parameter][], tunerConfig?: unknown): AdapterManifest {
+export function writeAdapterPackage(outDir: string, pkg: string, emu: EmulatorManifest, method: TuneMethod, lr: number, named: [string, Parameter][], tunerConfig?: unknown, manifestExtra: Record<string, unknown> = {}): AdapterManifest {
   const tuner = getTuner(method);
   return writeDirectoryAtomic(outDir, (tmp) => {
     const tensors = float32Tensors(named);
@@ -89,6 +89,7 @@ export function writeAdapterPackage(outDir: string, pkg: string, emu: EmulatorMa
       adapter_blocks: emu.plan.adapters,
       ...(tuner.manifestFields?.(tunerConfig) ?? {}),
       lr,
+      ...manifestExtra,
       tensors: Object.fromEntries(tensors.map((t) => [t.name, [...t.shape]])),
       files: sha256Files(tmp, ['adapter.safetensors', ...extra]),
     };

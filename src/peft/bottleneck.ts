@@ -10,6 +10,7 @@ import { getPath, setPath } from '../nn/paths.js';
 import { Rng } from '../util/rng.js';
 import { blockPrefix, type ArchitectureSpec, type CausalLM } from '../models/causal_lm.js';
 import type { Tuner } from './tuner.js';
+import { weightedMean } from './aggregate.js';
 
 /** Width of the bottleneck adapters (the paper's Table 3). */
 export const ADAPTER_WIDTH = 64;
@@ -67,6 +68,9 @@ function sites(model: CausalLM, blocks: number[]): { name: string; block: Module
  */
 export const bottleneckTuner: Tuner = {
   name: 'adapter',
+  // FedAvg of the adapters' parameters (the bottleneck is non-linear: this is not the mean
+  // of the members' functions, as in federated averaging of any network).
+  aggregate: (members) => ({ ...weightedMean(members), config: undefined }),
   description: `two bottleneck adapters of width ${ADAPTER_WIDTH} per adapter block`,
   prepare(model, blocks, opts) {
     model.requiresGrad(false);

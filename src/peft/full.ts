@@ -4,6 +4,7 @@ import type { CausalLM } from '../models/causal_lm.js';
 import { blockPrefix } from '../models/causal_lm.js';
 import type { Parameter } from '../nn/module.js';
 import type { Tuner } from './tuner.js';
+import { weightedMean } from './aggregate.js';
 
 function blockParameters(model: CausalLM, blocks: number[]): [string, Parameter][] {
   return blocks.flatMap((i) => model.blocks.at(i).namedParameters().map(([n, p]): [string, Parameter] => [model.spec.hfName(blockPrefix(model.spec, i) + n), p]));
@@ -23,4 +24,5 @@ export const fullTuner: Tuner = {
   merge() {
     // The tuned weights are the blocks' own: nothing to fold.
   },
+  aggregate: (members) => ({ ...weightedMean(members), config: undefined }),
 };

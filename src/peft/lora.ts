@@ -129,6 +129,36 @@ export const loraTuner: Tuner = {
       }
     }
   },
+  /**
+   * The exact weighted mean of the deltas Σ_k w_k (α/r) B_k A_k (averaging A and B separately
+   * would not be): a LoRA of rank K·r whose A stacks the members' A_k and whose B places
+   * w_k B_k side by side, with α' = K·α so that α'/r' = α/r. PEFT loads it as any LoRA.
+   */
+  aggregate(members) {
+    const cfg = loraConfig(members[0].config);
+    for (const m of members) {
+      const c = loraConfig(m.config);
+      if (c.r !== cfg.r || c.alpha !== cfg.alpha) throw new Error(`aggregate: LoRA adapters of different r / alpha (${c.r}/${c.alpha} vs ${cfg.r}/${cfg.alpha})`);
+    }
+    const K = members.length, r = cfg.r;
+    const tensors = new Map<string, Float32Array>(), shapes = new Map<string, readonly number[]>();
+    for (const name of members[0].tensors.keys()) {
+      if (!name.endsWith('.lora_A.weight')) continue;
+      const base = name.slice(0, -'.lora_A.weight'.length);
+      const [, inn] = members[0].shapes.get(name)!;
+      const [out] = members[0].shapes.get(`${base}.lora_B.weight`)!;
+      const A = new Float32Array(K * r * inn), B = new Float32Array(out * K * r);
+      members.forEach((m, k) => {
+        const a = m.tensors.get(name), b = m.tensors.get(`${base}.lora_B.weight`);
+        if (!a || !b || a.length !== r * inn || b.length !== out * r) throw new Error(`aggregate: an adapter lacks ${base} or holds it in another shape`);
+        A.set(a, k * r * inn); // rows k r .. (k + 1) r - 1
+        for (let i = 0; i < out; i++) for (let q = 0; q < r; q++) B[i * K * r + k * r + q] = m.weight * b[i * r + q];
+      });
+      tensors.set(name, A).set(`${base}.lora_B.weight`, B);
+      shapes.set(name, [K * r, inn]).set(`${base}.lora_B.weight`, [out, K * r]);
+    }
+    return { tensors, shapes, config: { r: K * r, alpha: K * cfg.alpha } };
+  },
   manifestFields: (config) => ({ lora: loraConfig(config) }),
   configFromManifest: (m) => m.lora,
   exportFiles(dir, tensors, ctx) {

@@ -9,6 +9,15 @@ import type { CausalLM } from '../models/causal_lm.js';
 import type { Parameter } from '../nn/module.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 
+/** One adapter in an aggregation (FedAvg over data owners): its tensors, config and weight. */
+export interface AggregationMember {
+  tensors: Map<string, Float32Array>;
+  shapes: Map<string, readonly number[]>;
+  config: unknown;
+  /** Non-negative; the members' weights sum to 1. */
+  weight: number;
+}
+
 /** What a tuner is given besides the model: the seed of its initialisation and its config. */
 export interface TunerOptions {
   seed: number;
@@ -34,6 +43,11 @@ export interface Tuner {
   manifestFields?(config: unknown): Record<string, unknown>;
   /** The config a manifest written with manifestFields() describes. */
   configFromManifest?(manifest: Record<string, unknown>): unknown;
+  /**
+   * Several data owners' adapters of the same emulator as one adapter that plugs in like any
+   * other (FedAvg): the weighted average of their parameter deltas, as this tuner can hold it.
+   */
+  aggregate(members: AggregationMember[]): { tensors: Map<string, Float32Array>; shapes: Map<string, readonly number[]>; config: unknown };
   /** Extra files in the adapter package (peft's layout), written into `dir`; returns their names. */
   exportFiles?(dir: string, tensors: TensorToWrite[], ctx: { architectureConfig: Record<string, unknown>; blocks: number[]; config: unknown }): string[];
 }

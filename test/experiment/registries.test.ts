@@ -14,6 +14,7 @@ import { otAdapters } from '../../src/offsite/baselines/uniform_drop.js';
 import { registerMethod, type OffsiteMethod } from '../../src/offsite/methods.js';
 import { registerTuner } from '../../src/peft/registry.js';
 import type { Tuner } from '../../src/peft/tuner.js';
+import { weightedMean } from '../../src/peft/aggregate.js';
 import { runExperimentCommand } from '../../src/cli/experiment.js';
 import type { ExperimentResults } from '../../src/experiment/results.js';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
@@ -35,6 +36,7 @@ const bitfit: Tuner = {
   },
   expectedShapes: (model, blocks) => new Map(biases(model, blocks).map(([n, p]) => [n, p.shape])),
   merge() {},
+  aggregate: (members) => ({ ...weightedMean(members), config: undefined }),
 };
 
 /** Keeps the first middle blocks and drops the last round(α n) of them. */
