@@ -12,6 +12,7 @@ import { IMPORTANCE_FLAGS, runImportance } from './importance.js';
 import { EMULATOR_FLAGS, TUNE_FLAGS, PLUGIN_FLAGS, runEmulator, runTune, runPlugin } from './offsite.js';
 import { DATA_FLAGS, PRETRAIN_FLAGS, runData, runPretrain } from './pretrain.js';
 import { AUDIT_FLAGS, runAuditCommand } from './audit.js';
+import { ADMIN_FLAGS, runAdmin } from './admin.js';
 
 interface Command {
   flags: FlagSpec;
@@ -35,5 +36,6 @@ export const COMMANDS: Record<string, Command> = {
   tune: { flags: TUNE_FLAGS, run: runTune },
   plugin: { flags: PLUGIN_FLAGS, run: runPlugin },
   audit: { flags: AUDIT_FLAGS, run: runAuditCommand },
+  admin: { flags: ADMIN_FLAGS, run: runAdmin },
 };
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The `scaleot` command line. Each command parses its flags into a typed config and calls
 // the library (which prints nothing itself); `scaleot <command> --help` prints the
-// command's flags with their defaults. Errors go to stderr as one line, with a non-zero
-// exit and no stack trace.
-import { HelpRequest } from './args.js';
+// command's flags with their defaults. Errors go to stderr as one line, with no stack
+// trace and exit status 2 for a wrong command line, 1 for any other failure.
+import { HelpRequest, UsageError } from './args.js';
 import { COMMANDS } from './commands.js';
 
 function usage(): string {
@@ -28,7 +28,7 @@ function main(argv: string[]): void {
     return;
   }
   const c = COMMANDS[command];
-  if (!c) throw new Error(`unknown command "${command}"\n${usage()}`);
+  if (!c) throw new UsageError(`unknown command "${command}"\n${usage()}`);
   c.run(rest);
 }
 
@@ -38,6 +38,6 @@ try {
   if (e instanceof HelpRequest) process.stdout.write(e.message);
   else {
     process.stderr.write(`scaleot: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+    process.exitCode = e instanceof UsageError ? 2 : 1; // 2: the command line was wrong
   }
 }
