@@ -14,26 +14,25 @@ import { splitGuard } from '../data/split_guard.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
-import { estimateImportance, defaultImportanceConfig, loadImportance, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
+import { defaultImportanceConfig, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { EmulatorSettings } from '../offsite/emulator.js';
-import { readEmulatorPackage, writeEmulatorPackage } from '../offsite/emulator_package.js';
+import { readEmulatorPackage } from '../offsite/emulator_package.js';
 import { disclosure } from '../audit/disclosure.js';
 import { attackModel, type RebuildInit } from '../audit/attacker.js';
 import { auditEvaluator, recoveryRun, tuneEverything, type RecoveryRun } from '../audit/audit.js';
 import { defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
-import { sha256File } from '../io/hash.js';
 import { noGrad } from '../tensor/autograd.js';
-import { getMethod, OffsiteMethod, type BuildCost } from '../offsite/methods.js';
+import { getMethod, OffsiteMethod } from '../offsite/methods.js';
 import { offsiteTune } from '../offsite/tune.js';
 import { plugIn, validateAdapter, attachAdapter } from '../offsite/plugin.js';
 import { getTuner } from '../peft/registry.js';
-import { sha256Directory } from '../io/hash.js';
+import { sha256Directory, sha256File } from '../io/hash.js';
 import { native } from '../tensor/native.js';
 import { withMatmulPrecision } from '../tensor/ops/matmul.js';
-import { roundHalfEven } from '../util/round.js';
 import type { Progress } from '../util/progress.js';
 import type { AuditSpec, ExperimentConfig } from './config.js';
 import { StageCache, StageInfo } from './stages.js';
+import { emulatorStage, importanceStage, type EmulatorStageEnv } from './emulator_stages.js';
 import { checkConditions } from './conditions.js';
 import { loadTaskSpec, LoadedTask } from './tasks.js';
 import {
@@ -80,8 +79,7 @@ class ExperimentRun {
   private readonly encoded = new Map<string, Example[]>();
   private readonly pretrainHash: { dt: string; dv: string };
   readonly impCfg: ImportanceConfig;
-  /** Importance stages by seed. */
-  private readonly importance = new Map<number, StageInfo<{ scores: number[] }>>();
+  private readonly stageEnv: EmulatorStageEnv;
 
   constructor(readonly cfg: ExperimentConfig, readonly opts: ExperimentOptions) {
     this.cache = new StageCache(cfg.cacheDir, opts.resume, (s) => this.step(s), { ledgerDir: join(cfg.outDir, 'stages'), precision: cfg.precision });
@@ -102,6 +100,11 @@ class ExperimentRun {
       steps: cfg.importance.steps, eta: cfg.importance.eta, batchSize: cfg.importance.batchSize, seqLen: Math.min(cfg.importance.seqLen, this.maxContext),
       lr: cfg.importance.lr, rewardScale: cfg.importance.rewardScale, seed: cfg.importance.seed,
       ...(cfg.importance.rank ? { rank: cfg.importance.rank } : {}),
+    };
+    this.stageEnv = {
+      cache: this.cache, modelDir: cfg.model, modelHash: this.modelHash, hidden: this.hidden, numBlocks: this.numBlocks, maxContext: this.maxContext,
+      pretrainHash: this.pretrainHash, stream: (name) => this.streamOf(name), importance: this.impCfg, distill: cfg.distill,
+      log: (s) => this.step(s), onStage: () => this.stageDone(), importanceStages: new Map(),
     };
   }
 
@@ -165,69 +168,14 @@ class ExperimentRun {
     };
   }
 
-  /** The importance configuration with another seed (repeats), or as configured. */
-  private importanceConfig(seed?: number): ImportanceConfig {
-    return seed === undefined ? this.impCfg : { ...this.impCfg, seed };
-  }
-
   /** The model owner's Dynamic LayerReplace (computed once per seed, used by every method that needs it). */
   importanceStage(seed?: number): StageInfo<{ scores: number[] }> {
-    const impCfg = this.importanceConfig(seed);
-    const known = this.importance.get(impCfg.seed);
-    if (known) return known;
-    const stage = this.cache.run('importance', { model: this.modelHash, data: this.pretrainHash, config: impCfg }, `importance (seed ${impCfg.seed})`, (dir) => {
-      this.step(`model owner: Dynamic LayerReplace, ${impCfg.steps} steps (η = ${impCfg.eta}, harmonizer rank ${impCfg.rank}, seed ${impCfg.seed})`);
-      const r = splitGuard.during('importance', 'selection', () => estimateImportance(loadModel(this.cfg.model), this.hidden, this.streamOf('dt'), this.streamOf('dv'), impCfg, dir, { resume: true }));
-      return { scores: r.scores };
-    });
-    this.importance.set(impCfg.seed, stage);
-    this.stageDone();
-    this.step(`importance (seed ${impCfg.seed}): ${stage.value.scores.map((x) => x.toFixed(2)).join(' ')}`);
-    return stage;
+    return importanceStage(this.stageEnv, seed);
   }
 
-  /**
-   * The emulator a method builds with these settings, written as a package in its stage.
-   * `seed` (repeats) sets the importance and distillation seeds; methods that use neither
-   * build the same emulator for every seed.
-   */
+  /** The emulator a method builds with these settings (emulator_stages.ts). */
   emulatorStage(method: OffsiteMethod, settings: EmulatorSettings, seed?: number): StageInfo<EmulatorSummary> {
-    const { cfg } = this;
-    // Equal budgets: as many gradient steps as the harmonizers got, unless the configuration says otherwise.
-    const distill = {
-      ...cfg.distill, steps: cfg.distill.steps ?? harmonizerGradientSteps(this.impCfg), seqLen: Math.min(cfg.distill.seqLen, this.maxContext),
-      ...(seed === undefined ? {} : { seed }),
-    };
-    const inputs: Record<string, unknown> = { method: method.name, model: this.modelHash, settings };
-    if (method.needs.importance) inputs.importance = this.importanceStage(seed).key;
-    if (method.needs.dv) inputs.dv = this.pretrainHash.dv;
-    if (method.needs.distill) inputs.distill = { ...cfg.distill, steps: distill.steps, dt: this.pretrainHash.dt, ...(seed === undefined ? {} : { seed }) };
-    const label = `emulator ${method.name} (N_a ${settings.numAdapters}, α ${settings.alpha}, β ${settings.noSrc ? '-' : settings.beta}, ${settings.srcTarget}${seed === undefined ? '' : `, seed ${seed}`})`;
-    const stage = this.cache.run('emulator', inputs, label, (dir): EmulatorSummary => {
-      const buildCost: BuildCost = { gradientSteps: 0, trainingTokens: 0, forwardTokens: 0 };
-      // Building an emulator chooses (importance, CKA, distillation): it may not see a test split.
-      const emu = splitGuard.during(label, 'selection', () => method.build({
-        recordCost: (c) => {
-          for (const k of Object.keys(buildCost) as (keyof BuildCost)[]) buildCost[k] += c[k] ?? 0;
-        },
-        loadModel: () => loadModel(cfg.model),
-        settings,
-        numRemoved: roundHalfEven(settings.alpha * this.numBlocks),
-        importance: () => {
-          const imp = loadImportance(this.importanceStage(seed).materialize(), this.hidden);
-          return { scores: imp.scores, bank: imp.bank, rank: imp.config.rank };
-        },
-        dT: () => this.streamOf('dt'),
-        dV: () => this.streamOf('dv'),
-        distill,
-        workDir: dir,
-        log: (s) => this.step(s),
-      }));
-      const m = writeEmulatorPackage(join(dir, 'package'), emu, cfg.model);
-      return { kind: m.kind, settings: m.settings, roles: m.plan.roles, adapters: m.plan.adapters, parameters: m.parameters, statements: m.statements, buildCost };
-    });
-    this.stageDone();
-    return stage;
+    return emulatorStage(this.stageEnv, method, settings, seed);
   }
 
   /**
