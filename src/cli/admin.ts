@@ -53,6 +53,14 @@ const SUBCOMMANDS: Record<string, { spec: FlagSpec; run: (s: Service, a: ParsedA
     },
     text: () => 'revoked',
   },
+  aggregate: {
+    spec: {
+      summary: "Combine several data owners' adapters of one offer's emulator into one (FedAvg); queues the job.", values: ['--data', '--offer', '--adapters', '--weights'], switches: ['--json'],
+      help: { ...DATA_HELP, '--offer': 'an offer whose emulator the adapters were tuned on (required)', '--adapters': 'adapter ids, comma-separated (required)', '--weights': 'examples (the counts the owners reported) or uniform (default examples)' },
+    },
+    run: (s, a) => s.aggregate(required(a, '--offer', 'admin aggregate'), required(a, '--adapters', 'admin aggregate').split(','), a.values.get('--weights') ?? 'examples'),
+    text: (r) => `aggregate adapter ${r.adapter}, job ${r.job}`,
+  },
   list: {
     spec: { summary: 'List models, owners, keys (ids only), offers, adapters and jobs.', values: ['--data'], switches: ['--json'], help: DATA_HELP },
     run: (s) => s.list(),

@@ -13,6 +13,8 @@ import { EMULATOR_FLAGS, TUNE_FLAGS, PLUGIN_FLAGS, runEmulator, runTune, runPlug
 import { DATA_FLAGS, PRETRAIN_FLAGS, runData, runPretrain } from './pretrain.js';
 import { AUDIT_FLAGS, runAuditCommand } from './audit.js';
 import { ADMIN_FLAGS, runAdmin } from './admin.js';
+import { SERVE_FLAGS, WORKER_FLAGS, runServe, runWorker } from './serve.js';
+import { CLIENT_FLAGS, runClient } from './client.js';
 
 interface Command {
   flags: FlagSpec;
@@ -37,5 +39,8 @@ export const COMMANDS: Record<string, Command> = {
   plugin: { flags: PLUGIN_FLAGS, run: runPlugin },
   audit: { flags: AUDIT_FLAGS, run: runAuditCommand },
   admin: { flags: ADMIN_FLAGS, run: runAdmin },
+  serve: { flags: SERVE_FLAGS, run: runServe },
+  worker: { flags: WORKER_FLAGS, run: runWorker },
+  client: { flags: CLIENT_FLAGS, run: runClient },
 };
 

@@ -21,7 +21,7 @@ export class ServiceError extends Error {
   }
 }
 
-export type JobKind = 'emulator' | 'plugin' | 'aggregate';
+export type JobKind = 'emulator' | 'plugin' | 'aggregate' | 'generate';
 export type JobState = 'queued' | 'running' | 'done' | 'failed';
 
 export interface JobRow {
@@ -107,6 +107,34 @@ export class Service {
       const job = this.enqueue('emulator', { offer }, ownerId);
       return { offer, job };
     })();
+  }
+
+  /** Records an accepted adapter package and queues its plug-in and evaluation. */
+  addAdapter(offer: string, ownerId: number, pkg: string, examples: number | null, task?: string): { adapter: string; job: string } {
+    const adapter = newId('ada');
+    return this.db.transaction(() => {
+      this.db.prepare('INSERT INTO adapters (id, offer_id, owner_id, package, examples, created) VALUES (?, ?, ?, ?, ?, ?)').run(adapter, offer, ownerId, pkg, examples, now());
+      return { adapter, job: this.enqueue('plugin', { adapter, ...(task ? { task } : {}) }, ownerId) };
+    })();
+  }
+
+  /**
+   * Queues the aggregation (FedAvg) of adapters tuned on one emulator: weights 'examples'
+   * (the example counts the owners reported) or 'uniform'. The result is the model owner's.
+   */
+  aggregate(offer: string, adapters: string[], weights: string): { adapter: string; job: string } {
+    if (!Array.isArray(adapters) || adapters.length < 1) throw new ServiceError('aggregate: give the adapters to combine');
+    if (weights !== 'examples' && weights !== 'uniform') throw new ServiceError('aggregate: weights must be "examples" or "uniform"');
+    const o = this.db.prepare('SELECT package FROM offers WHERE id = ?').get(offer) as { package: string | null } | undefined;
+    if (!o) throw new ServiceError(`no offer "${offer}"`, 404);
+    const rows = adapters.map((id) => this.db.prepare('SELECT id, package, examples FROM adapters a WHERE id = ? AND EXISTS (SELECT 1 FROM offers f WHERE f.id = a.offer_id AND f.package = ?)').get(id, o.package) as { examples: number | null } | undefined);
+    rows.forEach((r, k) => {
+      if (!r) throw new ServiceError(`adapter "${adapters[k]}" was not tuned on the emulator of offer ${offer}`, 404);
+      if (weights === 'examples' && !(r.examples && r.examples > 0)) throw new ServiceError(`adapter "${adapters[k]}" reported no example count; use weights "uniform"`);
+    });
+    const w = rows.map((r) => (weights === 'uniform' ? 1 : r!.examples!));
+    const adapter = newId('ada'); // recorded by the worker when the aggregate exists
+    return { adapter, job: this.enqueue('aggregate', { offer, adapters, weights: w, adapter }, null) };
   }
 
   enqueue(kind: JobKind, payload: Record<string, unknown>, ownerId: number | null): string {

@@ -109,6 +109,11 @@ export class Store {
     return out;
   }
 
+  /** A copy of a stored file at `dest` (a scratch directory the service made). */
+  putFileCopy(digest: string, dest: string): void {
+    copyFileSync(this.path(digest), dest);
+  }
+
   /** Removes temporaries left by a killed process (call at start, before serving). */
   sweep(): number {
     const left = readdirSync(this.tmp);
