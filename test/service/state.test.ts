@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Service, ServiceError, MAX_ATTEMPTS } from '../../src/service/service.js';
 import { ensureAdminToken, checkAdminToken, ownerOfKey } from '../../src/service/auth.js';
 import { SAFE_NAME } from '../../src/service/store.js';
+import { renderStatusPage } from '../../src/service/status_page.js';
+import { checkReportInBrowser, findChromium } from '../../src/experiment/browser_check.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 
@@ -128,5 +130,30 @@ test('scaleot admin: --json prints one object; usage errors exit 2, failures 1, 
     assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stdout, '');
+  }
+});
+
+test('the status page renders in headless Chromium: every table, no script error, no network request', async (t) => {
+  const chromium = findChromium();
+  if (!chromium) {
+    if (process.env.SCALEOT_REQUIRE_CHROMIUM === '1') assert.fail('Chromium is required here (SCALEOT_REQUIRE_CHROMIUM=1) but none was found');
+    t.skip('no Chromium on this machine (CI requires it)');
+    return;
+  }
+  const s = new Service(join(dir, 'page'));
+  try {
+    s.addModel('base', join(dir, 'model'));
+    s.addOwner('alice');
+    s.addOwner('bob');
+    s.offer('base', 'alice', 'scaleot', {});
+    const file = join(dir, 'status.html');
+    writeFileSync(file, renderStatusPage(s.list()));
+    const page = await checkReportInBrowser(file, chromium);
+    assert.deepEqual([page.consoleErrors, page.exceptions, page.requests], [[], [], []]);
+    const rows = Object.fromEntries(page.tables.map((x) => [x.className, x.rows]));
+    assert.deepEqual(rows, { models: 1, owners: 2, keys: 2, offers: 1, jobs: 1 });
+    assert.ok(page.tables.every((x) => x.width > 0 && x.height > 0));
+  } finally {
+    s.close();
   }
 });
