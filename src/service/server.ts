@@ -33,6 +33,15 @@ export interface ServeOptions {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
+interface OfferRow {
+  id: string;
+  state: string;
+  package: string | null;
+  model_id: number;
+  method: string;
+  settings: string;
+}
+
 type Handler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, ctx: { ownerId: number }) => Promise<void> | void;
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -40,17 +49,83 @@ function bearer(req: IncomingMessage): string | undefined {
   return /^Bearer (\S+)$/.exec(h)?.[1];
 }
 
-/** Builds the request handler on a Service (exported for tests that drive it in process). */
-export function apiHandler(service: Service, opts: Pick<ServeOptions, 'uploadLimit' | 'log'>): (req: IncomingMessage, res: ServerResponse) => void {
+/**
+ * An adapter package a data owner pushed (files already uploaded as blobs): names and blobs
+ * checked, the package validated with the plug-in's checks in a scratch directory, then
+ * recorded with its plug-in job.
+ */
+async function acceptAdapter(service: Service, o: OfferRow, ownerId: number, body: Record<string, unknown>): Promise<{ adapter: string; job: string }> {
+  const db = service.db;
+  if (o.state !== 'ready' || !o.package) throw new HttpError(409, `offer ${o.id} is ${o.state}`);
+  const files = body.files as Record<string, unknown> | undefined;
+  if (!files || typeof files !== 'object' || Array.isArray(files)) throw new HttpError(400, 'field "files" must be an object {name: sha256}');
+  for (const [name, d] of Object.entries(files)) {
+    if (!SAFE_NAME.test(name)) throw new HttpError(400, `file name ${JSON.stringify(name)} is not a plain file name`);
+    if (typeof d !== 'string' || !service.store.has(d)) throw new HttpError(400, `file "${name}": blob ${JSON.stringify(d)} was not uploaded`);
+  }
+  if (!files['manifest.json'] || !files['adapter.safetensors']) throw new HttpError(400, 'an adapter package needs manifest.json and adapter.safetensors');
+  const examples = body.examples === undefined ? null : Number(body.examples);
+  const task = body.validation === undefined ? undefined : String(body.validation);
+  if (task !== undefined && !BUILTIN_TASKS.includes(task)) throw new HttpError(400, `field "validation" must be a built-in task (${BUILTIN_TASKS.join(', ')})`);
+  if (examples !== null && !(Number.isInteger(examples) && examples > 0)) throw new HttpError(400, 'field "examples" must be a positive integer');
+  // Validate in a scratch directory of the blobs, with the plug-in's own checks.
+  const scratch = join(service.dataDir, 'tmp', `check-${randomBytes(6).toString('hex')}`);
+  mkdirSync(scratch);
+  try {
+    for (const [name, d] of Object.entries(files)) service.store.putFileCopy(d as string, join(scratch, name));
+    const manifest = JSON.parse(readFileSync(join(scratch, 'manifest.json'), 'utf8')) as { emulator?: { manifest_sha256?: string } };
+    const emulatorDir = service.store.materialize(o.package);
+    if (manifest.emulator?.manifest_sha256 !== sha256File(join(emulatorDir, 'manifest.json'))) throw new HttpError(422, 'the adapter was not tuned on this offer\'s emulator');
+    const modelDir = (db.prepare('SELECT dir FROM models WHERE id = ?').get(o.model_id) as { dir: string }).dir;
+    try {
+      validateAdapter(loadModel(modelDir), scratch);
+    } catch (e) {
+      throw new HttpError(422, (e as Error).message.replaceAll(scratch, 'adapter'));
+    }
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    throw new HttpError(422, `not a valid adapter package: ${(e as Error).message.replaceAll(scratch, 'adapter')}`);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const pkg = service.store.putBytes(Buffer.from(JSON.stringify({ files: Object.fromEntries(Object.entries(files).sort()) })));
+  return service.addAdapter(o.id, ownerId, pkg, examples, task);
+}
+
+type AdminHandler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;
+
+/** The model owner's routes (admin token): the same operations as `scaleot admin`. */
+function adminRoutes(service: Service): [string, RegExp, AdminHandler][] {
+  return [
+    ['GET', /^\/v1\/admin\/list$/, (_q, res) => sendJson(res, 200, service.list())],
+    ['POST', /^\/v1\/admin\/models$/, async (req, res) => {
+      const b = await readJson(req);
+      sendJson(res, 201, service.addModel(String(b.name ?? ''), String(b.dir ?? '')));
+    }],
+    ['POST', /^\/v1\/admin\/owners$/, async (req, res) => sendJson(res, 201, service.addOwner(String((await readJson(req)).name ?? '')))],
+    ['POST', /^\/v1\/admin\/offers$/, async (req, res) => {
+      const b = await readJson(req);
+      sendJson(res, 201, service.offer(String(b.model ?? ''), String(b.owner ?? ''), String(b.method ?? 'scaleot'), (b.settings ?? {}) as Record<string, never>));
+    }],
+    ['POST', /^\/v1\/admin\/revoke$/, async (req, res) => sendJson(res, 200, service.revokeKey(String((await readJson(req)).key ?? '')))],
+    ['POST', /^\/v1\/admin\/aggregate$/, async (req, res) => {
+      const b = await readJson(req);
+      sendJson(res, 201, service.aggregate(String(b.offer ?? ''), (b.adapters ?? []) as string[], String(b.weights ?? 'examples')));
+    }],
+  ];
+}
+
+/** The data owners' routes: each checks that what it touches belongs to the caller. */
+function ownerRoutes(service: Service, opts: Pick<ServeOptions, 'uploadLimit'>): [string, RegExp, Handler][] {
   const db = service.db;
   const own = <T>(sql: string, id: string, ownerId: number): T => {
     const row = db.prepare(sql).get(id, ownerId) as T | undefined;
     if (!row) throw new HttpError(404, `no such ${sql.includes('FROM offers') ? 'offer' : sql.includes('FROM jobs') ? 'job' : 'adapter'} "${id}"`);
     return row;
   };
-  const offerOf = (id: string, ownerId: number) => own<{ id: string; state: string; package: string | null; model_id: number; method: string; settings: string }>('SELECT * FROM offers WHERE id = ? AND owner_id = ?', id, ownerId);
+  const offerOf = (id: string, ownerId: number) => own<OfferRow>('SELECT * FROM offers WHERE id = ? AND owner_id = ?', id, ownerId);
 
-  const owner: [string, RegExp, Handler][] = [
+  return [
     ['GET', /^\/v1\/offers$/, (_q, res, _m, { ownerId }) => sendJson(res, 200, {
       offers: (db.prepare('SELECT id, state, method, settings, created FROM offers WHERE owner_id = ? ORDER BY created').all(ownerId) as { settings: string }[]).map((o) => ({ ...o, settings: JSON.parse(o.settings) })),
     })],
@@ -72,44 +147,7 @@ export function apiHandler(service: Service, opts: Pick<ServeOptions, 'uploadLim
       await receiveFile(req, tmp, opts.uploadLimit, expected);
       sendJson(res, 201, { blob: service.store.adopt(tmp, expected) });
     }],
-    ['POST', /^\/v1\/offers\/([\w-]+)\/adapters$/, async (req, res, m, { ownerId }) => {
-      const o = offerOf(m[1], ownerId);
-      if (o.state !== 'ready' || !o.package) throw new HttpError(409, `offer ${o.id} is ${o.state}`);
-      const body = await readJson(req);
-      const files = body.files as Record<string, unknown> | undefined;
-      if (!files || typeof files !== 'object' || Array.isArray(files)) throw new HttpError(400, 'field "files" must be an object {name: sha256}');
-      for (const [name, d] of Object.entries(files)) {
-        if (!SAFE_NAME.test(name)) throw new HttpError(400, `file name ${JSON.stringify(name)} is not a plain file name`);
-        if (typeof d !== 'string' || !service.store.has(d)) throw new HttpError(400, `file "${name}": blob ${JSON.stringify(d)} was not uploaded`);
-      }
-      if (!files['manifest.json'] || !files['adapter.safetensors']) throw new HttpError(400, 'an adapter package needs manifest.json and adapter.safetensors');
-      const examples = body.examples === undefined ? null : Number(body.examples);
-      const task = body.validation === undefined ? undefined : String(body.validation);
-      if (task !== undefined && !BUILTIN_TASKS.includes(task)) throw new HttpError(400, `field "validation" must be a built-in task (${BUILTIN_TASKS.join(', ')})`);
-      if (examples !== null && !(Number.isInteger(examples) && examples > 0)) throw new HttpError(400, 'field "examples" must be a positive integer');
-      // Validate in a scratch directory of the blobs, with the plug-in's own checks.
-      const scratch = join(service.dataDir, 'tmp', `check-${randomBytes(6).toString('hex')}`);
-      mkdirSync(scratch);
-      try {
-        for (const [name, d] of Object.entries(files)) service.store.putFileCopy(d as string, join(scratch, name));
-        const manifest = JSON.parse(readFileSync(join(scratch, 'manifest.json'), 'utf8')) as { emulator?: { manifest_sha256?: string } };
-        const emulatorDir = service.store.materialize(o.package);
-        if (manifest.emulator?.manifest_sha256 !== sha256File(join(emulatorDir, 'manifest.json'))) throw new HttpError(422, 'the adapter was not tuned on this offer\'s emulator');
-        const modelDir = (db.prepare('SELECT dir FROM models WHERE id = ?').get(o.model_id) as { dir: string }).dir;
-        try {
-          validateAdapter(loadModel(modelDir), scratch);
-        } catch (e) {
-          throw new HttpError(422, (e as Error).message.replaceAll(scratch, 'adapter'));
-        }
-      } catch (e) {
-        if (e instanceof HttpError) throw e;
-        throw new HttpError(422, `not a valid adapter package: ${(e as Error).message.replaceAll(scratch, 'adapter')}`);
-      } finally {
-        rmSync(scratch, { recursive: true, force: true });
-      }
-      const pkg = service.store.putBytes(Buffer.from(JSON.stringify({ files: Object.fromEntries(Object.entries(files).sort()) })));
-      sendJson(res, 201, service.addAdapter(o.id, ownerId, pkg, examples, task));
-    }],
+    ['POST', /^\/v1\/offers\/([\w-]+)\/adapters$/, async (req, res, m, { ownerId }) => sendJson(res, 201, await acceptAdapter(service, offerOf(m[1], ownerId), ownerId, await readJson(req)))],
     ['GET', /^\/v1\/jobs$/, (_q, res, _m, { ownerId }) => sendJson(res, 200, {
       jobs: (db.prepare('SELECT id, kind, state, result, error, created, finished FROM jobs WHERE owner_id = ? ORDER BY created').all(ownerId) as { result: string | null }[])
         .map((j) => ({ ...j, result: j.result ? JSON.parse(j.result) : null })),
@@ -131,23 +169,13 @@ export function apiHandler(service: Service, opts: Pick<ServeOptions, 'uploadLim
     }],
   ];
 
-  const admin: [string, RegExp, (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void][] = [
-    ['GET', /^\/v1\/admin\/list$/, (_q, res) => sendJson(res, 200, service.list())],
-    ['POST', /^\/v1\/admin\/models$/, async (req, res) => {
-      const b = await readJson(req);
-      sendJson(res, 201, service.addModel(String(b.name ?? ''), String(b.dir ?? '')));
-    }],
-    ['POST', /^\/v1\/admin\/owners$/, async (req, res) => sendJson(res, 201, service.addOwner(String((await readJson(req)).name ?? '')))],
-    ['POST', /^\/v1\/admin\/offers$/, async (req, res) => {
-      const b = await readJson(req);
-      sendJson(res, 201, service.offer(String(b.model ?? ''), String(b.owner ?? ''), String(b.method ?? 'scaleot'), (b.settings ?? {}) as Record<string, never>));
-    }],
-    ['POST', /^\/v1\/admin\/revoke$/, async (req, res) => sendJson(res, 200, service.revokeKey(String((await readJson(req)).key ?? '')))],
-    ['POST', /^\/v1\/admin\/aggregate$/, async (req, res) => {
-      const b = await readJson(req);
-      sendJson(res, 201, service.aggregate(String(b.offer ?? ''), (b.adapters ?? []) as string[], String(b.weights ?? 'examples')));
-    }],
-  ];
+}
+
+/** Builds the request handler on a Service (exported for tests that drive it in process). */
+export function apiHandler(service: Service, opts: Pick<ServeOptions, 'uploadLimit' | 'log'>): (req: IncomingMessage, res: ServerResponse) => void {
+  const db = service.db;
+  const owner = ownerRoutes(service, opts);
+  const admin = adminRoutes(service);
 
   return (req, res) => {
     const t0 = Date.now();
