@@ -59,7 +59,8 @@ export function runServe(argv: string[]): void {
   let stopping = false;
   const startWorker = () => {
     const extra = [...(args.values.has('--importance-steps') ? ['--importance-steps', args.values.get('--importance-steps')!] : []), ...(args.values.has('--data-dir') ? ['--data-dir', args.values.get('--data-dir')!] : [])];
-    worker = spawn(process.execPath, [fileURLToPath(new URL('./main.js', import.meta.url)), 'worker', '--data', data, ...extra], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The IPC channel tells the worker when this process is gone (even by SIGKILL): it then exits.
+    worker = spawn(process.execPath, [fileURLToPath(new URL('./main.js', import.meta.url)), 'worker', '--data', data, ...extra], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       log(`worker exited (${signal ?? code}); restarting in 2 s`);
@@ -93,6 +94,8 @@ export function runServe(argv: string[]): void {
 export function runWorker(argv: string[]): void {
   const args = parseArgs('worker', argv, WORKER_FLAGS);
   const service = new Service(required(args, '--data', 'worker'));
+  // Started by `scaleot serve`: stop with it (the job in hand, if any, finishes first).
+  if (process.send) process.on('disconnect', () => process.exit(0));
   const w = new Worker(service, {
     datasetsDir: dataDir(args), once: args.switches.has('--once'), log: stderrLog(),
     ...(args.values.has('--importance-steps') ? { importanceSteps: intFlag(args, '--importance-steps', 400) } : {}),

@@ -111,6 +111,19 @@ test('two data owners: A pulls, tunes, pushes, the plug-in runs and generate ans
   });
   const evaluation = (done.result as { evaluation: { plugin: { metric: string } } }).evaluation;
   assert.equal(evaluation.plugin.metric, 'acc');
+  // A second adapter from the same owner, then the model owner aggregates the two (FedAvg by examples).
+  offsiteTune(join(dir, 'emu'), { train: mc(1), validation: mc(2), test: mc(0) }, join(dir, 'tuned2'), { method: 'full', lrs: [1e-3], steps: 3, batchSize: 2, seqLen: 32, seed: 1 });
+  const pushed2 = await A.push(offerA.offer, join(dir, 'tuned2', 'adapter'), { examples: 36 });
+  const agg = admin('aggregate', '--offer', offerA.offer, '--adapters', `${pushed.adapter},${pushed2.adapter}`);
+  assert.deepEqual(Object.keys(agg).sort(), ['adapter', 'job']);
+  const list = await until('the aggregation', async () => {
+    const l = admin('list') as unknown as { jobs: { id: string; state: string; error: string | null }[]; adapters: { id: string; aggregated_from: string | null }[] };
+    const j = l.jobs.find((x) => x.id === agg.job)!;
+    assert.notEqual(j.state, 'failed', String(j.error));
+    return j.state === 'done' ? l : null;
+  });
+  const made = list.adapters.find((x) => x.id === agg.adapter)!;
+  assert.deepEqual(JSON.parse(made.aggregated_from!).map((x: { weight: number }) => x.weight), [12, 36]);
   const g = await A.generate(offerA.offer, String(pushed.adapter), 'The colour of the sky is', 5);
   assert.equal(typeof g.text, 'string');
   assert.ok(g.text.length > 0);
