@@ -155,6 +155,39 @@ test('report.html renders in headless Chromium: every table and chart, no consol
   }
 });
 
+test('the privacy audit section renders in headless Chromium: its tables, one recovery chart per public text, a verdict', async (t) => {
+  const chromium = chromiumOrSkip(t);
+  if (!chromium) return;
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-report-'));
+  try {
+    const r = syntheticResults();
+    const points = (start: number, end: number) => [0, 1, 2, 3].map((k) => ({ budget: k, tokens: 1000 * k, steps: 10 * k, scores: { owner_text_loss: start - ((start - end) * k) / 3, sotu: 100 } }));
+    const disclosure = (v: number) => ({ parameters: 1000, verbatim: 1000 * v, verbatimFraction: v, trunk: { parameters: 100, verbatim: 100 }, blocks: [], energyShipped: v < 0.9 ? 0.4 : null });
+    const te = { runs: [{ lr: 1e-4, validation: 90 }], bestLr: 1e-4, validation: { metric: 'word_perplexity', value: 90, details: {} }, test: { metric: 'word_perplexity', value: 95, details: {} } };
+    r.analyses.audit = {
+      tasks: ['sotu'], budgets: [0.01, 0.03, 0.1], pretrainTokens: 7_000_000, sources: ['heldout', 'other'], modelReference: { owner_text_loss: 4.5, sotu: 80 },
+      reference: ['heldout', 'other'].map((source) => ({ source, init: 'reference' as const, points: points(9, 6.5) })),
+      methods: [['scaleot', 'ScaleOT', 0.6, 7], ['ot', 'OT (uniform LayerDrop)', 0.95, 5.5]].map(([method, label, v, end]) => ({
+        method: method as string, label: label as string, relativeSize: 0.7, disclosure: disclosure(v as number) as never, tuneEverything: { sotu: te as never },
+        recovery: ['heldout', 'other'].flatMap((source) => (method === 'scaleot' ? ['fresh', 'nearest'] : ['fresh']).map((init) => ({ source, init: init as 'fresh', points: points(8, end as number) }))),
+      })),
+    };
+    const file = join(dir, 'report.html');
+    writeFileSync(file, renderReport(r));
+    const page = await checkReportInBrowser(file, chromium);
+    assert.deepEqual([page.consoleErrors, page.exceptions, page.requests], [[], [], []]);
+    const byClass = new Map(page.tables.map((x) => [x.className, x]));
+    assert.equal(byClass.get('audit-disclosure')?.rows, 2);
+    assert.equal(byClass.get('audit-tuning')?.rows, 2);
+    const charts = page.charts.filter((c) => c.id.startsWith('audit-'));
+    assert.deepEqual(charts.map((c) => c.id), ['audit-recovery-heldout', 'audit-recovery-other']);
+    for (const c of charts) assert.ok(c.width >= 500 && c.marks >= 8, `${c.id}: ${c.width} px, ${c.marks} marks`);
+    assert.match(readFileSync(file, 'utf8'), /resists best[^<]*<b>ScaleOT<\/b>/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the browser check sees console errors and network requests (it can fail)', async (t) => {
   const chromium = chromiumOrSkip(t);
   if (!chromium) return;
