@@ -61,6 +61,9 @@ export class Worker {
     const { requeued, failed } = this.service.recoverJobs();
     if (requeued.length || failed.length) this.log(`worker: resumed ${requeued.length} interrupted job(s), failed ${failed.length}`);
     this.service.store.sweep();
+    // Merged checkpoints a killed worker left half-written (their final names never appear).
+    const plugged = join(this.service.dataDir, 'plugged');
+    if (existsSync(plugged)) for (const f of readdirSync(plugged)) if (/\.tmp-\d+$/.test(f)) rmSync(join(plugged, f), { recursive: true, force: true });
     let ran = 0;
     while (!this.o.shouldStop?.()) {
       const job = this.service.claimJob();

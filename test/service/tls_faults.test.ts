@@ -17,6 +17,7 @@ import { ServiceClient, ClientError } from '../../src/service/client.js';
 import { Service } from '../../src/service/service.js';
 import { Worker } from '../../src/service/worker.js';
 import { defaultDataDir } from '../../src/data/build.js';
+import { offsiteTune } from '../../src/offsite/tune.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -25,7 +26,8 @@ let dir = '';
 const running: ChildProcess[] = [];
 
 function start(args: string[]): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so a test can kill the server and its worker together.
+  const proc = spawn(process.execPath, [CLI, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   running.push(proc);
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
@@ -51,7 +53,13 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'scaleot-tls-'));
 });
 after(() => {
-  for (const p of running) p.kill('SIGKILL');
+  for (const p of running) {
+    try {
+      process.kill(-p.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -134,4 +142,45 @@ test('faults: SIGKILL during an upload leaves a sound database and no partial fi
   } finally {
     s.close();
   }
+});
+
+test('faults: the server and its worker killed with SIGKILL during a plug-in job; after a restart the job is run again and finishes', async () => {
+  const data = join(dir, 'svc-job');
+  admin(data, 'add-model', 'base', join(root, 'models', 'scaleot-base-16'));
+  const owner = admin(data, 'add-owner', 'alice');
+  const offer = admin(data, 'offer', '--model', 'base', '--owner', 'alice', '--method', 'ot');
+  const first = await start(['--data', data, '--port', '0']);
+  const c = new ServiceClient({ server: first.url, key: owner.key });
+  const until = async <T>(what: string, fn: () => Promise<T | null>, ms = 120_000): Promise<T> => {
+    for (const t0 = Date.now(); ;) {
+      const v = await fn();
+      if (v !== null) return v;
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  await until('the emulator', async () => (((await c.offers()).offers as { state: string }[])[0].state === 'ready' ? true : null));
+  await c.pull(offer.offer, join(dir, 'emu-job'));
+  const items = Array.from({ length: 6 }, (_, i) => ({ context: `Item ${i} is`, choices: ['a', 'b'], label: i % 2 }));
+  const t = { kind: 'mc' as const, name: 'x', items };
+  offsiteTune(join(dir, 'emu-job'), { train: t, validation: t, test: t }, join(dir, 'tuned-job'), { method: 'full', lrs: [1e-3], steps: 1, batchSize: 2, seqLen: 32, seed: 0 });
+  // The plug-in job scores 500 validation items of wordnet-def: long enough to be caught running.
+  const { job } = await c.push(offer.offer, join(dir, 'tuned-job', 'adapter'), { validation: 'wordnet-def' });
+  await until('the job to run', async () => ((await c.job(String(job))).state === 'running' ? true : null));
+  process.kill(-first.proc.pid!, 'SIGKILL');
+  await new Promise((r) => first.proc.once('exit', r));
+  const db = new Database(join(data, 'service.sqlite'), { readonly: true });
+  assert.equal((db.pragma('integrity_check') as { integrity_check: string }[])[0].integrity_check, 'ok');
+  assert.equal((db.prepare('SELECT state FROM jobs WHERE id = ?').get(job) as { state: string }).state, 'running', 'killed while running');
+  db.close();
+  const second = await start(['--data', data, '--port', '0']);
+  const c2 = new ServiceClient({ server: second.url, key: owner.key });
+  const done = await until('the job to finish after the restart', async () => {
+    const j = await c2.job(String(job));
+    assert.notEqual(j.state, 'failed', String(j.error));
+    return j.state === 'done' ? j : null;
+  });
+  assert.equal((done.result as { evaluation: { task: string } }).evaluation.task, 'wordnet-def');
+  assert.ok(readdirSync(join(data, 'plugged')).every((f) => !/\.tmp-/.test(f)), 'no half-written checkpoint left');
+  process.kill(-second.proc.pid!, 'SIGTERM');
 });
