@@ -41,16 +41,17 @@ try {
   const task = { kind: 'mc', name: 'load', items };
   offsiteTune(join(dir, 'emu'), { train: task, validation: task, test: task }, join(dir, 'tuned'), { method: 'full', lrs: [1e-3], steps: 1, batchSize: 2, seqLen: 32, seed: 0 });
 
-  const latencies = [];
-  let probing = true;
-  const probe = (async () => {
-    while (probing) {
-      const t = performance.now();
-      await c.offers();
-      latencies.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
+  // The probe runs in a process of its own: the clients' work in this process must not delay it.
+  const probeProc = spawn(process.execPath, ['--input-type=module', '-e', `
+    import { ServiceClient } from ${JSON.stringify(join(root, 'dist', 'src', 'service', 'client.js'))};
+    const c = new ServiceClient({ server: ${JSON.stringify(url)}, key: ${JSON.stringify(key)} });
+    const lat = [];
+    let stop = false;
+    process.on('message', () => { stop = true; });
+    while (!stop) { const t = performance.now(); await c.offers(); lat.push(performance.now() - t); await new Promise((r) => setTimeout(r, 20)); }
+    process.send(lat, () => process.exit(0));
+  `], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const latenciesP = new Promise((resolve) => probeProc.once('message', resolve));
   const t0 = performance.now();
   let pulled = 0, pushed = 0, errors = 0;
   const work = [
@@ -79,8 +80,8 @@ try {
   ];
   await Promise.all(work);
   const seconds = (performance.now() - t0) / 1000;
-  probing = false;
-  await probe;
+  probeProc.send('stop');
+  const latencies = await latenciesP;
   latencies.sort((a, b) => a - b);
   const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
   console.log(JSON.stringify({

@@ -7,7 +7,15 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { sha256OfFile, SAFE_NAME } from './store.js';
+import { createHash } from 'node:crypto';
+import { SAFE_NAME } from './store.js';
+
+/** sha256 of a file, read as a stream (the event loop keeps running). */
+async function sha256OfStream(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path)) h.update(c as Buffer);
+  return h.digest('hex');
+}
 
 export class ClientError extends Error {
   override name = 'ClientError';
@@ -88,7 +96,7 @@ export class ServiceClient {
     for (const [name, sha] of Object.entries(files)) {
       if (!SAFE_NAME.test(name)) throw new ClientError(`the server listed a bad file name ${JSON.stringify(name)}`);
       const dest = join(outDir, name);
-      if (existsSync(dest) && sha256OfFile(dest) === sha) continue;
+      if (existsSync(dest) && (await sha256OfStream(dest)) === sha) continue;
       const part = `${dest}.part`;
       const have = existsSync(part) ? statSync(part).size : 0;
       const res = await this.send('GET', `/v1/offers/${encodeURIComponent(offer)}/files/${encodeURIComponent(name)}`, { headers: have ? { range: `bytes=${have}-` } : {} });
@@ -100,14 +108,18 @@ export class ServiceClient {
       const append = res.statusCode === 206;
       const total = Number(res.headers['content-length']) + (append ? have : 0);
       let done = append ? have : 0;
+      // Hash while the bytes arrive (the part already on disk first, when resuming).
+      const hash = createHash('sha256');
+      if (append) for await (const c of createReadStream(part)) hash.update(c as Buffer);
       const out = createWriteStream(part, { flags: append ? 'a' : 'w' });
       for await (const c of res) {
         done += (c as Buffer).length;
+        hash.update(c as Buffer);
         if (!out.write(c)) await new Promise<void>((r) => out.once('drain', () => r()));
         this.o.progress?.(name, done, total);
       }
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      const got = sha256OfFile(part);
+      const got = hash.digest('hex');
       if (got !== sha) {
         rmSync(part, { force: true });
         throw new ClientError(`${name}: sha256 ${got} does not match the server's ${sha} (removed; pull again)`);
@@ -124,7 +136,7 @@ export class ServiceClient {
     for (const name of readdirSync(adapterDir).sort()) {
       const path = join(adapterDir, name);
       if (!statSync(path).isFile()) continue;
-      const sha = sha256OfFile(path), size = statSync(path).size;
+      const sha = await sha256OfStream(path), size = statSync(path).size;
       let sent = 0;
       const stream = createReadStream(path);
       stream.on('data', (c) => this.o.progress?.(name, (sent += c.length), size));

@@ -144,8 +144,8 @@ function ownerRoutes(service: Service, opts: Pick<ServeOptions, 'uploadLimit'>):
       const expected = String(req.headers['x-content-sha256'] ?? '');
       if (!/^[0-9a-f]{64}$/.test(expected)) throw new HttpError(400, 'x-content-sha256 must be the hex sha256 of the body');
       const tmp = service.store.temporary();
-      await receiveFile(req, tmp, opts.uploadLimit, expected);
-      sendJson(res, 201, { blob: service.store.adopt(tmp, expected) });
+      const { sha256 } = await receiveFile(req, tmp, opts.uploadLimit, expected);
+      sendJson(res, 201, { blob: service.store.adopt(tmp, expected, sha256) });
     }],
     ['POST', /^\/v1\/offers\/([\w-]+)\/adapters$/, async (req, res, m, { ownerId }) => sendJson(res, 201, await acceptAdapter(service, offerOf(m[1], ownerId), ownerId, await readJson(req)))],
     ['GET', /^\/v1\/jobs$/, (_q, res, _m, { ownerId }) => sendJson(res, 200, {

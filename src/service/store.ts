@@ -43,9 +43,13 @@ export class Store {
     return join(this.tmp, `${Date.now()}-${randomBytes(8).toString('hex')}`);
   }
 
-  /** Moves a fully written temporary file into the store under its sha256; returns the digest. */
-  adopt(tmpPath: string, expected?: string): string {
-    const digest = sha256OfFile(tmpPath);
+  /**
+   * Moves a fully written temporary file into the store under its sha256; returns the
+   * digest. `hashed`: the digest the writer computed while streaming the bytes in (the
+   * upload path), so the file is not read a second time on the server's event loop.
+   */
+  adopt(tmpPath: string, expected?: string, hashed?: string): string {
+    const digest = hashed ?? sha256OfFile(tmpPath);
     if (expected !== undefined && digest !== expected) {
       rmSync(tmpPath, { force: true });
       throw new Error(`sha256 mismatch: the bytes hash to ${digest}, expected ${expected}`);
