@@ -11,6 +11,7 @@ import { readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadModel } from '../models/load.js';
+import type { CausalLM } from '../models/causal_lm.js';
 import { validateAdapter } from '../offsite/plugin.js';
 import { sha256File } from '../io/hash.js';
 import { HttpError, readJson, receiveFile, sendFile, sendJson } from './http.js';
@@ -50,6 +51,18 @@ function bearer(req: IncomingMessage): string | undefined {
 }
 
 /**
+ * The models adapters are checked against, loaded once per directory: validateAdapter only
+ * reads a model (names, shapes, fingerprint), and loading one per upload would hold up the
+ * event loop for every other request.
+ */
+const checkedModels = new Map<string, CausalLM>();
+function modelFor(dir: string): CausalLM {
+  let m = checkedModels.get(dir);
+  if (!m) checkedModels.set(dir, (m = loadModel(dir)));
+  return m;
+}
+
+/**
  * An adapter package a data owner pushed (files already uploaded as blobs): names and blobs
  * checked, the package validated with the plug-in's checks in a scratch directory, then
  * recorded with its plug-in job.
@@ -78,7 +91,7 @@ async function acceptAdapter(service: Service, o: OfferRow, ownerId: number, bod
     if (manifest.emulator?.manifest_sha256 !== sha256File(join(emulatorDir, 'manifest.json'))) throw new HttpError(422, 'the adapter was not tuned on this offer\'s emulator');
     const modelDir = (db.prepare('SELECT dir FROM models WHERE id = ?').get(o.model_id) as { dir: string }).dir;
     try {
-      validateAdapter(loadModel(modelDir), scratch);
+      validateAdapter(modelFor(modelDir), scratch);
     } catch (e) {
       throw new HttpError(422, (e as Error).message.replaceAll(scratch, 'adapter'));
     }
