@@ -65,6 +65,12 @@ test('errors: one line on stderr, non-zero exit, no stack trace', () => {
     ['eval', '--ppl', join(dir, 'doc.txt')],
     ['eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--batch', 'x'],
     ['frobnicate'],
+    ['audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'nope'],
+    ['audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'sotu', '--budgets', '0.1,x'],
+    ['audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'sotu', '--init', 'random'],
+    ['client', 'offers', '--server', 'http://192.0.2.1:1', '--key', 'sok_x'],
+    ['client', 'offers', '--server', 'http://127.0.0.1:1'],
+    ['serve', '--data', join(dir, 'svc'), '--tls-cert', join(dir, 'c.pem')],
   ]) {
     const r = cli(...args);
     assert.notEqual(r.status, 0, `${args.join(' ')} should fail`);
@@ -72,6 +78,12 @@ test('errors: one line on stderr, non-zero exit, no stack trace', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     assert.equal(r.stdout, '');
   }
+});
+
+test('usage errors exit 2 (the command line was wrong), other failures 1', () => {
+  assert.equal(cli('frobnicate').status, 2);
+  assert.equal(cli('audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'nope').status, 2);
+  assert.equal(cli('eval', '--model', join(dir, 'nope'), '--ppl', join(dir, 'doc.txt')).status, 1);
 });
 
 test('every command answers --help with each of its flags described, and a mistyped flag gets a suggestion', () => {
