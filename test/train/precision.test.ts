@@ -13,6 +13,7 @@ import { Rng } from '../../src/util/rng.js';
 import { matmul, withMatmulPrecision } from '../../src/tensor/ops/matmul.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { randn } from '../../src/tensor/tensor.js';
+import { linearCrossEntropy } from '../../src/tensor/ops/loss.js';
 
 // A stream with structure to learn: a noisy repeating pattern over 64 symbols.
 const stream = Int32Array.from({ length: 20000 }, (_, i) => ((i * 7) % 64 + (i % 13 === 0 ? 3 : 0)) % 64);
@@ -74,4 +75,25 @@ test('bf16 matmul gradients are close to float32 ones, and float64 is never roun
   const d64 = grads('fp32', 'float64'), h64 = grads('bf16', 'float64');
   for (const k of ['y', 'ga', 'gb'] as const) assert.deepEqual(h64[k], d64[k], `${k}: float64 unchanged under bf16`);
   assert.ok(h.y instanceof Float32Array && d64.y instanceof Float64Array);
+});
+
+test('the LM-head loss runs its products in bf16 under bf16 (as torch autocast runs linear), its softmax in float32', () => {
+  const run = (p: 'fp32' | 'bf16') => withMatmulPrecision(p, () => {
+    const rng = new Rng(4);
+    const h = randn([2, 9, 24], rng, 1), w = randn([50, 24], rng, 0.5);
+    h.requiresGrad = true;
+    w.requiresGrad = true;
+    const targets = Int32Array.from({ length: 18 }, (_, i) => (i * 7) % 50);
+    const loss = linearCrossEntropy(h, w, targets);
+    backward(loss);
+    return { loss: loss.item(), gh: h.grad!.data, gw: w.grad!.data };
+  });
+  const f = run('fp32'), b = run('bf16');
+  assert.notEqual(b.loss, f.loss, 'bf16 changes the logits');
+  assert.ok(Math.abs(b.loss - f.loss) <= 0.01 * f.loss, `loss bf16 ${b.loss} vs float32 ${f.loss}`);
+  for (const k of ['gh', 'gw'] as const) {
+    let num = 0, den = 0;
+    for (let i = 0; i < f[k].length; i++) (num += (f[k][i] - b[k][i]) ** 2), (den += f[k][i] ** 2);
+    assert.ok(Math.sqrt(num / den) < 0.02, `${k}: relative error ${Math.sqrt(num / den)}`);
+  }
 });

@@ -2,6 +2,7 @@
 // probabilities are recomputed from the saved log-sum-exp instead of being stored), and
 // log-softmax for scoring.
 import { native, UnaryOp } from '../native.js';
+import { gemm } from './matmul.js';
 import { record, needsGrad } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape } from '../tensor.js';
 
@@ -95,14 +96,16 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     const rows = Math.min(chunk, N - r0);
     const hc = h.data.subarray(r0 * C, (r0 + rows) * C);
     const tc = t.subarray(r0, r0 + rows);
-    native.gemm(0, 1, rows, V, C, 1, hc, C, weight.data, C, 0, logits, V, 1, 0, 0, 0); // (rows, V)
+    // The three products in the current matmul precision (bf16 under autocast, as torch's
+    // linear); the softmax and the loss stay float32.
+    gemm(0, 1, rows, V, C, hc, C, weight.data, C, 0, logits, V, 1, 0, 0, 0); // (rows, V)
     native.crossEntropyForward(rows, V, logits, tc, losses, lse);
     for (let i = 0; i < rows; i++) total += losses[i];
     if (!wantGrad) continue;
     // G = softmax - onehot (per valid row), written over the chunk's logits.
     native.crossEntropyBackward(rows, V, logits, tc, lse, ones, logits);
-    if (gh) native.gemm(0, 0, rows, C, V, 1, logits, V, weight.data, C, 0, gh.subarray(r0 * C), C, 1, 0, 0, 0);
-    if (gw) native.gemm(1, 0, V, C, rows, 1, logits, V, hc, C, 1, gw, C, 1, 0, 0, 0);
+    if (gh) gemm(0, 0, rows, C, V, logits, V, weight.data, C, 0, gh.subarray(r0 * C), C, 1, 0, 0, 0);
+    if (gw) gemm(1, 0, V, C, rows, logits, V, hc, C, 1, gw, C, 1, 0, 0, 0);
   }
   const out = new Tensor(allocate(1, h.dtype), []);
   out.data[0] = count > 0 ? total / count : NaN;

@@ -36,8 +36,11 @@ export function withMatmulPrecision<T>(p: MatmulPrecision, fn: () => T): T {
   }
 }
 
-/** C = alpha op(A) op(B) + beta C (batched), in the current precision for float32 operands. */
-function gemm(ta: number, tb: number, M: number, N: number, K: number, A: Tensor['data'], lda: number, B: Tensor['data'], ldb: number, beta: number,
+/**
+ * C = op(A) op(B) + beta C (batched), in the current precision for float32 operands: every
+ * matrix product of the library goes through here (matmul, linear, the LM-head loss).
+ */
+export function gemm(ta: number, tb: number, M: number, N: number, K: number, A: Tensor['data'], lda: number, B: Tensor['data'], ldb: number, beta: number,
   C: Tensor['data'], ldc: number, batch: number, sA: number, sB: number, sC: number, bias: Tensor['data'] | null = null): void {
   if (precision === 'bf16' && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
     native.gemmBf16(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC, bias as Float32Array | null);
