@@ -6,7 +6,7 @@ import { Service, ServiceError } from '../service/service.js';
 import { ensureAdminToken } from '../service/auth.js';
 import { methodNames } from '../offsite/methods.js';
 import { DEFAULT_EMULATOR } from '../offsite/emulator.js';
-import { FlagSpec, HelpRequest, helpText, parseArgs, required, intFlag, numberFlag, UsageError, type ParsedArgs } from './args.js';
+import { FlagSpec, parseArgs, pickSubcommand, required, intFlag, numberFlag, UsageError, type ParsedArgs } from './args.js';
 
 const DATA_HELP = { '--data': "the service's data directory (database and content store) (required)", '--json': 'print exactly one JSON object on stdout' };
 
@@ -77,10 +77,7 @@ export const ADMIN_FLAGS: FlagSpec = {
 };
 
 export function runAdmin(argv: string[]): void {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') throw new HelpRequest(`${helpText('admin', ADMIN_FLAGS)}\nsubcommands:\n${Object.entries(SUBCOMMANDS).map(([n, c]) => `  ${n.padEnd(12)}${c.spec.summary}`).join('\n')}\n`);
-  const c = SUBCOMMANDS[sub];
-  if (!c) throw new UsageError(`admin: unknown subcommand "${sub}" (expected ${Object.keys(SUBCOMMANDS).join(', ')})`);
+  const { name: sub, sub: c, rest } = pickSubcommand('admin', ADMIN_FLAGS, SUBCOMMANDS, argv);
   const a = parseArgs(`admin ${sub}`, rest, c.spec);
   const service = new Service(required(a, '--data', `admin ${sub}`));
   try {

@@ -111,3 +111,18 @@ export function numberFlag(args: ParsedArgs, flag: string, dflt: number, min = -
   if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${flag} must be a number in [${min}, ${max}], got "${v}"`);
   return n;
 }
+
+/**
+ * `scaleot <command> <subcommand> ...`: the subcommand's entry, or --help listing them all,
+ * or a usage error naming the known ones.
+ */
+export function pickSubcommand<T extends { spec: FlagSpec }>(command: string, spec: FlagSpec, subcommands: Record<string, T>, argv: string[]): { name: string; sub: T; rest: string[] } {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    const width = Math.max(...Object.keys(subcommands).map((n) => n.length)) + 2;
+    throw new HelpRequest(`${helpText(command, spec)}\nsubcommands:\n${Object.entries(subcommands).map(([n, c]) => `  ${n.padEnd(width)}${c.spec.summary ?? ''}`).join('\n')}\n`);
+  }
+  const sub = subcommands[name];
+  if (!sub) throw new UsageError(`${command}: unknown subcommand "${name}" (expected ${Object.keys(subcommands).join(', ')})`);
+  return { name, sub, rest };
+}

@@ -4,7 +4,7 @@
 // The data owner's side of the service. With --json exactly one JSON object goes to stdout;
 // progress goes to stderr on a terminal only.
 import { ServiceClient } from '../service/client.js';
-import { FlagSpec, HelpRequest, helpText, parseArgs, required, intFlag, UsageError, type ParsedArgs } from './args.js';
+import { FlagSpec, parseArgs, pickSubcommand, required, intFlag, UsageError, type ParsedArgs } from './args.js';
 
 const COMMON = ['--server', '--key', '--ca'];
 const COMMON_HELP = {
@@ -65,10 +65,7 @@ export const CLIENT_FLAGS: FlagSpec = {
 };
 
 export function runClient(argv: string[]): void {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h') throw new HelpRequest(`${helpText('client', CLIENT_FLAGS)}\nsubcommands:\n${Object.entries(SUBCOMMANDS).map(([n, c]) => `  ${n.padEnd(10)}${c.spec.summary}`).join('\n')}\n`);
-  const s = SUBCOMMANDS[sub];
-  if (!s) throw new UsageError(`client: unknown subcommand "${sub}" (expected ${Object.keys(SUBCOMMANDS).join(', ')})`);
+  const { name: sub, sub: s, rest } = pickSubcommand('client', CLIENT_FLAGS, SUBCOMMANDS, argv);
   const a = parseArgs(`client ${sub}`, rest, s.spec);
   const key = a.values.get('--key') ?? process.env.SCALEOT_KEY;
   if (!key) throw new UsageError(`client ${sub}: give --key or set SCALEOT_KEY`);

@@ -3,8 +3,9 @@
 // emulator or an adapter) is a small JSON index {files: {name: sha256}} stored the same way;
 // its digest is the package's id. Names and paths from requests never reach the file
 // system: only digests do, and file names inside an index are checked to be plain names.
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { sha256File } from '../io/hash.js';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PackageIndex {
@@ -49,7 +50,7 @@ export class Store {
    * upload path), so the file is not read a second time on the server's event loop.
    */
   adopt(tmpPath: string, expected?: string, hashed?: string): string {
-    const digest = hashed ?? sha256OfFile(tmpPath);
+    const digest = hashed ?? sha256File(tmpPath);
     if (expected !== undefined && digest !== expected) {
       rmSync(tmpPath, { force: true });
       throw new Error(`sha256 mismatch: the bytes hash to ${digest}, expected ${expected}`);
@@ -128,20 +129,4 @@ export class Store {
   size(digest: string): number {
     return statSync(this.path(digest)).size;
   }
-}
-
-export function sha256OfFile(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
 }

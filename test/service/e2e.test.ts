@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { ServiceClient, ClientError } from '../../src/service/client.js';
 import { offsiteTune } from '../../src/offsite/tune.js';
 import type { Task } from '../../src/data/tasks.js';
-import { sha256OfFile } from '../../src/service/store.js';
+import { sha256File } from '../../src/io/hash.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -85,7 +85,7 @@ test('two data owners: A pulls, tunes, pushes, the plug-in runs and generate ans
   assert.deepEqual(((await B.offers()).offers as { id: string }[]).map((o) => o.id), [offerB.offer]);
   await until('offer A ready', async () => (((await A.offers()).offers as { state: string }[])[0].state === 'ready' ? true : null));
   const pulled = await A.pull(offerA.offer, join(dir, 'emu'));
-  for (const [name, sha] of Object.entries(pulled.files)) assert.equal(sha256OfFile(join(dir, 'emu', name)), sha);
+  for (const [name, sha] of Object.entries(pulled.files)) assert.equal(sha256File(join(dir, 'emu', name)), sha);
   // An interrupted pull resumes from its .part file (Range).
   const big = Object.keys(pulled.files).find((n) => n.endsWith('.safetensors'))!;
   mkdirSync(join(dir, 'emu2'));
@@ -167,7 +167,7 @@ test('bad requests are refused with the right status and nothing is stored', asy
   st.writeFloatLE(Number.NaN, st.length - 4);
   writeFileSync(join(dir, 'nan', 'adapter.safetensors'), st);
   const manifest = JSON.parse(readFileSync(join(dir, 'nan', 'manifest.json'), 'utf8'));
-  manifest.files['adapter.safetensors'] = sha256OfFile(join(dir, 'nan', 'adapter.safetensors'));
+  manifest.files['adapter.safetensors'] = sha256File(join(dir, 'nan', 'adapter.safetensors'));
   writeFileSync(join(dir, 'nan', 'manifest.json'), JSON.stringify(manifest));
   await assert.rejects(C.push(offer.offer, join(dir, 'nan')), (e: ClientError) => e.status === 422 && /NaN|finite/i.test(e.message));
   // A revoked key stops working at once.

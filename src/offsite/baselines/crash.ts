@@ -14,19 +14,21 @@ import { buildBaselineEmulator } from '../emulator.js';
 import type { OffsiteMethod } from '../methods.js';
 import { otAdapters, otMiddle, BaselinePlan } from './uniform_drop.js';
 
+/** A copy of a (samples n, features d) matrix with every feature's mean subtracted. */
+function centreColumns(A: Float64Array, n: number, d: number): Float64Array {
+  const c = Float64Array.from(A);
+  for (let j = 0; j < d; j++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += c[i * d + j];
+    m /= n;
+    for (let i = 0; i < n; i++) c[i * d + j] -= m;
+  }
+  return c;
+}
+
 /** Linear CKA of two (samples, features) matrices, each centred per feature. */
 export function linearCka(X: Float64Array, Y: Float64Array, n: number, dx: number, dy: number): number {
-  const center = (A: Float64Array, d: number) => {
-    const c = Float64Array.from(A);
-    for (let j = 0; j < d; j++) {
-      let m = 0;
-      for (let i = 0; i < n; i++) m += c[i * d + j];
-      m /= n;
-      for (let i = 0; i < n; i++) c[i * d + j] -= m;
-    }
-    return c;
-  };
-  const x = center(X, dx), y = center(Y, dy);
+  const x = centreColumns(X, n, dx), y = centreColumns(Y, n, dy);
   // ||Yᵀ X||_F² / (||Xᵀ X||_F ||Yᵀ Y||_F)
   const cross = (A: Float64Array, da: number, B: Float64Array, db: number) => {
     let s = 0;
@@ -98,13 +100,7 @@ export function blockOutputs(model: CausalLM, dV: Int32Array, samples: number, s
  * feature-space formula, but each block's Gram is computed once for all pairs.
  */
 export function centredGram(X: Float64Array, n: number, d: number): Float64Array {
-  const c = Float64Array.from(X);
-  for (let j = 0; j < d; j++) {
-    let m = 0;
-    for (let i = 0; i < n; i++) m += c[i * d + j];
-    m /= n;
-    for (let i = 0; i < n; i++) c[i * d + j] -= m;
-  }
+  const c = centreColumns(X, n, d);
   const K = new Float64Array(n * n);
   for (let a = 0; a < n; a++)
     for (let b = a; b < n; b++) {
