@@ -4,7 +4,12 @@
 //   1. sgemm GFLOP/s at 1024^3 and at GPT-2-small layer shapes (tokens = 1024);
 //   2. forward+backward tokens/s of 2 GPT-2 blocks (d=768, 12 heads, MLP 3072, 4 x 256);
 //   3. a full GPT-2-small training step (vocabulary 50257, AdamW) and forward-only tokens/s;
-//   4. peak RSS of each process.
+//   4. bf16 mixed precision: sgemm 1024^3 with bf16 operands (ours: VDPBF16PS or its
+//      emulation; PyTorch: bf16 tensors through oneDNN) and the GPT-2-small step under
+//      bf16 (ours: the precision switch; PyTorch: torch.autocast('cpu', bfloat16));
+//   5. the base-model shape (24 blocks, d = 192, vocabulary 8192, 16 x 256), step in fp32
+//      and bf16, where per-op overhead rather than GEMM dominates;
+//   6. peak RSS of each process.
 // PyTorch runs in /usr/bin/python3 (Debian's python3-torch) with its best configuration
 // here: OPENBLAS_CORETYPE=SkylakeX, OMP_WAIT_POLICY=PASSIVE, the same thread count.
 // Flags: --json (one JSON object on the last line), --rounds N (default 5), --quick
@@ -20,6 +25,7 @@ import { sum } from '../src/tensor/ops/reduce.js';
 import { GPT2Block, GPT2LMHeadModel } from '../src/models/gpt2.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { Rng } from '../src/util/rng.js';
+import { withMatmulPrecision, type MatmulPrecision } from '../src/tensor/ops/matmul.js';
 
 const args = process.argv.slice(2);
 const JSON_OUT = args.includes('--json');
@@ -69,13 +75,14 @@ class TorchWorker {
 }
 
 // ------------------------------------------------------------------ our workloads
-function oursSgemm(M: number, N: number, K: number, reps: number): number {
+function oursSgemm(M: number, N: number, K: number, reps: number, bf16 = false): number {
   const rng = new Rng(1);
   const A = new Float32Array(M * K).map(() => rng.uniform()), B = new Float32Array(K * N).map(() => rng.uniform());
   const C = new Float32Array(M * N);
-  native.gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, 0, 0, 0);
+  const run = () => (bf16 ? native.gemmBf16(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, 0, 0, 0, null) : native.gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, 0, 0, 0));
+  run();
   const t0 = performance.now();
-  for (let r = 0; r < reps; r++) native.gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, 0, 0, 0);
+  for (let r = 0; r < reps; r++) run();
   return (2 * M * N * K) / ((performance.now() - t0) / 1000 / reps) / 1e9;
 }
 
@@ -99,18 +106,26 @@ function oursBlock(B: number, T: number, reps: number): number {
   return (B * T) / ((performance.now() - t0) / 1000 / reps);
 }
 
-const modelCfg = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 };
-let model: { m: GPT2LMHeadModel; opt: AdamW } | null = null;
+const MODELS = {
+  small: { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12 },
+  base24: { vocabSize: 8192, nPositions: 256, nEmbd: 192, nLayer: 24, nHead: 4 },
+};
+const models = new Map<string, { m: GPT2LMHeadModel; opt: AdamW }>();
 
-function oursModel(work: 'step' | 'forward', B: number, T: number, reps: number): number {
-  if (!model) {
+function oursModel(work: 'step' | 'forward', B: number, T: number, reps: number, which: keyof typeof MODELS = 'small', precision: MatmulPrecision = 'fp32'): number {
+  return withMatmulPrecision(precision, () => oursModelRun(work, B, T, reps, which));
+}
+
+function oursModelRun(work: 'step' | 'forward', B: number, T: number, reps: number, which: keyof typeof MODELS): number {
+  const modelCfg = MODELS[which];
+  if (!models.has(which)) {
     const m = new GPT2LMHeadModel(modelCfg, 0);
-    model = { m, opt: new AdamW(m.parameters(), { lr: 1e-4 }) };
+    models.set(which, { m, opt: new AdamW(m.parameters(), { lr: 1e-4 }) });
   }
   const rng = new Rng(3);
   const ids = Int32Array.from({ length: B * T }, () => rng.int(modelCfg.vocabSize));
   const targets = Int32Array.from({ length: B * T }, () => rng.int(modelCfg.vocabSize));
-  const { m, opt } = model;
+  const { m, opt } = models.get(which)!;
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) {
     if (work === 'step') {
@@ -187,6 +202,30 @@ async function main(): Promise<void> {
         if (record) push(theirs, work, t);
       }
     }
+    // bf16: sgemm and the GPT-2-small step.
+    const ob16 = oursSgemm(1024, 1024, 1024, 10, true);
+    if (record) push(ours, 'bf16 sgemm 1024^3', ob16);
+    if (torch) {
+      const t = (await torch.run({ work: 'sgemm_bf16', M: 1024, N: 1024, K: 1024, reps: 10 })).gflops;
+      if (record) push(theirs, 'bf16 sgemm 1024^3', t);
+    }
+    const os16 = oursModel('step', full.B, full.T, 1, 'small', 'bf16');
+    if (record) push(ours, 'bf16 step', os16);
+    if (torch) {
+      const t = (await torch.run({ ...modelReq, work: 'step', bf16: true })).tokens_per_s;
+      if (record) push(theirs, 'bf16 step', t);
+    }
+    // The base-model shape: small d, many blocks.
+    const baseReq = { V: 8192, P: 256, C: 192, L: 24, H: 4, B: QUICK ? 8 : 16, T: 256, reps: 1 };
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const key = `base-24 ${precision} step`;
+      const o = oursModel('step', baseReq.B, baseReq.T, 1, 'base24', precision);
+      if (record) push(ours, key, o);
+      if (torch) {
+        const t = (await torch.run({ ...baseReq, work: 'step', bf16: precision === 'bf16' })).tokens_per_s;
+        if (record) push(theirs, key, t);
+      }
+    }
   }
 
   const ourRss = process.resourceUsage().maxRSS / 1024;
@@ -195,13 +234,14 @@ async function main(): Promise<void> {
 
   const rows: [string, string, Stat, Stat | null][] = [];
   for (const key of Object.keys(ours)) {
-    const unit = key.startsWith('sgemm') ? 'GFLOP/s' : 'tokens/s';
+    const unit = key.includes('sgemm') ? 'GFLOP/s' : 'tokens/s';
     rows.push([key, unit, stat(ours[key]), theirs[key] ? stat(theirs[key]) : null]);
   }
   log('');
   log(`${'workload'.padEnd(34)} ${'unit'.padEnd(9)} ${'scaleot median (range)'.padEnd(28)} ${'PyTorch median (range)'.padEnd(28)} ratio`);
   for (const [key, unit, o, t] of rows) {
-    const label = key === 'block' ? '2 GPT-2 blocks fwd+bwd 4x256' : key === 'step' ? `GPT-2-small train step ${full.B}x${full.T}` : key === 'forward' ? `GPT-2-small forward ${full.B}x${full.T}` : key;
+    const label = key === 'block' ? '2 GPT-2 blocks fwd+bwd 4x256' : key === 'step' ? `GPT-2-small train step ${full.B}x${full.T}` : key === 'forward' ? `GPT-2-small forward ${full.B}x${full.T}`
+      : key === 'bf16 step' ? `GPT-2-small bf16 step ${full.B}x${full.T}` : key;
     log(`${label.padEnd(34)} ${unit.padEnd(9)} ${fmt(o).padEnd(28)} ${fmt(t).padEnd(28)} ${t ? (o.median / t.median).toFixed(2) + 'x' : ''}`);
   }
   log(`peak RSS: scaleot ${ourRss.toFixed(0)} MiB, PyTorch ${torchRss ? torchRss.toFixed(0) + ' MiB' : 'n/a'} (each process over all workloads)`);
@@ -226,6 +266,17 @@ async function main(): Promise<void> {
       forward_tokens_per_s: med(ours, 'forward'),
       torch_forward_tokens_per_s: med(theirs, 'forward'),
       forward_ratio: ratio('forward'),
+      bf16_sgemm_gflops: med(ours, 'bf16 sgemm 1024^3'),
+      torch_bf16_sgemm_gflops: med(theirs, 'bf16 sgemm 1024^3'),
+      bf16_sgemm_ratio: ratio('bf16 sgemm 1024^3'),
+      bf16_path: native.bf16Path(),
+      bf16_step_tokens_per_s: med(ours, 'bf16 step'),
+      torch_autocast_step_tokens_per_s: med(theirs, 'bf16 step'),
+      bf16_step_ratio: ratio('bf16 step'),
+      base24_fp32_step_tokens_per_s: med(ours, 'base-24 fp32 step'),
+      torch_base24_fp32_step_tokens_per_s: med(theirs, 'base-24 fp32 step'),
+      base24_bf16_step_tokens_per_s: med(ours, 'base-24 bf16 step'),
+      torch_base24_autocast_step_tokens_per_s: med(theirs, 'base-24 bf16 step'),
       peak_rss_mb: ourRss,
       torch_peak_rss_mb: torchRss,
       details: Object.fromEntries(rows.map(([k, , o, t]) => [k, { ours: o, torch: t }])),

@@ -78,9 +78,11 @@ cache = {}
 
 def handle(req):
     work = req['work']
-    if work == 'sgemm':
+    if work in ('sgemm', 'sgemm_bf16'):
         M, N, K, reps = req['M'], req['N'], req['K'], req['reps']
         a, b = torch.rand(M, K), torch.rand(K, N)
+        if work == 'sgemm_bf16':  # bf16 operands (oneDNN's bf16 GEMM), as autocast runs a matmul
+            a, b = a.bfloat16(), b.bfloat16()
         a @ b
         t = time.perf_counter()
         for _ in range(reps):
@@ -104,7 +106,7 @@ def handle(req):
         return {'tokens_per_s': B * T / s}
     if work in ('step', 'forward'):
         B, T = req['B'], req['T']
-        key = ('model', req['V'], req['L'])
+        key = ('model', req['V'], req['L'], req['C'])
         if key not in cache:
             torch.manual_seed(0)
             m = Model(req['V'], req['P'], req['C'], req['L'], req['H'])
@@ -112,15 +114,19 @@ def handle(req):
         m, opt = cache[key]
         ids = torch.randint(0, req['V'], (B, T))
         tgt = torch.randint(0, req['V'], (B, T))
+        # bf16: torch's CPU autocast (matmuls and linear layers in bf16, the rest float32).
+        cast = lambda: torch.autocast('cpu', dtype=torch.bfloat16, enabled=bool(req.get('bf16')))
         t = time.perf_counter()
         for _ in range(req['reps']):
             if work == 'step':
                 opt.zero_grad()
-                loss = F.cross_entropy(m.logits(ids).view(-1, req['V']), tgt.view(-1))
+                with cast():
+                    logits = m.logits(ids)
+                loss = F.cross_entropy(logits.float().view(-1, req['V']), tgt.view(-1))
                 loss.backward()
                 opt.step()
             else:
-                with torch.no_grad():
+                with torch.no_grad(), cast():
                     m.logits(ids)
         s = (time.perf_counter() - t) / req['reps']
         return {'tokens_per_s': B * T / s}
