@@ -112,7 +112,7 @@ function copyBlock(from: Module, to: Module, linearPathsOf: string[]): void {
     const src = getPath(from, path);
     if (!(target instanceof Linear) || src instanceof Linear) continue;
     writeDense(target, denseWeight(src));
-    const bias = (src as LowRankLinear | Recovered) instanceof Recovered ? (src as Recovered).shipped.bias : (src as LowRankLinear).bias;
+    const bias = src instanceof Recovered ? src.shipped.bias : src instanceof LowRankLinear ? src.bias : null;
     if (bias && target.bias) target.bias.data.set(bias.data);
   }
 }

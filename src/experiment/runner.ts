@@ -306,8 +306,9 @@ class ExperimentRun {
     const { cfg } = this;
     const pretrainTokens = this.pretrainTokens(spec);
     const budgets = [0, ...spec.budgets].map((f) => Math.round(f * pretrainTokens));
-    const tasks = this.tasks.filter((t) => spec.tasks.includes(t.spec.name)).map((t) => ({ name: t.spec.name, splits: t.splits }));
-    const evalSpec = { tasks: Object.fromEntries(this.tasks.filter((t) => spec.tasks.includes(t.spec.name)).map((t) => [t.spec.name, t.dataHash.validation])), dv: this.pretrainHash.dv, limit: spec.evalLimit, windows: spec.ownerWindows };
+    const audited = this.tasks.filter((t) => spec.tasks.includes(t.spec.name));
+    const tasks = audited.map((t) => ({ name: t.spec.name, splits: t.splits }));
+    const evalSpec = { tasks: Object.fromEntries(audited.map((t) => [t.spec.name, t.dataHash.validation])), dv: this.pretrainHash.dv, limit: spec.evalLimit, windows: spec.ownerWindows };
     const T = Math.min(spec.attack.seqLen, this.maxContext);
     const evaluate = auditEvaluator(this.tok, this.streamOf('dv'), tasks, { evalLimit: spec.evalLimit, ownerWindows: spec.ownerWindows, seqLen: T });
     const corpus = spec.public.some((p) => p === 'heldout' || p === 'other') ? ensureCorpus(defaultCorpusDir(this.opts.root), this.dataDir, this.data.manifest, (s) => this.step(s)).dir : '';
@@ -333,7 +334,7 @@ class ExperimentRun {
       const disclosed = this.cache.run('audit-disclosure', { emulator: emu.key, model: this.modelHash }, `audit: disclosure of ${method.label}`, () =>
         disclosure(loadModel(cfg.model), readEmulatorPackage(join(emu.materialize(), 'package')).emulator)).value;
       const tunedEverywhere = Object.fromEntries(tasks.map((t) => {
-        const lt = this.tasks.find((x) => x.spec.name === t.name)!;
+        const lt = audited.find((x) => x.spec.name === t.name)!;
         const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget: cfg.tune }, `audit: ${method.label} tuned everywhere on ${t.name}`, (dir) => {
           const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
           return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: cfg.tune, log: (s) => this.step(s) }, dir);
