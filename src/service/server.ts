@@ -15,7 +15,7 @@ import type { CausalLM } from '../models/causal_lm.js';
 import { validateAdapter } from '../offsite/plugin.js';
 import { sha256File } from '../io/hash.js';
 import { HttpError, readJson, receiveFile, sendFile, sendJson } from './http.js';
-import { checkAdminToken, ownerOfKey } from './auth.js';
+import { SecretVerifier } from './auth.js';
 import { Service, ServiceError } from './service.js';
 import { SAFE_NAME } from './store.js';
 import { BUILTIN_TASKS } from '../data/tasks.js';
@@ -190,44 +190,45 @@ export function apiHandler(service: Service, opts: Pick<ServeOptions, 'uploadLim
   const owner = ownerRoutes(service, opts);
   const admin = adminRoutes(service);
 
+  const secrets = new SecretVerifier(db);
+
+  const route = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    if (req.method === 'GET' && path === '/') {
+      if (!(await secrets.admin(bearer(req)))) throw new HttpError(401, 'the status page needs the admin token (Authorization: Bearer)');
+      const html = renderStatusPage(service.list());
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
+      res.end(html);
+      return;
+    }
+    if (path.startsWith('/v1/admin/')) {
+      if (!(await secrets.admin(bearer(req)))) throw new HttpError(401, 'admin routes need the admin token');
+      for (const [method, re, h] of admin) {
+        const m = re.exec(path);
+        if (m && req.method === method) return h(req, res, m);
+      }
+      throw new HttpError(404, `no route ${req.method} ${path}`);
+    }
+    const who = await secrets.owner(bearer(req));
+    if (!who) throw new HttpError(401, 'a valid API key is needed (Authorization: Bearer sok_...)');
+    for (const [method, re, h] of owner) {
+      const m = re.exec(path);
+      if (m && req.method === method) return h(req, res, m, { ownerId: who.ownerId });
+    }
+    throw new HttpError(404, `no route ${req.method} ${path}`);
+  };
+
   return (req, res) => {
     const t0 = Date.now();
     const path = (req.url ?? '/').split('?')[0];
     res.on('finish', () => opts.log?.(`${req.method} ${path} ${res.statusCode} ${Date.now() - t0}ms`));
-    const fail = (e: unknown) => {
+    route(req, res, path).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : e instanceof ServiceError ? e.status : 500;
       const message = status === 500 ? 'internal error' : (e as Error).message;
       if (status === 500) opts.log?.(`error on ${req.method} ${path}: ${(e as Error).message}`);
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.destroy();
       req.resume(); // drain what the client still sends
-    };
-    try {
-      if (req.method === 'GET' && path === '/') {
-        if (!checkAdminToken(db, bearer(req))) throw new HttpError(401, 'the status page needs the admin token (Authorization: Bearer)');
-        const html = renderStatusPage(service.list());
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html), 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" });
-        res.end(html);
-        return;
-      }
-      if (path.startsWith('/v1/admin/')) {
-        if (!checkAdminToken(db, bearer(req))) throw new HttpError(401, 'admin routes need the admin token');
-        for (const [method, re, h] of admin) {
-          const m = re.exec(path);
-          if (m && req.method === method) return void Promise.resolve(h(req, res, m)).catch(fail);
-        }
-        throw new HttpError(404, `no route ${req.method} ${path}`);
-      }
-      const who = ownerOfKey(db, bearer(req));
-      if (!who) throw new HttpError(401, 'a valid API key is needed (Authorization: Bearer sok_...)');
-      for (const [method, re, h] of owner) {
-        const m = re.exec(path);
-        if (m && req.method === method) return void Promise.resolve(h(req, res, m, { ownerId: who.ownerId })).catch(fail);
-      }
-      throw new HttpError(404, `no route ${req.method} ${path}`);
-    } catch (e) {
-      fail(e);
-    }
+    });
   };
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Service, ServiceError, MAX_ATTEMPTS } from '../../src/service/service.js';
-import { ensureAdminToken, checkAdminToken, ownerOfKey } from '../../src/service/auth.js';
+import { ensureAdminToken, checkAdminToken, ownerOfKey, SecretVerifier } from '../../src/service/auth.js';
 import { SAFE_NAME } from '../../src/service/store.js';
 import { renderStatusPage } from '../../src/service/status_page.js';
 import { checkReportInBrowser, findChromium } from '../../src/experiment/browser_check.js';
@@ -25,6 +25,29 @@ before(() => {
   writeCheckpointWithGpt2Tokenizer(join(dir, 'model'), new GPT2LMHeadModel({ vocabSize: 50257, nPositions: 32, nEmbd: 16, nLayer: 8, nHead: 2 }, 1));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the server\'s verifier: the same answers as the plain checks, remembered secrets still revocable, a wrong secret never accepted', async () => {
+  const s = new Service(join(dir, 'verifier'));
+  try {
+    const token = ensureAdminToken(s.db)!;
+    const v = new SecretVerifier(s.db);
+    const { key } = s.addOwner('alice');
+    const bob = s.addOwner('bob').key;
+    for (let round = 0; round < 2; round++) { // the second round answers from what was remembered
+      assert.ok(await v.admin(token));
+      assert.ok(!(await v.admin(token + 'x')) && !(await v.admin(undefined)));
+      assert.equal((await v.owner(key))!.ownerId, 1);
+      assert.equal((await v.owner(bob))!.ownerId, 2);
+      const flipped = key.slice(0, -1) + (key.endsWith('a') ? 'b' : 'a');
+      for (const bad of [flipped, 'sok_nothex_x', '', `${key} `, bob.replace(/_[^_]+$/, key.slice(key.lastIndexOf('_')))]) assert.equal(await v.owner(bad), null, bad);
+    }
+    s.revokeKey(key); // as `scaleot admin revoke` would, behind the verifier's back
+    assert.equal(await v.owner(key), null, 'a revoked key stops at once although it was remembered');
+    assert.equal((await v.owner(bob))!.ownerId, 2);
+  } finally {
+    s.close();
+  }
+});
 
 test('keys: shown once, stored as salted hashes, checked exactly; revoked keys and the admin token', () => {
   const s = new Service(join(dir, 'keys'));
