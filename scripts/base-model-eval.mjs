@@ -136,27 +136,37 @@ if (!out.emulator_zero_shot_sotu_validation) {
   save();
 }
 
-// Multiple-choice tasks: ZS, FT (selected on validation, test once), FT from random blocks and Emu FT (validation).
+// Multiple-choice tasks, in two passes so that the criterion comes first: ZS and FT on every
+// task (selected on validation, test once), then FT from random blocks and Emu FT
+// (validation) on each. finetune() keeps every finished lr run, so a cut-short pass resumes.
 const random = randomBlocksCopy(join(work, 'random-blocks'));
+const opts = { lrs, steps, batchSize: 16, evalLimit: limit, checkpointEvery: 100, log };
 out.tasks ??= {};
 for (const name of mcTasks) {
   if (out.tasks[name]) continue;
-  log(`task ${name}`);
+  log(`task ${name}: ZS and FT`);
   const t = splits(name);
-  const opts = { lrs, steps, batchSize: 16, evalLimit: limit, checkpointEvery: 100, log };
   const ft = finetune(modelDir, t, join(work, `ft-${name}`), opts);
-  const ftRandom = finetune(random, t, join(work, `ft-random-${name}`), opts);
-  const emu = offsiteTune(join(work, 'emu'), t, join(work, `tune-${name}`), { ...opts, method: 'full' });
   const majority = Math.max(...[0, 1, 2, 3].map((k) => t.validation.items.slice(0, limit).filter((it) => it.label === k).length)) / Math.min(limit, t.validation.items.length);
   out.tasks[name] = {
     validation: {
-      zero_shot: acc(ft.zeroShot.validation), fine_tuned: acc(ft.validation), fine_tuned_from_random_blocks: acc(ftRandom.validation),
-      emu_ft_default_emulator: acc(emu.emuFinetuned.validation), majority_class: round(majority),
+      zero_shot: acc(ft.zeroShot.validation), fine_tuned: acc(ft.validation), majority_class: round(majority),
       ft_minus_zs_in_stderr: round((ft.validation.value - ft.zeroShot.validation.value) / Math.hypot(ft.validation.details.acc_stderr, ft.zeroShot.validation.details.acc_stderr), 2),
     },
     test: { zero_shot: acc(ft.zeroShot.test), fine_tuned: acc(ft.test) },
     best_lr: ft.bestLr,
+    lr_runs: ft.runs.map((r) => ({ lr: r.lr, validation: acc(r.validation) })),
   };
+  save();
+}
+for (const name of mcTasks) {
+  const v = out.tasks[name].validation;
+  if (v.fine_tuned_from_random_blocks && v.emu_ft_default_emulator) continue;
+  log(`task ${name}: FT from random blocks and Emu FT`);
+  const t = splits(name);
+  v.fine_tuned_from_random_blocks = acc(finetune(random, t, join(work, `ft-random-${name}`), opts).validation);
+  save();
+  v.emu_ft_default_emulator = acc(offsiteTune(join(work, 'emu'), t, join(work, `tune-${name}`), { ...opts, method: 'full' }).emuFinetuned.validation);
   save();
 }
 rmSync(random, { recursive: true, force: true });
