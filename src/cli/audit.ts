@@ -7,7 +7,7 @@ import { runAudit, type AuditTask } from '../audit/audit.js';
 import type { RebuildInit } from '../audit/attacker.js';
 import { loadTask, BUILTIN_TASKS } from '../data/tasks.js';
 import { guardedSplits } from '../data/split_guard.js';
-import { defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
+import { defaultCorpusDir, ensureCorpus, pretrainingTexts } from '../data/corpus.js';
 import { DEFAULT_BUDGET } from '../train/finetune.js';
 import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
 import { builtData, parseLrs, root, stderrLog } from './common.js';
@@ -31,7 +31,7 @@ export const AUDIT_FLAGS: FlagSpec = {
     '--attack-lr': "the attacker's learning rate on public text (default 1e-3)",
     '--attack-batch': "the attacker's batch of windows (default 16)",
     '--eval-limit': 'validation items / documents per task scored after each attack budget (default 300)',
-    '--owner-text': "the model owner's validation text, jsonl of {\"text\"} (default the pre-training corpus's D^V)",
+    '--owner-text': "the model owner's validation text, jsonl of {\"text\"} (default the D^V of the model's own pre-training corpus)",
     '--out': 'the output directory: audit.json, and work/ for resumable state (required)',
     '--data-dir': 'where the built datasets live',
     '--json': 'print audit.json on stdout',
@@ -75,7 +75,7 @@ export function runAuditCommand(argv: string[]): void {
   });
   const r = runAudit({
     modelDir, pkg, tasks, publicText, budgets, inits: inits as RebuildInit[],
-    ownerText: args.values.get('--owner-text') ?? join(data.dir, 'pretrain', 'dv.jsonl'),
+    ownerText: args.values.get('--owner-text') ?? pretrainingTexts(modelDir, defaultCorpusDir(root), data, stderrLog('corpus: ')).dv.path,
     pretrainTokens: pretrainTokens(args.values.get('--pretrain-tokens'), modelDir),
     tune: { lrs: parseLrs(args.values.get('--lrs'), 'audit'), steps: intFlag(args, '--steps', DEFAULT_BUDGET.steps), batchSize: intFlag(args, '--batch', DEFAULT_BUDGET.batchSize), seed: 0 },
     attack: { lr: numberFlag(args, '--attack-lr', 1e-3, 1e-8, 1), batchSize: intFlag(args, '--attack-batch', 16), seqLen: 256, seed: 0 },

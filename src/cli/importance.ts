@@ -10,7 +10,8 @@ import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { estimateImportance, defaultImportanceConfig, DEFAULT_IMPORTANCE, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
-import { dataDir, stderrLog } from './common.js';
+import { builtData, root, stderrLog } from './common.js';
+import { defaultCorpusDir, pretrainingTexts } from '../data/corpus.js';
 import { progressLine } from './progress.js';
 
 const D = DEFAULT_IMPORTANCE;
@@ -21,7 +22,7 @@ export const IMPORTANCE_FLAGS: FlagSpec = {
   help: {
     '--model': 'the model directory (required)',
     '--out': 'output directory: scores.json, harmonizers.safetensors, training_log.jsonl (required)',
-    '--data': 'a directory with dt.jsonl and dv.jsonl ({"text"} per line; default the built pretraining corpus)',
+    '--data': 'a directory with dt.jsonl and dv.jsonl ({"text"} per line; default the model\'s own pre-training corpus: the larger one if its pretraining.json says so)',
     '--data-dir': 'where the built datasets live (when --data is not given)',
     '--steps': `DL + RL steps in all (default ${D.steps})`,
     '--eta': `score learning rate η (default ${D.eta}; the paper's is 1)`,
@@ -44,7 +45,10 @@ export function runImportance(argv: string[]): void {
   const args = parseArgs('importance', argv, IMPORTANCE_FLAGS);
   const dir = required(args, '--model', 'importance');
   const out = required(args, '--out', 'importance');
-  const data = args.values.get('--data') ?? join(dataDir(args), 'pretrain');
+  // Default: the model's own pre-training distribution (the larger corpus for base-24).
+  const own = args.values.has('--data') ? null : pretrainingTexts(dir, defaultCorpusDir(root), builtData(args), stderrLog('corpus: '));
+  const given = args.values.get('--data');
+  const textOf = (p: 'dt' | 'dv') => (own ? own[p].path : join(given!, `${p}.jsonl`));
   const tok = TextTokenizer.fromDir(dir);
   const streamOf = (path: string) => {
     if (!existsSync(path)) throw new UsageError(`importance: ${path} does not exist`);
@@ -69,7 +73,7 @@ export function runImportance(argv: string[]): void {
     seed: intFlag(args, '--seed', d.seed, 0),
     checkpointEvery: intFlag(args, '--checkpoint-every', d.checkpointEvery),
   };
-  const r = estimateImportance(model, hidden, streamOf(join(data, 'dt.jsonl')), streamOf(join(data, 'dv.jsonl')), cfg, out, {
+  const r = estimateImportance(model, hidden, streamOf(textOf('dt')), streamOf(textOf('dv')), cfg, out, {
     resume: args.switches.has('--resume'),
     stopAfter: args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined,
     log: stderrLog(), progress: progressLine('importance'),

@@ -186,3 +186,40 @@ export function ensureCorpus(dir: string, dataDir: string, manifestOfData: Manif
   }
   return buildCorpus(dir, dataDir, manifestOfData, log);
 }
+
+/** Where a model's D^T and D^V come from, with their digests (stage-cache inputs). */
+export interface PretrainingTexts {
+  corpus: 'small' | 'large';
+  dt: { path: string; sha256: string };
+  dv: { path: string; sha256: string };
+}
+
+/**
+ * D^T and D^V of a model's own pre-training distribution (importance estimation,
+ * distillation, the owner's validation text): a model pre-trained on the larger corpus
+ * (its pretraining.json says `"corpus": "large"`) gets that corpus's parts, built on first
+ * use; any other model the small corpus of the data build. Estimating importance of
+ * base-24 on the small corpus would score its blocks on text it barely saw.
+ */
+export function pretrainingTexts(modelDir: string, corpusDir: string, data: { dir: string; manifest: Manifest }, log: (s: string) => void = () => {}): PretrainingTexts {
+  const record = join(modelDir, 'pretraining.json');
+  let corpus: 'small' | 'large' = 'small';
+  if (existsSync(record)) {
+    let parsed: { config?: { corpus?: unknown } };
+    try {
+      parsed = JSON.parse(readFileSync(record, 'utf8')) as { config?: { corpus?: unknown } };
+    } catch (e) {
+      throw new Error(`${record}: not valid JSON (${(e as Error).message})`);
+    }
+    const c = parsed.config?.corpus ?? 'small';
+    if (c !== 'small' && c !== 'large') throw new Error(`${record}: config.corpus must be "small" or "large", got ${JSON.stringify(c)}`);
+    corpus = c;
+  }
+  if (corpus === 'small') {
+    const at = (p: 'dt' | 'dv') => ({ path: join(data.dir, 'pretrain', `${p}.jsonl`), sha256: data.manifest.files[`pretrain/${p}.jsonl`].sha256 });
+    return { corpus, dt: at('dt'), dv: at('dv') };
+  }
+  const built = ensureCorpus(corpusDir, data.dir, data.manifest, log);
+  const at = (p: 'dt' | 'dv') => ({ path: join(built.dir, `${p}.jsonl`), sha256: built.manifest.files[`${p}.jsonl`].sha256 });
+  return { corpus, dt: at('dt'), dv: at('dv') };
+}

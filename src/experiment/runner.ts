@@ -20,7 +20,7 @@ import { readEmulatorPackage } from '../offsite/emulator_package.js';
 import { disclosure } from '../audit/disclosure.js';
 import { attackModel, type RebuildInit } from '../audit/attacker.js';
 import { auditEvaluator, recoveryRun, tuneEverything, type RecoveryRun } from '../audit/audit.js';
-import { defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
+import { defaultCorpusDir, ensureCorpus, pretrainingTexts, type PretrainingTexts } from '../data/corpus.js';
 import { noGrad } from '../tensor/autograd.js';
 import { getMethod, OffsiteMethod } from '../offsite/methods.js';
 import { offsiteTune } from '../offsite/tune.js';
@@ -78,6 +78,7 @@ class ExperimentRun {
   readonly tasks: LoadedTask[];
   private readonly encoded = new Map<string, Example[]>();
   private readonly pretrainHash: { dt: string; dv: string };
+  private readonly pretraining: PretrainingTexts;
   readonly impCfg: ImportanceConfig;
   private readonly stageEnv: EmulatorStageEnv;
 
@@ -93,7 +94,8 @@ class ExperimentRun {
     this.numBlocks = probe.blocks.length;
     this.maxContext = probe.maxContext;
     this.tasks = cfg.tasks.map((t) => loadTaskSpec(t, this.dataDir, this.data));
-    this.pretrainHash = { dt: this.data.manifest.files['pretrain/dt.jsonl'].sha256, dv: this.data.manifest.files['pretrain/dv.jsonl'].sha256 };
+    this.pretraining = pretrainingTexts(cfg.model, defaultCorpusDir(opts.root), this.data, (s) => this.step(s));
+    this.pretrainHash = { dt: this.pretraining.dt.sha256, dv: this.pretraining.dv.sha256 };
     this.impCfg = {
       ...defaultImportanceConfig(this.hidden),
       numGroups: cfg.emulator.numGroups, // the plan's groups are the groups candidates are sampled in
@@ -134,7 +136,7 @@ class ExperimentRun {
   }
 
   private streamOf(name: 'dt' | 'dv'): Int32Array {
-    return jsonlTokenStream(this.tok, join(this.dataDir, 'pretrain', `${name}.jsonl`), this.tok.prefixTokenId, 'before');
+    return jsonlTokenStream(this.tok, this.pretraining[name].path, this.tok.prefixTokenId, 'before');
   }
 
   /** One FT stage: the grid (selection seed) or a repeat at the chosen lr with another seed. */

@@ -21,6 +21,8 @@ import { aggregateAdapters } from '../offsite/aggregate.js';
 import { getTuner } from '../peft/registry.js';
 import { generate } from '../inference/generate.js';
 import { ensureData } from '../data/build.js';
+import { defaultCorpusDir, pretrainingTexts } from '../data/corpus.js';
+import { packageRoot } from '../util/root.js';
 import { loadTask } from '../data/tasks.js';
 import { jsonlTokenStream } from '../data/streams.js';
 import { scoreTask } from '../train/finetune.js';
@@ -34,6 +36,8 @@ import { Service, type JobRow } from './service.js';
 export interface WorkerOptions {
   /** The built datasets (D^T / D^V for importance, tasks for evaluation). */
   datasetsDir: string;
+  /** The larger pre-training corpus, for models pre-trained on it (default the package's). */
+  corpusDir?: string;
   /** Importance steps (default the method's 400; tests use a few). */
   importanceSteps?: number;
   pollMs?: number;
@@ -110,6 +114,7 @@ export class Worker {
     const known = this.envs.get(modelDir);
     if (known) return known;
     const data = ensureData(this.o.datasetsDir);
+    const texts = pretrainingTexts(modelDir, this.o.corpusDir ?? defaultCorpusDir(packageRoot()), data, this.log);
     const tok = TextTokenizer.fromDir(modelDir);
     const model = loadModel(modelDir);
     const importance = { ...defaultImportanceConfig(model.spec.hiddenSize), ...(this.o.importanceSteps ? { steps: this.o.importanceSteps } : {}) };
@@ -117,8 +122,8 @@ export class Worker {
     const env: EmulatorStageEnv = {
       cache: new StageCache(join(this.service.dataDir, 'cache'), true, this.log), modelDir, modelHash: sha256Directory(modelDir),
       hidden: model.spec.hiddenSize, numBlocks: model.blocks.length, maxContext: model.maxContext,
-      pretrainHash: { dt: data.manifest.files['pretrain/dt.jsonl'].sha256, dv: data.manifest.files['pretrain/dv.jsonl'].sha256 },
-      stream: (name) => jsonlTokenStream(tok, join(data.dir, 'pretrain', `${name}.jsonl`), tok.prefixTokenId, 'before'),
+      pretrainHash: { dt: texts.dt.sha256, dv: texts.dv.sha256 },
+      stream: (name) => jsonlTokenStream(tok, texts[name].path, tok.prefixTokenId, 'before'),
       importance, distill: { lr: DEFAULT_DISTILL_LR, batchSize: importance.batchSize, seqLen: importance.seqLen },
       log: this.log, importanceStages: new Map(),
     };

@@ -5,7 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addNgrams } from '../../src/data/build.js';
-import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources } from '../../src/data/corpus.js';
+import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources, pretrainingTexts, CORPUS_VERSION } from '../../src/data/corpus.js';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cleanGcideEntry, rstProse } from '../../src/data/debian_sources.js';
 import { brownDocuments } from '../../src/data/sources.js';
 
@@ -53,4 +57,38 @@ test('the cleaners: GCIDE entries lose pronunciations and markers, WordNet-only 
   assert.match(prose, /^The len function returns the length of an object, for example:/);
   assert.doesNotMatch(prose, />>>|Title|=====|\.\. note/);
   assert.match(prose, /A directive body is prose too/);
+});
+
+test("a model's D^T / D^V follow its pretraining.json: the small corpus by default, the larger one when it says so, a clear error otherwise", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-texts-'));
+  try {
+    const data = { dir: join(dir, 'data'), manifest: { version: 'data-x', files: { 'pretrain/dt.jsonl': { sha256: 'a'.repeat(64), bytes: 1, records: 1 }, 'pretrain/dv.jsonl': { sha256: 'b'.repeat(64), bytes: 1, records: 1 } }, notes: {} } } as never;
+    // An intact larger corpus (its manifest matches its files), so nothing is rebuilt.
+    const corpus = join(dir, 'corpus');
+    mkdirSync(corpus);
+    const files: Record<string, { sha256: string; bytes: number; records: number }> = {};
+    for (const p of ['dt', 'dv']) {
+      const text = `{"text":"${p} text"}\n`;
+      writeFileSync(join(corpus, `${p}.jsonl`), text);
+      files[`${p}.jsonl`] = { sha256: createHash('sha256').update(text).digest('hex'), bytes: text.length, records: 1 };
+    }
+    writeFileSync(join(corpus, 'manifest.json'), JSON.stringify({ version: CORPUS_VERSION, files, notes: { downstream_data: 'data-x' } }));
+    const model = join(dir, 'model');
+    mkdirSync(model);
+    const small = pretrainingTexts(model, corpus, data);
+    assert.equal(small.corpus, 'small');
+    assert.equal(small.dv.path, join(dir, 'data', 'pretrain', 'dv.jsonl'));
+    assert.equal(small.dt.sha256, 'a'.repeat(64));
+    writeFileSync(join(model, 'pretraining.json'), JSON.stringify({ config: { corpus: 'large' } }));
+    const large = pretrainingTexts(model, corpus, data);
+    assert.equal(large.corpus, 'large');
+    assert.equal(large.dt.path, join(corpus, 'dt.jsonl'));
+    assert.equal(large.dv.sha256, files['dv.jsonl'].sha256);
+    writeFileSync(join(model, 'pretraining.json'), JSON.stringify({ config: { corpus: 'huge' } }));
+    assert.throws(() => pretrainingTexts(model, corpus, data), /pretraining\.json: config\.corpus must be "small" or "large", got "huge"/);
+    writeFileSync(join(model, 'pretraining.json'), '{');
+    assert.throws(() => pretrainingTexts(model, corpus, data), /pretraining\.json: not valid JSON/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
