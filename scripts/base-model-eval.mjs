@@ -11,7 +11,7 @@
 //   - singular-value spectra of one attention and one FFN weight at initialisation and
 //     after pre-training.
 // Usage: node scripts/base-model-eval.mjs MODEL_DIR [--limit N] [--steps N] [--lrs a,b]
-//        [--tasks t1,t2] [--importance-steps N] [--out DIR] [--continue]
+//        [--tasks t1,t2] [--importance-steps N] [--out DIR] [--continue] [--all-diagnostics]
 // Selection is on validation only; the test split is read by the final scoring alone.
 // The JSON is rewritten (atomically) after every section, cheapest first, so a run cut
 // short still leaves its finished sections; --continue keeps the sections an earlier run
@@ -122,8 +122,9 @@ const corpus = ensureCorpus(defaultCorpusDir(root), dataDir, data.manifest).dir;
 const stream = (f) => jsonlTokenStream(tok, join(corpus, f), tok.prefixTokenId, 'before');
 const impCfg = { ...defaultImportanceConfig(model.spec.hiddenSize), steps: Number(flag('--importance-steps', 400)) };
 estimateImportance(loadModel(modelDir), model.spec.hiddenSize, stream('dt.jsonl'), stream('dv.jsonl'), impCfg, join(work, 'importance'), { resume: true });
-createEmulator(modelDir, join(work, 'importance'), DEFAULT_EMULATOR, join(work, 'emu'));
-createEmulator(modelDir, join(work, 'importance'), { ...DEFAULT_EMULATOR, noSrc: true }, join(work, 'emu-no-src'));
+// An emulator directory appears whole (written under a temporary name), so one that exists is done.
+if (!existsSync(join(work, 'emu', 'manifest.json'))) createEmulator(modelDir, join(work, 'importance'), DEFAULT_EMULATOR, join(work, 'emu'));
+if (!existsSync(join(work, 'emu-no-src', 'manifest.json'))) createEmulator(modelDir, join(work, 'importance'), { ...DEFAULT_EMULATOR, noSrc: true }, join(work, 'emu-no-src'));
 if (!out.emulator_zero_shot_sotu_validation) {
   const sotuVal = loadTask('sotu', 'validation', dataDir);
   const zsVal = scoreTask(model, tok, sotuVal).value;
@@ -159,7 +160,10 @@ for (const name of mcTasks) {
   };
   save();
 }
-for (const name of mcTasks) {
+// The diagnostics are for the tasks that meet the criterion (the ones experiments will use);
+// --all-diagnostics runs them on every task.
+const diagnosed = mcTasks.filter((n) => args.includes('--all-diagnostics') || out.tasks[n].validation.ft_minus_zs_in_stderr >= 5);
+for (const name of diagnosed) {
   const v = out.tasks[name].validation;
   if (v.fine_tuned_from_random_blocks && v.emu_ft_default_emulator) continue;
   log(`task ${name}: FT from random blocks and Emu FT`);
