@@ -72,6 +72,12 @@ export interface AnalysesSpec {
   peft?: { task: string; methods: string[] };
   /** The privacy audit (src/audit) of each listed method's default emulator. */
   audit?: AuditSpec;
+  /**
+   * The lr of the α×β, SRC-target and N_a points: "grid" searches tune.lrs at each point;
+   * "main" uses the lr ScaleOT's main-table cell chose on the task (validation), a cut of
+   * the run's cost. PEFT rows always search the grid.
+   */
+  lr?: 'grid' | 'main';
 }
 
 export interface Conditions {
@@ -275,7 +281,7 @@ function parseAudit(f: Fields, x: Json, taskNames: string[], methods: string[], 
 }
 
 function parseAnalyses(f: Fields, a: Json, taskNames: string[], methods: string[], path: (p: string) => string): AnalysesSpec {
-  f.checkKeys(a, 'analyses', ['alphaBeta', 'srcTargets', 'numAdapters', 'peft', 'audit']);
+  f.checkKeys(a, 'analyses', ['alphaBeta', 'srcTargets', 'numAdapters', 'peft', 'audit', 'lr']);
   const analysisTask = (x: Json, p: string) => {
     const t = f.str(x, 'task', `${p}.task`, undefined);
     if (!taskNames.includes(t)) f.fail(`${p}.task`, `one of the experiment's tasks (${taskNames.join(', ')})`, t);
@@ -303,6 +309,8 @@ function parseAnalyses(f: Fields, a: Json, taskNames: string[], methods: string[
     analyses.peft = { task: analysisTask(x, 'analyses.peft'), methods: f.list(x, 'methods', 'analyses.peft.methods', tunerNames(), f.stringItem(tunerNames())) };
   }
   if (a.audit !== undefined) analyses.audit = parseAudit(f, f.object(a, 'audit', 'analyses.audit'), taskNames, methods, path);
+  if (a.lr !== undefined) analyses.lr = f.str(a, 'lr', 'analyses.lr', 'grid', ['grid', 'main'] as const);
+  if (analyses.lr === 'main' && !methods.includes('scaleot')) f.fail('analyses.lr', '"grid" (or list "scaleot" in methods: "main" takes its chosen lr)', a.lr);
   return analyses;
 }
 

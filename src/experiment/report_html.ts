@@ -105,6 +105,9 @@ export function renderReport(r: ExperimentResults): string {
 
   const ab = r.analyses.alphaBeta;
   out.push(`<h2 id="fig4">α × β grid (Fig. 4)</h2>`);
+  if (r.config.analyses.lr === 'main' && (ab || r.analyses.srcTargets || r.analyses.numAdapters)) {
+    out.push(`<p class="note">The α × β, SRC-target and N_a points below were tuned at the learning rate ScaleOT chose on each task in the main table (selected on Emu FT validation), not on a grid of their own: a cut of the run's cost. The PEFT rows search the grid.</p>`);
+  }
   if (ab) {
     const at = (pts: AnalysisPoint[], f: (p: AnalysisPoint) => number) => (x: number, y: number) => {
       const p = pts.find((q) => q.settings.beta === x && q.settings.alpha === y);

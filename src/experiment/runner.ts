@@ -184,8 +184,8 @@ class ExperimentRun {
    * Tune an emulator's adapters on a task, then plug them into the full model and score.
    * `repeat` runs one chosen lr with another seed instead of the grid.
    */
-  offsite(emu: StageInfo<EmulatorSummary>, t: LoadedTask, tuneMethod: string, label: string, repeat?: { lr: number; seed: number }): OffsiteScores {
-    const budget = { ...this.cfg.tune, method: tuneMethod, ...(repeat ? { lrs: [repeat.lr], seed: repeat.seed } : {}) };
+  offsite(emu: StageInfo<EmulatorSummary>, t: LoadedTask, tuneMethod: string, label: string, repeat?: { lr: number; seed: number }, lrs?: number[]): OffsiteScores {
+    const budget = { ...this.cfg.tune, method: tuneMethod, ...(lrs ? { lrs } : {}), ...(repeat ? { lrs: [repeat.lr], seed: repeat.seed } : {}) };
     if (repeat) label = `${label} seed ${repeat.seed}`;
     const evalSpec = { evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars };
     const tuned = this.cache.run('tune', { emulator: emu.key, data: t.dataHash, evalSpec, budget }, `tune ${label} on ${t.spec.name}`, (dir) => {
@@ -261,32 +261,39 @@ class ExperimentRun {
     });
   }
 
-  /** One point of an analysis: ScaleOT with these settings on one task. */
-  private point(over: Partial<EmulatorSettings>, taskName: string, tuneMethod: string, label: string): AnalysisPoint {
+  /**
+   * One point of an analysis: ScaleOT with these settings on one task. With `analyses.lr`
+   * "main", a point tuned like the main table is tuned at the lr ScaleOT's main cell chose
+   * on that task (on Emu FT validation) instead of searching the grid again: a stated cut
+   * of the run's cost. Other tuners (the PEFT rows) always search the grid.
+   */
+  private point(over: Partial<EmulatorSettings>, taskName: string, tuneMethod: string, label: string, main: MethodResult[]): AnalysisPoint {
     const scaleot = getMethod('scaleot');
     const settings = scaleot.settings({ ...this.cfg.emulator, noSrc: false, ...over });
     const emu = this.emulatorStage(scaleot, settings);
-    const r = this.offsite(emu, this.tasks.find((t) => t.spec.name === taskName)!, tuneMethod, label);
+    const chosen = main.find((m) => m.method === 'scaleot')?.tasks[taskName]?.bestLr;
+    const lrs = this.cfg.analyses.lr === 'main' && tuneMethod === this.cfg.tune.method && chosen !== undefined ? [chosen] : undefined;
+    const r = this.offsite(emu, this.tasks.find((t) => t.spec.name === taskName)!, tuneMethod, label, undefined, lrs);
     return { ...r, settings, relativeSize: emu.value.parameters.relative_size };
   }
 
   /** The analyses behind Figs. 3-5 and Table 3 (ScaleOT over its settings). */
-  analyses(): ExperimentResults['analyses'] {
+  analyses(main: MethodResult[]): ExperimentResults['analyses'] {
     const a = this.cfg.analyses, m = this.cfg.tune.method;
     const out: ExperimentResults['analyses'] = {};
     if (a.alphaBeta) {
       const { task, alphas, betas } = a.alphaBeta;
-      out.alphaBeta = { ...a.alphaBeta, points: alphas.flatMap((alpha) => betas.map((beta) => this.point({ alpha, beta }, task, m, `ScaleOT α=${alpha} β=${beta}`))) };
+      out.alphaBeta = { ...a.alphaBeta, points: alphas.flatMap((alpha) => betas.map((beta) => this.point({ alpha, beta }, task, m, `ScaleOT α=${alpha} β=${beta}`, main))) };
     }
     if (a.srcTargets) {
       const { task, targets, betas } = a.srcTargets;
-      out.srcTargets = { ...a.srcTargets, points: targets.flatMap((target) => betas.map((beta) => ({ ...this.point({ beta, srcTarget: target }, task, m, `ScaleOT SRC ${target} β=${beta}`), target }))) };
+      out.srcTargets = { ...a.srcTargets, points: targets.flatMap((target) => betas.map((beta) => ({ ...this.point({ beta, srcTarget: target }, task, m, `ScaleOT SRC ${target} β=${beta}`, main), target }))) };
     }
     if (a.numAdapters) {
       const { task, values } = a.numAdapters;
-      out.numAdapters = { ...a.numAdapters, points: values.map((v) => this.point({ numAdapters: v }, task, m, `ScaleOT N_a=${v}`)) };
+      out.numAdapters = { ...a.numAdapters, points: values.map((v) => this.point({ numAdapters: v }, task, m, `ScaleOT N_a=${v}`, main)) };
     }
-    if (a.peft) out.peft = { task: a.peft.task, rows: a.peft.methods.map((tm) => this.point({}, a.peft!.task, tm, `ScaleOT ${tm}`)) };
+    if (a.peft) out.peft = { task: a.peft.task, rows: a.peft.methods.map((tm) => this.point({}, a.peft!.task, tm, `ScaleOT ${tm}`, main)) };
     if (a.audit) out.audit = this.audit(a.audit);
     return out;
   }
@@ -368,7 +375,8 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
     const run = new ExperimentRun(cfg, opts);
     const tasks = run.tasks.map((t) => run.fullModel(t));
     const importance = run.importanceStage();
-    return { run, tasks, importance, methods: run.methodsTable(), analyses: run.analyses() };
+    const methods = run.methodsTable();
+    return { run, tasks, importance, methods, analyses: run.analyses(methods) };
   });
   const results: ExperimentResults = {
     format: RESULTS_FORMAT,

@@ -140,6 +140,26 @@ test('every method and analysis runs, results and report are written, and a reru
   assert.deepEqual(r3.analyses, r1.analyses);
 });
 
+test('analyses.lr "main": the analysis points tune at the lr ScaleOT chose on the task; PEFT rows still search the grid', () => {
+  const files = (p: string, ext: string) => ({ train: `${p}-train.${ext}`, validation: `${p}-validation.${ext}`, test: `${p}-test.${ext}` });
+  const raw = {
+    name: 'tiny-main-lr', model: 'model',
+    tasks: [{ name: 'lm', files: files('lm', 'txt'), evalChars: 300 }],
+    methods: ['scaleot'],
+    importance: { steps: 4, batchSize: 2, seqLen: 16, rank: 4 },
+    finetune: { lrs: [1e-4, 3e-3], steps: 2, batchSize: 2, seqLen: 16 },
+    analyses: { lr: 'main', numAdapters: { task: 'lm', values: [2] }, peft: { task: 'lm', methods: ['lora'] } },
+    cacheDir: 'cache-main-lr', outDir: 'out-main-lr',
+  };
+  const cfg = parseExperimentConfig(raw, join(dir, 'experiment-main-lr.json'));
+  const r = runExperiment(cfg, { root, resume: false, command: 'test', dataDir: defaultDataDir(root), log: () => {} });
+  const chosen = r.methods[0].tasks.lm.bestLr;
+  assert.deepEqual(r.methods[0].tasks.lm.runs!.map((x) => x.lr), [1e-4, 3e-3], 'the main cell searched the grid');
+  assert.deepEqual(r.analyses.numAdapters!.points[0].runs!.map((x) => x.lr), [chosen], 'the N_a point tuned at the chosen lr only');
+  assert.deepEqual(r.analyses.peft!.rows[0].runs!.map((x) => x.lr), [1e-4, 3e-3], 'LoRA searched its own grid');
+  assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'] }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
+});
+
 test('the experiment commands fail with one clear line', () => {
   for (const [args, re] of [
     [['experiment'], /--config is required/],
