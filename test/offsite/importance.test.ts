@@ -3,7 +3,7 @@
 // harmonizers while the model stays frozen, and a stopped run resumes exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig, RunningStd, rewardScale, dynamicLayerReplace, HarmonizerBank, harmonizerGradientSteps } from '../../src/offsite/scaleot/importance.js';
@@ -77,6 +77,18 @@ test('importance estimation trains harmonizers only, writes its outputs and resu
     assert.deepEqual(b.scores, a.scores);
     const pa = a.harmonizers.parameters(), pb = b.harmonizers.parameters();
     pa.forEach((p, i) => assert.deepEqual(pb[i].data, p.data));
+    // Resuming a finished run returns its result without training again (the log is kept);
+    // another configuration in the same directory starts over.
+    const logBefore = readFileSync(join(dir, 'b', 'training_log.jsonl'), 'utf8');
+    const lines: string[] = [];
+    const c = estimateImportance(model, 16, dT, dV, cfg, join(dir, 'b'), { resume: true, log: (l) => lines.push(l) });
+    assert.deepEqual(c.scores, a.scores);
+    assert.ok(lines.some((l) => /finished before/.test(l)), lines.join('; '));
+    assert.equal(readFileSync(join(dir, 'b', 'training_log.jsonl'), 'utf8'), logBefore);
+    c.harmonizers.parameters().forEach((p, i) => assert.deepEqual(p.data, pa[i].data));
+    const other = estimateImportance(model, 16, dT, dV, { ...cfg, steps: 4 }, join(dir, 'b'), { resume: true, log: () => {} });
+    assert.equal(other.steps, 4);
+    assert.equal(readFileSync(join(dir, 'b', 'training_log.jsonl'), 'utf8').trim().split('\n').length, 4);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -258,6 +258,17 @@ export function estimateImportance(
     if (s.length < cfg.seqLen + 2) throw new RangeError(`importance: ${name} has ${s.length} tokens, fewer than one window of ${cfg.seqLen}`);
   }
   mkdirSync(outDir, { recursive: true });
+  // Resuming a run that already finished returns its result (same configuration, same
+  // model size) instead of starting over: the state directory is gone once scores.json is written.
+  const done = join(outDir, 'scores.json');
+  if (opts.resume && existsSync(done)) {
+    const prev = JSON.parse(readFileSync(done, 'utf8')) as { config?: ImportanceConfig; blocks?: number };
+    if (JSON.stringify(prev.config) === JSON.stringify(cfg) && prev.blocks === n && existsSync(join(outDir, 'harmonizers.safetensors'))) {
+      const { scores, bank } = loadImportance(outDir, hidden);
+      log(`importance: finished before (${cfg.steps} steps); loaded ${done}`);
+      return { scores, steps: cfg.steps, harmonizers: bank };
+    }
+  }
   const bank = new HarmonizerBank(n, hidden, cfg.rank, cfg.seed);
   const logPath = join(outDir, 'training_log.jsonl');
   const stateDir = join(outDir, 'state');
