@@ -1,5 +1,5 @@
 // scaleot client --server URL [--key KEY | $SCALEOT_KEY] [--ca PEM] <offers | pull OFFER --out DIR |
-//   push OFFER ADAPTER_DIR [--examples N] [--validation TASK] | jobs | generate OFFER --adapter ID
+//   push OFFER ADAPTER_DIR [--examples N] [--validation TASK | --validation-file FILE] | jobs | generate OFFER --adapter ID
 //   --prompt TEXT [--max-tokens N]> [--json]
 // The data owner's side of the service. With --json exactly one JSON object goes to stdout;
 // progress goes to stderr on a terminal only.
@@ -32,10 +32,10 @@ const SUBCOMMANDS: Record<string, Sub> = {
   },
   push: {
     spec: {
-      summary: 'Upload an adapter package made by scaleot tune; returns the adapter and its plug-in job.', positional: ['OFFER', 'ADAPTER_DIR'], values: [...COMMON, '--examples', '--validation'], switches: ['--json'],
-      help: { ...COMMON_HELP, '--examples': 'how many training examples you tuned on (weights an aggregation)', '--validation': 'a built-in task whose validation split the model owner scores the plugged-in model on' },
+      summary: 'Upload an adapter package made by scaleot tune; returns the adapter and its plug-in job.', positional: ['OFFER', 'ADAPTER_DIR'], values: [...COMMON, '--examples', '--validation', '--validation-file'], switches: ['--json'],
+      help: { ...COMMON_HELP, '--examples': 'how many training examples you tuned on (weights an aggregation)', '--validation': 'a built-in task whose validation split the model owner scores the plugged-in model on', '--validation-file': 'your own validation set instead (.jsonl of multiple-choice items {context, choices, label} or of {"text"} documents, or a plain-text file), uploaded with the adapter' },
     },
-    run: (c, a) => c.push(a.positional[0], a.positional[1], { examples: a.values.has('--examples') ? intFlag(a, '--examples', 1) : undefined, validation: a.values.get('--validation') }),
+    run: (c, a) => c.push(a.positional[0], a.positional[1], { examples: a.values.has('--examples') ? intFlag(a, '--examples', 1) : undefined, validation: a.values.get('--validation'), validationFile: a.values.get('--validation-file') }),
     text: (r) => `adapter ${r.adapter}, plug-in job ${r.job}`,
   },
   jobs: {

@@ -6,7 +6,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { SAFE_NAME } from './store.js';
 
@@ -130,24 +130,43 @@ export class ServiceClient {
   }
 
   /** Uploads every file of an adapter package, then the package; returns the adapter and its plug-in job. */
-  async push(offer: string, adapterDir: string, opts: { examples?: number; validation?: string } = {}): Promise<Record<string, unknown>> {
+  /**
+   * Uploads every file of an adapter package, then the package; returns the adapter and its
+   * plug-in job. The model owner scores the plugged-in model on `validation` (a built-in
+   * task's validation split) or on `validationFile`, the data owner's own validation set
+   * (.jsonl of multiple-choice items or of {"text"} documents, or a plain-text file),
+   * uploaded the same way.
+   */
+  async push(offer: string, adapterDir: string, opts: { examples?: number; validation?: string; validationFile?: string } = {}): Promise<Record<string, unknown>> {
     if (!existsSync(join(adapterDir, 'manifest.json'))) throw new ClientError(`${adapterDir}: no manifest.json (not an adapter package from scaleot tune)`);
+    if (opts.validation && opts.validationFile) throw new ClientError('give a built-in validation task or a validation file, not both');
+    if (opts.validationFile && !(existsSync(opts.validationFile) && statSync(opts.validationFile).isFile())) throw new ClientError(`${opts.validationFile}: no such file`);
     const files: Record<string, string> = {};
     for (const name of readdirSync(adapterDir).sort()) {
       const path = join(adapterDir, name);
       if (!statSync(path).isFile()) continue;
-      const sha = await sha256OfStream(path), size = statSync(path).size;
-      let sent = 0;
-      const stream = createReadStream(path);
-      stream.on('data', (c) => this.o.progress?.(name, (sent += c.length), size));
-      const res = await this.send('POST', '/v1/blobs', { headers: { 'content-type': 'application/octet-stream', 'content-length': size, 'x-content-sha256': sha }, body: stream });
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { blob?: string; error?: string };
-      if ((res.statusCode ?? 500) >= 400 || v.blob !== sha) throw new ClientError(`upload of ${name}: ${res.statusCode} ${v.error ?? ''}`, res.statusCode);
-      files[name] = sha;
+      files[name] = await this.uploadBlob(path, name);
     }
-    return this.json('POST', `/v1/offers/${encodeURIComponent(offer)}/adapters`, { files, ...(opts.examples ? { examples: opts.examples } : {}), ...(opts.validation ? { validation: opts.validation } : {}) });
+    const validationFile = opts.validationFile
+      ? { blob: await this.uploadBlob(opts.validationFile, basename(opts.validationFile)), format: opts.validationFile.endsWith('.jsonl') ? 'jsonl' : 'text' }
+      : undefined;
+    return this.json('POST', `/v1/offers/${encodeURIComponent(offer)}/adapters`, {
+      files, ...(opts.examples ? { examples: opts.examples } : {}), ...(opts.validation ? { validation: opts.validation } : {}), ...(validationFile ? { validationFile } : {}),
+    });
+  }
+
+  /** Streams one file to POST /v1/blobs with its sha256; returns the digest. */
+  private async uploadBlob(path: string, name: string): Promise<string> {
+    const sha = await sha256OfStream(path), size = statSync(path).size;
+    let sent = 0;
+    const stream = createReadStream(path);
+    stream.on('data', (c) => this.o.progress?.(name, (sent += c.length), size));
+    const res = await this.send('POST', '/v1/blobs', { headers: { 'content-type': 'application/octet-stream', 'content-length': size, 'x-content-sha256': sha }, body: stream });
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { blob?: string; error?: string };
+    if ((res.statusCode ?? 500) >= 400 || v.blob !== sha) throw new ClientError(`upload of ${name}: ${res.statusCode} ${v.error ?? ''}`, res.statusCode);
+    return sha;
   }
 
   /** Asks for text from the tuned model and waits for the job (polling). */

@@ -16,9 +16,9 @@ import { validateAdapter } from '../offsite/plugin.js';
 import { sha256File } from '../io/hash.js';
 import { HttpError, readJson, receiveFile, sendFile, sendJson } from './http.js';
 import { SecretVerifier } from './auth.js';
-import { Service, ServiceError } from './service.js';
+import { Service, ServiceError, type UploadedValidation } from './service.js';
 import { SAFE_NAME } from './store.js';
-import { BUILTIN_TASKS } from '../data/tasks.js';
+import { BUILTIN_TASKS, loadTaskFile } from '../data/tasks.js';
 import { renderStatusPage } from './status_page.js';
 
 export interface ServeOptions {
@@ -80,6 +80,8 @@ async function acceptAdapter(service: Service, o: OfferRow, ownerId: number, bod
   const examples = body.examples === undefined ? null : Number(body.examples);
   const task = body.validation === undefined ? undefined : String(body.validation);
   if (task !== undefined && !BUILTIN_TASKS.includes(task)) throw new HttpError(400, `field "validation" must be a built-in task (${BUILTIN_TASKS.join(', ')})`);
+  const validationFile = body.validationFile === undefined ? undefined : uploadedValidation(service, body.validationFile);
+  if (task !== undefined && validationFile) throw new HttpError(400, 'give "validation" (a built-in task) or "validationFile", not both');
   if (examples !== null && !(Number.isInteger(examples) && examples > 0)) throw new HttpError(400, 'field "examples" must be a positive integer');
   // Validate in a scratch directory of the blobs, with the plug-in's own checks.
   const scratch = join(service.dataDir, 'tmp', `check-${randomBytes(6).toString('hex')}`);
@@ -102,7 +104,30 @@ async function acceptAdapter(service: Service, o: OfferRow, ownerId: number, bod
     rmSync(scratch, { recursive: true, force: true });
   }
   const pkg = service.store.putBytes(Buffer.from(JSON.stringify({ files: Object.fromEntries(Object.entries(files).sort()) })));
-  return service.addAdapter(o.id, ownerId, pkg, examples, task);
+  return service.addAdapter(o.id, ownerId, pkg, examples, validationFile ?? task);
+}
+
+/**
+ * The data owner's own validation set, uploaded as a blob: {blob, format: "jsonl" | "text"}.
+ * Parsed here with the task-file reader (in a scratch copy) so that a malformed file is
+ * refused before anything is recorded, not found out by a failed job.
+ */
+function uploadedValidation(service: Service, v: unknown): UploadedValidation {
+  const o = v as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new HttpError(400, 'field "validationFile" must be an object {blob, format}');
+  if (typeof o.blob !== 'string' || !service.store.has(o.blob)) throw new HttpError(400, `field "validationFile.blob": blob ${JSON.stringify(o.blob)} was not uploaded`);
+  if (o.format !== 'jsonl' && o.format !== 'text') throw new HttpError(400, 'field "validationFile.format" must be "jsonl" or "text"');
+  const scratch = join(service.dataDir, 'tmp', `validation-${randomBytes(6).toString('hex')}.${o.format === 'jsonl' ? 'jsonl' : 'txt'}`);
+  try {
+    service.store.putFileCopy(o.blob, scratch);
+    const t = loadTaskFile(scratch);
+    if (t.kind === 'mc' && t.items.length === 0) throw new Error('no items');
+  } catch (e) {
+    throw new HttpError(422, `not a usable validation file: ${(e as Error).message.replaceAll(scratch, 'validation file')}`);
+  } finally {
+    rmSync(scratch, { force: true });
+  }
+  return { blob: o.blob, format: o.format };
 }
 
 type AdminHandler = (req: IncomingMessage, res: ServerResponse, m: RegExpExecArray) => Promise<void> | void;

@@ -13,6 +13,12 @@ import { openDb, now, type ServiceDb } from './db.js';
 import { issueKey, revokeKey } from './auth.js';
 import { Store } from './store.js';
 
+/** A validation set a data owner uploaded: its blob in the store, and how to read it. */
+export interface UploadedValidation {
+  blob: string;
+  format: 'jsonl' | 'text';
+}
+
 export class ServiceError extends Error {
   override name = 'ServiceError';
   /** The HTTP status an API answer carries (404 also for another owner's object). */
@@ -110,11 +116,16 @@ export class Service {
   }
 
   /** Records an accepted adapter package and queues its plug-in and evaluation. */
-  addAdapter(offer: string, ownerId: number, pkg: string, examples: number | null, task?: string): { adapter: string; job: string } {
+  /**
+   * Records a pushed adapter and queues its plug-in job, scored on `validation`: a built-in
+   * task's name, or the data owner's uploaded validation file.
+   */
+  addAdapter(offer: string, ownerId: number, pkg: string, examples: number | null, validation?: string | UploadedValidation): { adapter: string; job: string } {
     const adapter = newId('ada');
+    const scored = validation === undefined ? {} : typeof validation === 'string' ? { task: validation } : { file: validation };
     return this.db.transaction(() => {
       this.db.prepare('INSERT INTO adapters (id, offer_id, owner_id, package, examples, created) VALUES (?, ?, ?, ?, ?, ?)').run(adapter, offer, ownerId, pkg, examples, now());
-      return { adapter, job: this.enqueue('plugin', { adapter, ...(task ? { task } : {}) }, ownerId) };
+      return { adapter, job: this.enqueue('plugin', { adapter, ...scored }, ownerId) };
     })();
   }
 

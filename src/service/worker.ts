@@ -23,7 +23,7 @@ import { generate } from '../inference/generate.js';
 import { ensureData } from '../data/build.js';
 import { defaultCorpusDir, pretrainingTexts } from '../data/corpus.js';
 import { packageRoot } from '../util/root.js';
-import { loadTask } from '../data/tasks.js';
+import { loadTask, loadTaskFile, type Task } from '../data/tasks.js';
 import { jsonlTokenStream } from '../data/streams.js';
 import { scoreTask } from '../train/finetune.js';
 import { sha256Directory } from '../io/hash.js';
@@ -31,7 +31,7 @@ import { defaultImportanceConfig } from '../offsite/scaleot/importance.js';
 import { DEFAULT_DISTILL_LR } from '../offsite/baselines/distill.js';
 import { StageCache } from '../experiment/stages.js';
 import { emulatorStage, type EmulatorStageEnv } from '../experiment/emulator_stages.js';
-import { Service, type JobRow } from './service.js';
+import { Service, type JobRow, type UploadedValidation } from './service.js';
 
 export interface WorkerOptions {
   /** The built datasets (D^T / D^V for importance, tasks for evaluation). */
@@ -95,7 +95,7 @@ export class Worker {
       case 'emulator':
         return this.buildEmulator(String(p.offer));
       case 'plugin':
-        return this.plugin(String(p.adapter), p.task as string | undefined);
+        return this.plugin(String(p.adapter), p.task as string | undefined, p.file as UploadedValidation | undefined);
       case 'generate':
         return this.generate(String(p.adapter), String(p.prompt), Number(p.maxTokens));
       case 'aggregate':
@@ -167,13 +167,23 @@ export class Worker {
     return { model: loadModel(merged), modelDir: o.dir };
   }
 
-  private plugin(adapter: string, task: string | undefined): { adapter: string; evaluation: Record<string, unknown> | null } {
+  private plugin(adapter: string, task: string | undefined, file: UploadedValidation | undefined): { adapter: string; evaluation: Record<string, unknown> | null } {
     const { model, modelDir } = this.pluggedModel(adapter);
-    if (!task) return { adapter, evaluation: null };
+    if (!task && !file) return { adapter, evaluation: null };
     const tok = TextTokenizer.fromDir(modelDir);
-    const validation = loadTask(task, 'validation', ensureData(this.o.datasetsDir).dir);
+    let validation: Task;
+    if (file) {
+      const path = `${this.service.store.temporary()}.${file.format === 'jsonl' ? 'jsonl' : 'txt'}`;
+      try {
+        this.service.store.putFileCopy(file.blob, path);
+        validation = loadTaskFile(path);
+      } finally {
+        rmSync(path, { force: true });
+      }
+    } else validation = loadTask(task!, 'validation', ensureData(this.o.datasetsDir).dir);
     const limited = validation.kind === 'mc' ? { ...validation, items: validation.items.slice(0, 500) } : validation;
-    return { adapter, evaluation: { task, split: 'validation', plugin: scoreTask(model, tok, limited), zs: scoreTask(loadModel(modelDir), tok, limited) } };
+    const source = file ? { file: file.blob } : { task };
+    return { adapter, evaluation: { ...source, split: 'validation', plugin: scoreTask(model, tok, limited), zs: scoreTask(loadModel(modelDir), tok, limited) } };
   }
 
   private generate(adapter: string, prompt: string, maxTokens: number): { text: string } {

@@ -113,7 +113,18 @@ test('two data owners: A pulls, tunes, pushes, the plug-in runs and generate ans
   assert.equal(evaluation.plugin.metric, 'acc');
   // A second adapter from the same owner, then the model owner aggregates the two (FedAvg by examples).
   offsiteTune(join(dir, 'emu'), { train: mc(1), validation: mc(2), test: mc(0) }, join(dir, 'tuned2'), { method: 'full', lrs: [1e-3], steps: 3, batchSize: 2, seqLen: 32, seed: 1 });
-  const pushed2 = await A.push(offerA.offer, join(dir, 'tuned2', 'adapter'), { examples: 36 });
+  // ... scored on A's own validation set, uploaded with it.
+  writeFileSync(join(dir, 'a-validation.jsonl'), items(2).map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const pushed2 = await A.push(offerA.offer, join(dir, 'tuned2', 'adapter'), { examples: 36, validationFile: join(dir, 'a-validation.jsonl') });
+  const done2 = await until('the plug-in job on the uploaded validation set', async () => {
+    const j = await A.job(String(pushed2.job));
+    assert.notEqual(j.state, 'failed', String(j.error));
+    return j.state === 'done' ? j : null;
+  });
+  const ev2 = (done2.result as { evaluation: { file: string; plugin: { metric: string; details: { n: number } } } }).evaluation;
+  assert.equal(ev2.file, sha256File(join(dir, 'a-validation.jsonl')));
+  assert.equal(ev2.plugin.metric, 'acc');
+  assert.equal(ev2.plugin.details.n, 12);
   const agg = admin('aggregate', '--offer', offerA.offer, '--adapters', `${pushed.adapter},${pushed2.adapter}`);
   assert.deepEqual(Object.keys(agg).sort(), ['adapter', 'job']);
   const list = await until('the aggregation', async () => {
@@ -170,6 +181,12 @@ test('bad requests are refused with the right status and nothing is stored', asy
   manifest.files['adapter.safetensors'] = sha256File(join(dir, 'nan', 'adapter.safetensors'));
   writeFileSync(join(dir, 'nan', 'manifest.json'), JSON.stringify(manifest));
   await assert.rejects(C.push(offer.offer, join(dir, 'nan')), (e: ClientError) => e.status === 422 && /NaN|finite/i.test(e.message));
+  // A validation file that is not a task file: refused before anything is recorded.
+  writeFileSync(join(dir, 'bad-validation.jsonl'), '{"context": "x", "choices": ["a"], "label": 3}\n');
+  const adaptersBefore = (admin('list') as unknown as { adapters: unknown[] }).adapters.length;
+  await assert.rejects(C.push(offer.offer, join(dir, 'tuned-c', 'adapter'), { validationFile: join(dir, 'bad-validation.jsonl') }), (e: ClientError) => e.status === 422 && /not a usable validation file: validation file:1/.test(e.message));
+  await assert.rejects(C.push(offer.offer, join(dir, 'tuned-c', 'adapter'), { validation: 'wordnet-def', validationFile: join(dir, 'bad-validation.jsonl') }), /not both/);
+  assert.equal((admin('list') as unknown as { adapters: unknown[] }).adapters.length, adaptersBefore, 'no adapter recorded');
   // A revoked key stops working at once.
   admin('revoke-key', c.key);
   await assert.rejects(C.offers(), (e: ClientError) => e.status === 401);
