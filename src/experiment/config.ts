@@ -59,6 +59,11 @@ export interface AuditSpec {
   ownerWindows: number;
   /** The model's pre-training tokens; default: pretraining.json in the model directory. */
   pretrainTokens?: number;
+  /**
+   * Tuning everything: "grid" searches tune.lrs; "main" uses the lr the method's adapters
+   * chose on the task in the main table (Emu FT validation), a cut of the audit's cost.
+   */
+  tuneLr: 'grid' | 'main';
 }
 
 export interface AnalysesSpec {
@@ -258,7 +263,7 @@ function parseDistill(f: Fields, d: Json, importance: ImportanceSpec): DistillSp
 
 function parseAudit(f: Fields, x: Json, taskNames: string[], methods: string[], path: (p: string) => string): AuditSpec {
   const p = 'analyses.audit';
-  f.checkKeys(x, p, ['tasks', 'methods', 'public', 'budgets', 'nearestFor', 'attack', 'evalLimit', 'ownerWindows', 'pretrainTokens']);
+  f.checkKeys(x, p, ['tasks', 'methods', 'public', 'budgets', 'nearestFor', 'attack', 'evalLimit', 'ownerWindows', 'pretrainTokens', 'tuneLr']);
   const at = f.object(x, 'attack', `${p}.attack`);
   f.checkKeys(at, `${p}.attack`, ['lr', 'batchSize', 'seqLen']);
   const publicItem = (v: unknown, q: string): string => {
@@ -277,6 +282,7 @@ function parseAudit(f: Fields, x: Json, taskNames: string[], methods: string[], 
     evalLimit: f.int(x, 'evalLimit', `${p}.evalLimit`, 300, 1),
     ownerWindows: f.int(x, 'ownerWindows', `${p}.ownerWindows`, 64, 1),
     pretrainTokens: f.optInt(x, 'pretrainTokens', `${p}.pretrainTokens`),
+    tuneLr: f.str(x, 'tuneLr', `${p}.tuneLr`, 'grid', ['grid', 'main'] as const),
   };
 }
 

@@ -294,7 +294,7 @@ class ExperimentRun {
       out.numAdapters = { ...a.numAdapters, points: values.map((v) => this.point({ numAdapters: v }, task, m, `ScaleOT N_a=${v}`, main)) };
     }
     if (a.peft) out.peft = { task: a.peft.task, rows: a.peft.methods.map((tm) => this.point({}, a.peft!.task, tm, `ScaleOT ${tm}`, main)) };
-    if (a.audit) out.audit = this.audit(a.audit);
+    if (a.audit) out.audit = this.audit(a.audit, main);
     return out;
   }
 
@@ -311,7 +311,7 @@ class ExperimentRun {
    * disclosure, tuning everything on each audit task with the offsite-tuning budget, and
    * recovery curves per public text (src/audit). Every piece is a cached stage.
    */
-  private audit(spec: AuditSpec): AuditAnalysis {
+  private audit(spec: AuditSpec, main: MethodResult[]): AuditAnalysis {
     const { cfg } = this;
     const pretrainTokens = this.pretrainTokens(spec);
     const budgets = [0, ...spec.budgets].map((f) => Math.round(f * pretrainTokens));
@@ -344,9 +344,12 @@ class ExperimentRun {
         disclosure(loadModel(cfg.model), readEmulatorPackage(join(emu.materialize(), 'package')).emulator)).value;
       const tunedEverywhere = Object.fromEntries(tasks.map((t) => {
         const lt = audited.find((x) => x.spec.name === t.name)!;
-        const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget: cfg.tune }, `audit: ${method.label} tuned everywhere on ${t.name}`, (dir) => {
+        // tuneLr "main": the lr this method's adapters chose on the task (Emu FT validation), a stated cut.
+        const chosen = main.find((m) => m.method === name)?.tasks[t.name]?.bestLr;
+        const budget = spec.tuneLr === 'main' && chosen !== undefined ? { ...cfg.tune, lrs: [chosen] } : cfg.tune;
+        const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget }, `audit: ${method.label} tuned everywhere on ${t.name}`, (dir) => {
           const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
-          return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: cfg.tune, log: (s) => this.step(s) }, dir);
+          return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: budget, log: (s) => this.step(s) }, dir);
         });
         return [t.name, stage.value];
       }));

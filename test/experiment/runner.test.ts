@@ -140,7 +140,7 @@ test('every method and analysis runs, results and report are written, and a reru
   assert.deepEqual(r3.analyses, r1.analyses);
 });
 
-test('analyses.lr "main": the analysis points tune at the lr ScaleOT chose on the task; PEFT rows still search the grid', () => {
+test('analyses.lr "main" and audit.tuneLr "main": analysis points and tuning everything use the lr the main cell chose; PEFT rows still search the grid', () => {
   const files = (p: string, ext: string) => ({ train: `${p}-train.${ext}`, validation: `${p}-validation.${ext}`, test: `${p}-test.${ext}` });
   const raw = {
     name: 'tiny-main-lr', model: 'model',
@@ -148,7 +148,10 @@ test('analyses.lr "main": the analysis points tune at the lr ScaleOT chose on th
     methods: ['scaleot'],
     importance: { steps: 4, batchSize: 2, seqLen: 16, rank: 4 },
     finetune: { lrs: [1e-4, 3e-3], steps: 2, batchSize: 2, seqLen: 16 },
-    analyses: { lr: 'main', numAdapters: { task: 'lm', values: [2] }, peft: { task: 'lm', methods: ['lora'] } },
+    analyses: {
+      lr: 'main', numAdapters: { task: 'lm', values: [2] }, peft: { task: 'lm', methods: ['lora'] },
+      audit: { tasks: ['lm'], methods: ['scaleot'], public: ['public.jsonl'], budgets: [0.01], pretrainTokens: 6400, nearestFor: [], attack: { lr: 1e-3, batchSize: 2, seqLen: 16 }, evalLimit: 1, ownerWindows: 2, tuneLr: 'main' },
+    },
     cacheDir: 'cache-main-lr', outDir: 'out-main-lr',
   };
   const cfg = parseExperimentConfig(raw, join(dir, 'experiment-main-lr.json'));
@@ -157,7 +160,8 @@ test('analyses.lr "main": the analysis points tune at the lr ScaleOT chose on th
   assert.deepEqual(r.methods[0].tasks.lm.runs!.map((x) => x.lr), [1e-4, 3e-3], 'the main cell searched the grid');
   assert.deepEqual(r.analyses.numAdapters!.points[0].runs!.map((x) => x.lr), [chosen], 'the N_a point tuned at the chosen lr only');
   assert.deepEqual(r.analyses.peft!.rows[0].runs!.map((x) => x.lr), [1e-4, 3e-3], 'LoRA searched its own grid');
-  assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'] }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
+  assert.deepEqual(r.analyses.audit!.methods[0].tuneEverything.lm.runs.map((x) => x.lr), [chosen], 'the audit tuned everything at the chosen lr only');
+  assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'], analyses: { lr: 'main' } }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
 });
 
 test('the experiment commands fail with one clear line', () => {
