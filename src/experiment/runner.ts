@@ -26,7 +26,7 @@ import { getMethod, OffsiteMethod } from '../offsite/methods.js';
 import { offsiteTune } from '../offsite/tune.js';
 import { plugIn, validateAdapter, attachAdapter } from '../offsite/plugin.js';
 import { getTuner } from '../peft/registry.js';
-import { sha256Directory, sha256File } from '../io/hash.js';
+import { modelIdentity, sha256File } from '../io/hash.js';
 import { native } from '../tensor/native.js';
 import { withMatmulPrecision } from '../tensor/ops/matmul.js';
 import type { Progress } from '../util/progress.js';
@@ -87,7 +87,7 @@ class ExperimentRun {
     this.step('data: building / verifying the offline datasets');
     this.dataDir = opts.dataDir ?? defaultDataDir(opts.root);
     this.data = ensureData(this.dataDir, (s) => this.step(s));
-    this.modelHash = sha256Directory(cfg.model);
+    this.modelHash = modelIdentity(cfg.model);
     this.tok = TextTokenizer.fromDir(cfg.model);
     const probe = loadModel(cfg.model);
     this.hidden = probe.spec.hiddenSize;

@@ -22,14 +22,27 @@ export function sha256File(path: string): string {
 }
 
 /** sha256 over a directory's regular files (name and file hash, in name order), e.g. a model. */
-export function sha256Directory(dir: string): string {
+export function sha256Directory(dir: string, include: (name: string) => boolean = () => true): string {
   const h = createHash('sha256');
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
-    if (!statSync(p).isFile()) continue;
+    if (!statSync(p).isFile() || !include(name)) continue;
     h.update(name).update('\0').update(sha256File(p)).update('\0');
   }
   return h.digest('hex');
+}
+
+/** Files of a model directory that describe the model rather than define it. */
+const DESCRIBES_THE_MODEL = /^(readme.*|.*\.md|licen[cs]e.*|training_log\.jsonl|pretraining\.json)$/i;
+
+/**
+ * A model directory's identity for the stage caches: its weights, configuration and
+ * tokenizer files, not its model card, licence or training log — editing those must not
+ * invalidate hours of cached and committed stages (it once did: the card of base-24 was
+ * extended and every stage key of its re-run changed).
+ */
+export function modelIdentity(dir: string): string {
+  return sha256Directory(dir, (name) => !DESCRIBES_THE_MODEL.test(name));
 }
 
 /** sha256 of every named file in `dir` that exists (names as given). */

@@ -26,7 +26,7 @@ import { packageRoot } from '../util/root.js';
 import { loadTask, loadTaskFile, type Task } from '../data/tasks.js';
 import { jsonlTokenStream } from '../data/streams.js';
 import { scoreTask } from '../train/finetune.js';
-import { sha256Directory } from '../io/hash.js';
+import { modelIdentity } from '../io/hash.js';
 import { defaultImportanceConfig } from '../offsite/scaleot/importance.js';
 import { DEFAULT_DISTILL_LR } from '../offsite/baselines/distill.js';
 import { StageCache } from '../experiment/stages.js';
@@ -120,7 +120,7 @@ export class Worker {
     const importance = { ...defaultImportanceConfig(model.spec.hiddenSize), ...(this.o.importanceSteps ? { steps: this.o.importanceSteps } : {}) };
     importance.seqLen = Math.min(importance.seqLen, model.maxContext);
     const env: EmulatorStageEnv = {
-      cache: new StageCache(join(this.service.dataDir, 'cache'), true, this.log), modelDir, modelHash: sha256Directory(modelDir),
+      cache: new StageCache(join(this.service.dataDir, 'cache'), true, this.log), modelDir, modelHash: modelIdentity(modelDir),
       hidden: model.spec.hiddenSize, numBlocks: model.blocks.length, maxContext: model.maxContext,
       pretrainHash: { dt: texts.dt.sha256, dv: texts.dv.sha256 },
       stream: (name) => jsonlTokenStream(tok, texts[name].path, tok.prefixTokenId, 'before'),

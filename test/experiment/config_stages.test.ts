@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseExperimentConfig, readExperimentConfig, ConfigFileError } from '../../src/experiment/config.js';
 import { StageCache, canonicalJson, hashOf } from '../../src/experiment/stages.js';
-import { sha256Directory as hashDirectory } from '../../src/io/hash.js';
+import { sha256Directory as hashDirectory, modelIdentity } from '../../src/io/hash.js';
 import { truncateDocuments } from '../../src/experiment/tasks.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,6 +81,18 @@ test('stage keys: canonical JSON ignores key order; directory hashes follow cont
     const h1 = hashDirectory(dir);
     writeFileSync(join(dir, 'a'), 'two');
     assert.notEqual(hashDirectory(dir), h1);
+  });
+  // A model's identity: its weights, configuration and tokenizer, not its card or logs.
+  withDir((dir) => {
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'README.md', 'training_log.jsonl', 'pretraining.json']) writeFileSync(join(dir, f), f);
+    const id = modelIdentity(dir);
+    for (const f of ['README.md', 'training_log.jsonl', 'pretraining.json']) writeFileSync(join(dir, f), 'edited');
+    writeFileSync(join(dir, 'LICENSE'), 'added');
+    assert.equal(modelIdentity(dir), id, 'the card, the log and a licence do not change it');
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+      writeFileSync(join(dir, f), 'edited');
+      assert.notEqual(modelIdentity(dir), id, f);
+    }
   });
 });
 
