@@ -73,6 +73,15 @@ export interface TuneResult {
   adapterDir: string;
 }
 
+/** The lr an adapter package was tuned with (its manifest), or null when there is none. */
+function adapterLr(dir: string): number | null {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { lr?: number }).lr ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Writes the adapter package for the tuned parameters (temporary dir, then rename). */
 export function writeAdapterPackage(outDir: string, pkg: string, emu: EmulatorManifest, method: TuneMethod, lr: number, named: [string, Parameter][], tunerConfig?: unknown, manifestExtra: Record<string, unknown> = {}): AdapterManifest {
   const tuner = getTuner(method);
@@ -140,6 +149,7 @@ export function offsiteTune(pkg: string, tasks: { train: Task; validation: Task;
     },
     (lr, { named }) => writeAdapterPackage(adapterDir, pkg, manifest, opts.method, lr, named(), opts.tunerConfig),
     log,
+    (lr) => adapterLr(adapterDir) === lr,
   ));
   // Emu FT on test, once, for the selected adapter only (re-attached from its package). The
   // file names its lr, so a score of an earlier best (a run interrupted mid-search) is not reused.

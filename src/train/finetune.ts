@@ -158,6 +158,15 @@ export function exampleBatch(examples: Example[], B: number, rng: Rng): { ids: I
 
 const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
 
+/** The lr a saved best checkpoint was trained with (its selected.json), or null. */
+function selectedLr(dir: string): number | null {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'selected.json'), 'utf8')) as { lr: number }).lr;
+  } catch {
+    return null;
+  }
+}
+
 /** A JSON result computed once and cached at `path`, so a resumed run reuses it. */
 export function cachedJson<T>(path: string, compute: () => T): T {
   if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as T;
@@ -175,6 +184,9 @@ export interface LrRun {
  * One training run per learning rate in runDirOf(lr); a run with a result.json is not
  * repeated. `train` trains and scores on validation; `onBest` gets the trained state of a
  * run that has just become the best, while it is still in memory (to save it).
+ * `bestSaved(lr)` says whether what onBest saved for that lr is still there: when every run
+ * was done before but the saved state is gone (deleted, or a run cut between the two
+ * writes), the best lr is trained again (deterministic) so the caller can score it.
  */
 export function searchLearningRates<M>(
   lrs: number[],
@@ -183,6 +195,7 @@ export function searchLearningRates<M>(
   train: (lr: number, runDir: string) => { validation: Score; trained: M },
   onBest: (lr: number, trained: M) => void,
   log: (s: string) => void,
+  bestSaved: (lr: number) => boolean = () => true,
 ): { runs: LrRun[]; best: LrRun } {
   const runs: LrRun[] = [];
   let best: LrRun | null = null;
@@ -207,6 +220,10 @@ export function searchLearningRates<M>(
     runs.push(r);
   }
   if (!best) throw new Error(`${label}no learning rate given`);
+  if (!bestSaved(best.lr)) {
+    log(`${label}lr ${best.lr}: its saved state is gone; training it again`);
+    onBest(best.lr, train(best.lr, runDirOf(best.lr)).trained);
+  }
   return { runs, best };
 }
 
@@ -249,6 +266,7 @@ export function finetune(modelDir: string, tasks: { train: Task; validation: Tas
       writeFileAtomic(join(outDir, 'best', 'selected.json'), JSON.stringify({ lr }));
     },
     log,
+    (lr) => selectedLr(join(outDir, 'best')) === lr,
   ));
   // The selected model: the best run's checkpoint (written when it was best), scored on test once.
   const bestModel = loadModel(join(outDir, 'best'));

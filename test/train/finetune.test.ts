@@ -74,6 +74,12 @@ test('fine-tuning trains the blocks only, picks the lr on validation and resumes
   finetune(join(dir, 'model'), tasks, out, { lrs: [1e-3, 1e-2], steps: 60, batchSize: 8, log: (s) => again.push(s) });
   assert.equal(again.filter((l) => /done before/.test(l)).length, 2);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).bestLr, r.bestLr);
+  // every run done but the selected checkpoint gone: the best lr is trained again, same test score
+  rmSync(join(out, 'best'), { recursive: true, force: true });
+  const rebuilt: string[] = [];
+  const r3 = finetune(join(dir, 'model'), tasks, out, { lrs: [1e-3, 1e-2], steps: 60, batchSize: 8, log: (s) => rebuilt.push(s) });
+  assert.ok(rebuilt.some((l) => /saved state is gone; training it again/.test(l)), rebuilt.join('; '));
+  assert.deepEqual(r3.test, r.test);
 });
 
 test('an interrupted run resumed from its saved state ends bit-identical to an uninterrupted one', () => {
