@@ -46,9 +46,9 @@ export function runImportance(argv: string[]): void {
   const dir = required(args, '--model', 'importance');
   const out = required(args, '--out', 'importance');
   // Default: the model's own pre-training distribution (the larger corpus for base-24).
-  const own = args.values.has('--data') ? null : pretrainingTexts(dir, defaultCorpusDir(root), builtData(args), stderrLog('corpus: '));
   const given = args.values.get('--data');
-  const textOf = (p: 'dt' | 'dv') => (own ? own[p].path : join(given!, `${p}.jsonl`));
+  const own = given === undefined ? pretrainingTexts(dir, defaultCorpusDir(root), builtData(args), stderrLog('corpus: ')) : null;
+  const textOf = (p: 'dt' | 'dv') => own?.[p].path ?? join(given!, `${p}.jsonl`);
   const tok = TextTokenizer.fromDir(dir);
   const streamOf = (path: string) => {
     if (!existsSync(path)) throw new UsageError(`importance: ${path} does not exist`);
