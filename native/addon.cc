@@ -591,7 +591,7 @@ View<const T> cview(const Operand& o) {
   return View<const T>{static_cast<const T*>(o.arr.data) + o.off, o.sb, o.sh, o.sr};
 }
 
-// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P)
+// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P | null)
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   Args args(env, info, "attentionForward");
   const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
@@ -603,14 +603,20 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
   Operand k = operand(args, 12, dt, B, Hkv, Tk, D, "k");
   Operand v = operand(args, 17, dt, B, Hkv, Tk, D, "v");
   Operand out = operand(args, 22, dt, B, Hq, Tq, D, "out");
-  Array P = args.array(27);
-  args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
+  // P null: inference, the probabilities are not kept for a backward pass.
+  const bool keep_p = !args.is_null(27);
+  Array P{};
+  if (keep_p) {
+    P = args.array(27);
+    args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
+  }
   dispatch(args, first, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>())
       return f->attention_forward(B, Hq, Hkv, Tq, Tk, D, float(scale), cview<float>(q), cview<float>(k), cview<float>(v),
-                                  view<float>(out), F32(P));
-    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), view<T>(out), ptr<T>(P));
+                                  view<float>(out), keep_p ? F32(P) : nullptr);
+    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), view<T>(out),
+                         keep_p ? ptr<T>(P) : nullptr);
   });
   return args.ok() ? undefined(env) : nullptr;
 }

@@ -924,15 +924,23 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
     const float* kh = k.at(b, hk);
     const float* vh = v.at(b, hk);
     float* oh = out.at(b, h);
-    float* ph = P + ((b * Hq + h) * Tq) * Tk;
+    // Without P (inference) a row block's probabilities live in this thread's scratch only
+    // while the block is computed: no (Tq x Tk) array per head to allocate and touch.
+    float* ph = nullptr;
+    if (P) {
+      ph = P + ((b * Hq + h) * Tq) * Tk;
+    } else {
+      if (t_scratch.size() < static_cast<size_t>(kRowBlock * Tk)) t_scratch.resize(static_cast<size_t>(kRowBlock * Tk));
+    }
     for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
       const int64_t rows = std::min(kRowBlock, Tq - i0);
       const int64_t keys = std::min(Tk, i0 + rows + shift);  // visible to the block's last row
+      float* pblock = P ? ph + i0 * Tk : t_scratch.data();  // row i0 of the block
       // S = scale * Q K^T for the visible keys
-      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, ph + i0 * Tk, Tk);
+      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, pblock, Tk);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r, last = i + shift;  // inclusive
-        float* prow = ph + i * Tk;
+        float* prow = pblock + r * Tk;
         const float m = row_max(prow, last + 1);
         const vf mv = set1(m);
         vf s = zero();
@@ -955,7 +963,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         for (j = last + 1; j < Tk; ++j) prow[j] = 0.0f;
       }
       // O = P V over the visible keys
-      sgemm_serial(false, false, rows, D, keys, 1.0f, ph + i0 * Tk, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
+      sgemm_serial(false, false, rows, D, keys, 1.0f, pblock, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
     }
   };
   for_each_index(units, units == 1, unit);

@@ -38,7 +38,7 @@ struct FastKernels {
                             float* mean, float* rstd);
   void (*layernorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* mean, const float* rstd,
                              const float* gy, float* gx, float* gw, float* gb);
-  // Strided views as in kernels/attention.h.
+  // Strided views as in kernels/attention.h; attention_forward's P may be null (not kept).
   void (*rmsnorm_forward)(int64_t N, int64_t C, const float* x, const float* w, float eps, float* y, float* rstd);
   void (*rmsnorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* rstd, const float* gy,
                            float* gx, float* gw);

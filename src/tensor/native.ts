@@ -51,9 +51,13 @@ export interface NativeKernels {
   rmsnormForward(N: number, C: number, x: FloatArray, w: FloatArray, eps: number, y: FloatArray, rstd: FloatArray): void;
   rmsnormBackward(N: number, C: number, x: FloatArray, w: FloatArray, rstd: FloatArray, gy: FloatArray, gx: FloatArray,
     gw: FloatArray): void;
-  /** Each operand is a strided view: ...[array, offset, batchStride, headStride, rowStride]. */
+  /**
+   * Each operand is a strided view: ...[array, offset, batchStride, headStride, rowStride];
+   * the last argument P (B, Hq, Tq, Tk) receives the probabilities, or is null when no
+   * backward pass will need them.
+   */
   attentionForward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
-    ...operandsThenP: (FloatArray | number)[]): void;
+    ...operandsThenP: (FloatArray | number | null)[]): void;
   attentionBackward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
     ...operands: (FloatArray | number)[]): void;
   rope(BH: number, T: number, D: number, cos: FloatArray, sin: FloatArray, sign: number, x: FloatArray,
