@@ -209,11 +209,13 @@ async function main(): Promise<void> {
       const t = (await torch.run({ work: 'sgemm_bf16', M: 1024, N: 1024, K: 1024, reps: 10 })).gflops;
       if (record) push(theirs, 'bf16 sgemm 1024^3', t);
     }
-    const os16 = oursModel('step', full.B, full.T, 1, 'small', 'bf16');
-    if (record) push(ours, 'bf16 step', os16);
-    if (torch) {
-      const t = (await torch.run({ ...modelReq, work: 'step', bf16: true })).tokens_per_s;
-      if (record) push(theirs, 'bf16 step', t);
+    for (const work of ['step', 'forward'] as const) {
+      const o = oursModel(work, full.B, full.T, 1, 'small', 'bf16');
+      if (record) push(ours, `bf16 ${work}`, o);
+      if (torch) {
+        const t = (await torch.run({ ...modelReq, work, bf16: true })).tokens_per_s;
+        if (record) push(theirs, `bf16 ${work}`, t);
+      }
     }
     // The base-model shape: small d, many blocks.
     const baseReq = { V: 8192, P: 256, C: 192, L: 24, H: 4, B: QUICK ? 8 : 16, T: 256, reps: 1 };
@@ -241,10 +243,21 @@ async function main(): Promise<void> {
   log(`${'workload'.padEnd(34)} ${'unit'.padEnd(9)} ${'scaleot median (range)'.padEnd(28)} ${'PyTorch median (range)'.padEnd(28)} ratio`);
   for (const [key, unit, o, t] of rows) {
     const label = key === 'block' ? '2 GPT-2 blocks fwd+bwd 4x256' : key === 'step' ? `GPT-2-small train step ${full.B}x${full.T}` : key === 'forward' ? `GPT-2-small forward ${full.B}x${full.T}`
-      : key === 'bf16 step' ? `GPT-2-small bf16 step ${full.B}x${full.T}` : key;
+      : key === 'bf16 step' ? `GPT-2-small bf16 step ${full.B}x${full.T}` : key === 'bf16 forward' ? `GPT-2-small bf16 forward ${full.B}x${full.T}` : key;
     log(`${label.padEnd(34)} ${unit.padEnd(9)} ${fmt(o).padEnd(28)} ${fmt(t).padEnd(28)} ${t ? (o.median / t.median).toFixed(2) + 'x' : ''}`);
   }
   log(`peak RSS: scaleot ${ourRss.toFixed(0)} MiB, PyTorch ${torchRss ? torchRss.toFixed(0) + ' MiB' : 'n/a'} (each process over all workloads)`);
+  // Issue 12's targets compare each side at its best precision (fp32 or bf16).
+  const best = (r: Record<string, number[]>, keys: string[]) => Math.max(...keys.map((k) => (r[k] ? stat(r[k]).median : 0)));
+  const bestRatio = (keys: string[]) => (torch ? best(ours, keys) / best(theirs, keys) : null);
+  const targets = {
+    step_best_ratio: bestRatio(['step', 'bf16 step']),
+    forward_best_ratio: bestRatio(['forward', 'bf16 forward']),
+    base24_step_best_ratio: bestRatio(['base-24 fp32 step', 'base-24 bf16 step']),
+  };
+  if (torch) {
+    log(`best precision vs best precision: GPT-2-small step ${targets.step_best_ratio!.toFixed(2)}x (target 1.5x), forward ${targets.forward_best_ratio!.toFixed(2)}x (target 1.1x), base-24 step ${targets.base24_step_best_ratio!.toFixed(2)}x (target 1.5x)`);
+  }
 
   if (JSON_OUT) {
     const med = (r: Record<string, number[]>, k: string) => (r[k] ? stat(r[k]).median : null);
@@ -273,6 +286,10 @@ async function main(): Promise<void> {
       bf16_step_tokens_per_s: med(ours, 'bf16 step'),
       torch_autocast_step_tokens_per_s: med(theirs, 'bf16 step'),
       bf16_step_ratio: ratio('bf16 step'),
+      bf16_forward_tokens_per_s: med(ours, 'bf16 forward'),
+      torch_autocast_forward_tokens_per_s: med(theirs, 'bf16 forward'),
+      bf16_forward_ratio: ratio('bf16 forward'),
+      ...targets,
       base24_fp32_step_tokens_per_s: med(ours, 'base-24 fp32 step'),
       torch_base24_fp32_step_tokens_per_s: med(theirs, 'base-24 fp32 step'),
       base24_bf16_step_tokens_per_s: med(ours, 'base-24 bf16 step'),

@@ -3,6 +3,7 @@
 // from kernels/ for float32 or float64 (the float64 path serves finite-difference checks).
 // Nothing here keeps a pointer or an allocation past the call (see napi_args.h).
 #include <cstdlib>
+#include <cstring>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -99,8 +100,9 @@ struct GemmCall {
   int64_t lda, ldb, ldc, batch, sA, sB, sC;
 };
 
-// Reads and checks a GemmCall; the operands must have dtype `want` (the first's when null).
-bool read_gemm(Args& args, GemmCall& g, const DType* want) {
+// Reads and checks a GemmCall; the operands must have dtype `want` (the first's when null),
+// except that B may also hold bf16 bits (U16) when `b_may_be_bits`.
+bool read_gemm(Args& args, GemmCall& g, const DType* want, bool b_may_be_bits = false) {
   g.ta = args.i64(0) != 0, g.tb = args.i64(1) != 0;
   g.M = args.i64(2), g.N = args.i64(3), g.K = args.i64(4);
   g.alpha = args.f64(5);
@@ -121,7 +123,7 @@ bool read_gemm(Args& args, GemmCall& g, const DType* want) {
   if (!args.require(g.lda >= acols && g.ldb >= bcols && g.ldc >= g.N, "leading dimension too small")) return false;
   const DType dt = want ? *want : g.A.dtype;
   args.check(g.A, dt, usz(extent(arows, acols, g.lda, g.sA, g.batch)), "A");
-  args.check(g.B, dt, usz(extent(brows, bcols, g.ldb, g.sB, g.batch)), "B");
+  args.check(g.B, b_may_be_bits && g.B.dtype == DType::U16 ? DType::U16 : dt, usz(extent(brows, bcols, g.ldb, g.sB, g.batch)), "B");
   args.check(g.C, dt, usz(extent(g.M, g.N, g.ldc, g.sC, g.batch)), "C");
   return args.ok();
 }
@@ -180,23 +182,44 @@ napi_value GemmBias(napi_env env, napi_callback_info info) {
 
 // gemmBf16(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, batch, strideA, strideB,
 // strideC, bias | null): mixed precision, C = alpha bf16(op(A)) bf16(op(B)) + beta C (+ bias),
-// float32 arrays only; the reference kernels compute the same rounding naively.
+// float32 arrays, B also as bf16 bits (Uint16Array: weights held in bf16); the reference
+// kernels compute the same rounding naively.
 napi_value GemmBf16(napi_env env, napi_callback_info info) {
   Args args(env, info, "gemmBf16");
   GemmCall g;
   const DType f32 = DType::F32;
-  if (!read_gemm(args, g, &f32)) return nullptr;
+  if (!read_gemm(args, g, &f32, true)) return nullptr;
+  const bool b_bits = g.B.dtype == DType::U16;
   const bool has_bias = !args.is_null(17);
   Array bias = has_bias ? args.array(17) : Array{};
   if (has_bias && !args.check(bias, DType::F32, usz(g.N), "bias")) return nullptr;
   const float* bptr = has_bias ? F32(bias) : nullptr;
-  if (const FastKernels* f = fast_for<float>()) {
+  const FastKernels* f = fast_for<float>();
+  if (f && b_bits) {
+    f->sgemm_bf16_bits(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), F32(g.A), g.lda, g.sA,
+                       static_cast<const uint16_t*>(g.B.data), g.ldb, g.sB, float(g.beta), F32(g.C), g.ldc, g.sC, g.batch,
+                       bptr);
+  } else if (f) {
     f->sgemm_bf16(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), F32(g.A), g.lda, g.sA, F32(g.B), g.ldb, g.sB, float(g.beta),
                   F32(g.C), g.ldc, g.sC, g.batch, bptr);
   } else {
     for (int64_t e = 0; e < g.batch; ++e) {
       float* Ce = F32(g.C) + e * g.sC;
-      gemm_bf16_ref(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), F32(g.A) + e * g.sA, g.lda, F32(g.B) + e * g.sB, g.ldb,
+      // Bits expand to float32 exactly, so the rounding reference applies unchanged.
+      std::vector<float> expanded;
+      const float* Be = F32(g.B) + e * g.sB;
+      if (b_bits) {
+        const int64_t rows = g.tb ? g.N : g.K, cols = g.tb ? g.K : g.N;
+        const uint16_t* bits = static_cast<const uint16_t*>(g.B.data) + e * g.sB;
+        expanded.assign(usz(rows * g.ldb), 0.0f);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            const uint32_t w = uint32_t(bits[r * g.ldb + c]) << 16;
+            std::memcpy(&expanded[usz(r * g.ldb + c)], &w, sizeof(float));
+          }
+        Be = expanded.data();
+      }
+      gemm_bf16_ref(g.ta, g.tb, g.M, g.N, g.K, float(g.alpha), F32(g.A) + e * g.sA, g.lda, Be, g.ldb,
                     float(g.beta), Ce, g.ldc);
       if (bptr)
         for (int64_t i = 0; i < g.M; ++i)
@@ -591,7 +614,7 @@ View<const T> cview(const Operand& o) {
   return View<const T>{static_cast<const T*>(o.arr.data) + o.off, o.sb, o.sh, o.sr};
 }
 
-// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P)
+// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P | null)
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   Args args(env, info, "attentionForward");
   const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
@@ -603,14 +626,20 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
   Operand k = operand(args, 12, dt, B, Hkv, Tk, D, "k");
   Operand v = operand(args, 17, dt, B, Hkv, Tk, D, "v");
   Operand out = operand(args, 22, dt, B, Hq, Tq, D, "out");
-  Array P = args.array(27);
-  args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
+  // P null: inference, the probabilities are not kept for a backward pass.
+  const bool keep_p = !args.is_null(27);
+  Array P{};
+  if (keep_p) {
+    P = args.array(27);
+    args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
+  }
   dispatch(args, first, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>())
       return f->attention_forward(B, Hq, Hkv, Tq, Tk, D, float(scale), cview<float>(q), cview<float>(k), cview<float>(v),
-                                  view<float>(out), F32(P));
-    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), view<T>(out), ptr<T>(P));
+                                  view<float>(out), keep_p ? F32(P) : nullptr);
+    attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), view<T>(out),
+                         keep_p ? ptr<T>(P) : nullptr);
   });
   return args.ok() ? undefined(env) : nullptr;
 }

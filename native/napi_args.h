@@ -16,7 +16,8 @@
 
 namespace scaleot {
 
-enum class DType { F32, F64, I32, Other };
+// U16: bfloat16 bit patterns (a Uint16Array), the storage of weights held in bf16.
+enum class DType { F32, F64, I32, U16, Other };
 
 struct Array {
   void* data = nullptr;
@@ -65,6 +66,7 @@ class Args {
       case napi_float32_array: a.dtype = DType::F32; break;
       case napi_float64_array: a.dtype = DType::F64; break;
       case napi_int32_array: a.dtype = DType::I32; break;
+      case napi_uint16_array: a.dtype = DType::U16; break;
       default: a.dtype = DType::Other;
     }
     return a;

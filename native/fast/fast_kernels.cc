@@ -239,17 +239,21 @@ void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
   }
 }
 
-// Offsets of op(A) row i / op(B) column j in memory.
+// Offsets of op(A) row i / op(B) column j in memory (B: float32, or bf16 bits).
 inline const float* a_rows(bool ta, const float* A, int64_t lda, int64_t i) { return ta ? A + i : A + i * lda; }
-inline const float* b_cols(bool tb, const float* B, int64_t ldb, int64_t j) { return tb ? B + j * ldb : B + j; }
+template <typename TB>
+inline const TB* b_cols(bool tb, const TB* B, int64_t ldb, int64_t j) { return tb ? B + j * ldb : B + j; }
 
-using SerialGemm = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
-                           float, float*, int64_t, const float*);
+template <typename TB>
+using SerialGemmOf = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const TB*, int64_t,
+                              float, float*, int64_t, const float*);
+using SerialGemm = SerialGemmOf<float>;
 
 // Runs one product with `serial` on every thread: split over rows or columns of C, never
 // over K, so every element is summed in the same order whatever the thread count.
-void split_gemm(SerialGemm serial, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+template <typename TB>
+void split_gemm(SerialGemmOf<TB> serial, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                int64_t lda, const TB* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   const int nt = num_threads();
   if (nt == 1 || M * N * K < kParallelGemmWork) {
     serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
@@ -272,7 +276,7 @@ void split_gemm(SerialGemm serial, bool ta, bool tb, int64_t M, int64_t N, int64
 
 void sgemm_bias(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                 const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
-  split_gemm(sgemm_serial<false>, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+  split_gemm<float>(sgemm_serial<false>, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
@@ -401,6 +405,43 @@ void pack_b_pairs(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, 
   }
 }
 
+// The same slivers from weights already held as bf16 bits (no rounding: the values are
+// bf16). Column pairs along k are adjacent u16s, so each word is read as it lies.
+void pack_b_pairs(bool tb, const uint16_t* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, uint16_t* out) {
+  const int64_t kp = (kc + 1) / 2;
+  alignas(64) uint32_t words[16];
+  for (int64_t s = 0; s < nc; s += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - s);
+    uint32_t* dst = reinterpret_cast<uint32_t*>(out + s * kp * 2);
+    if (!tb) {
+      for (int64_t q = 0; q < kp; ++q) {
+        const uint16_t* lo = B + (p0 + 2 * q) * ldb + j0 + s;
+        const uint16_t* hi = 2 * q + 1 < kc ? lo + ldb : nullptr;
+        for (int half = 0; half < 2; ++half) {
+          const __mmask16 m = first_lanes(cols - 16 * half);
+          __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + 16 * half));
+          if (hi) w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, hi + 16 * half)), 16));
+          _mm512_storeu_si512(dst + q * NR + 16 * half, w);
+        }
+      }
+    } else {
+      for (int64_t c = 0; c < NR; ++c) {
+        const uint16_t* col = B + (j0 + s + c) * ldb + p0;
+        for (int64_t q0 = 0; q0 < kp; q0 += 16) {
+          const int64_t n = kc - 2 * q0;  // values left in this column
+          if (c < cols) {
+            const __mmask32 m = n >= 32 ? __mmask32(0xffffffffu) : __mmask32((1ull << n) - 1ull);
+            _mm512_store_si512(words, _mm512_maskz_loadu_epi16(m, col + 2 * q0));
+          } else {
+            std::memset(words, 0, sizeof(words));
+          }
+          for (int64_t q = q0; q < std::min<int64_t>(kp, q0 + 16); ++q) dst[q * NR + c] = words[q - q0];
+        }
+      }
+    }
+  }
+}
+
 // acc (MR x NR) = sum over k pairs; then C = alpha acc + bias + beta C on the valid part.
 __attribute__((target("avx512f,avx512bf16"))) void micro_kernel_dpbf16(int64_t kp, const uint32_t* a, const uint16_t* b,
                                                                       float* C, int64_t ldc, float alpha, float beta,
@@ -440,12 +481,15 @@ struct PairBuffers {
 };
 thread_local PairBuffers t_pairs;
 
-// One thread's product on the VDPBF16PS path (the blocking of sgemm_serial).
+// One thread's product on the VDPBF16PS path (the blocking of sgemm_serial); B float32
+// (rounded while packing) or bf16 bits.
+template <typename TB>
 void sgemm_serial_dpbf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                         const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
+                         const TB* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
-    sgemm_serial(ta, tb, M, N, 0, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+    // Nothing to sum: only beta C + bias, which never reads B.
+    sgemm_serial(ta, tb, M, N, 0, alpha, A, lda, static_cast<const float*>(nullptr), ldb, beta, C, ldc, bias);
     return;
   }
   alignas(64) float bias_tail[NR];
@@ -494,7 +538,7 @@ const char* bf16_path() { return use_dpbf16() ? "vdpbf16ps" : "emulated"; }
 void sgemm_serial_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                        const float* B, int64_t ldb, float beta, float* C, int64_t ldc, const float* bias) {
 #if defined(SCALEOT_ISA_AVX512)
-  if (use_dpbf16()) return sgemm_serial_dpbf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
+  if (use_dpbf16()) return sgemm_serial_dpbf16<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 #endif
   sgemm_serial<true>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias);
 }
@@ -504,7 +548,40 @@ void sgemm_bf16(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, 
                 const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc, int64_t batch,
                 const float* bias) {
   for (int64_t e = 0; e < batch; ++e)
-    split_gemm(sgemm_serial_bf16, ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc, bias);
+    split_gemm<float>(sgemm_serial_bf16, ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta, C + e * sc, ldc, bias);
+}
+
+// op(B) of one batch entry expanded from bf16 bits to float32 (exact), for the emulated path.
+std::vector<float> expand_bf16(bool tb, const uint16_t* B, int64_t ldb, int64_t K, int64_t N) {
+  const int64_t rows = tb ? N : K, cols = tb ? K : N;
+  std::vector<float> out(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint32_t bits = uint32_t(B[r * ldb + c]) << 16;
+      std::memcpy(&out[size_t(r * cols + c)], &bits, sizeof(float));
+    }
+  return out;
+}
+
+// sgemm_bf16 with B held as bf16 bits (weights stored in bf16 for inference). VDPBF16PS
+// packs the bits directly; the emulated path expands one batch entry of B to float32 at a
+// time (transient memory of one matrix), then runs the float32-FMA path on it, so both give
+// what sgemm_bf16 gives on the expanded B.
+void sgemm_bf16_bits(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                     int64_t sa, const uint16_t* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc, int64_t sc,
+                     int64_t batch, const float* bias) {
+  for (int64_t e = 0; e < batch; ++e) {
+#if defined(SCALEOT_ISA_AVX512)
+    if (use_dpbf16()) {
+      split_gemm<uint16_t>(sgemm_serial_dpbf16<uint16_t>, ta, tb, M, N, K, alpha, A + e * sa, lda, B + e * sb, ldb, beta,
+                           C + e * sc, ldc, bias);
+      continue;
+    }
+#endif
+    const std::vector<float> dense = expand_bf16(tb, B + e * sb, ldb, K, N);
+    split_gemm<float>(sgemm_serial_bf16, ta, tb, M, N, K, alpha, A + e * sa, lda, dense.data(), tb ? K : N, beta,
+                      C + e * sc, ldc, bias);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -924,15 +1001,23 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
     const float* kh = k.at(b, hk);
     const float* vh = v.at(b, hk);
     float* oh = out.at(b, h);
-    float* ph = P + ((b * Hq + h) * Tq) * Tk;
+    // Without P (inference) a row block's probabilities live in this thread's scratch only
+    // while the block is computed: no (Tq x Tk) array per head to allocate and touch.
+    float* ph = nullptr;
+    if (P) {
+      ph = P + ((b * Hq + h) * Tq) * Tk;
+    } else {
+      if (t_scratch.size() < static_cast<size_t>(kRowBlock * Tk)) t_scratch.resize(static_cast<size_t>(kRowBlock * Tk));
+    }
     for (int64_t i0 = 0; i0 < Tq; i0 += kRowBlock) {
       const int64_t rows = std::min(kRowBlock, Tq - i0);
       const int64_t keys = std::min(Tk, i0 + rows + shift);  // visible to the block's last row
+      float* pblock = P ? ph + i0 * Tk : t_scratch.data();  // row i0 of the block
       // S = scale * Q K^T for the visible keys
-      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, ph + i0 * Tk, Tk);
+      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, pblock, Tk);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r, last = i + shift;  // inclusive
-        float* prow = ph + i * Tk;
+        float* prow = pblock + r * Tk;
         const float m = row_max(prow, last + 1);
         const vf mv = set1(m);
         vf s = zero();
@@ -955,7 +1040,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         for (j = last + 1; j < Tk; ++j) prow[j] = 0.0f;
       }
       // O = P V over the visible keys
-      sgemm_serial(false, false, rows, D, keys, 1.0f, ph + i0 * Tk, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
+      sgemm_serial(false, false, rows, D, keys, 1.0f, pblock, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
     }
   };
   for_each_index(units, units == 1, unit);
@@ -1046,7 +1131,7 @@ void adamw_step(int64_t n, float* p, const float* g, float* m, float* v, float d
 }
 
 const FastKernels kTable = {
-    ISA_NAME,          sgemm,          sgemm_bias,         sgemm_batched,         sgemm_bf16,           bf16_path,
+    ISA_NAME,          sgemm,          sgemm_bias,         sgemm_batched,         sgemm_bf16,           sgemm_bf16_bits, bf16_path,
     binary_rows,       unary,
     activation_backward, axpy,         layernorm_forward,     layernorm_backward,
     rmsnorm_forward,   rmsnorm_backward,   attention_forward,     attention_backward,

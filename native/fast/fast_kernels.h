@@ -27,6 +27,11 @@ struct FastKernels {
   void (*sgemm_bf16)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                      int64_t lda, int64_t stride_a, const float* B, int64_t ldb, int64_t stride_b, float beta,
                      float* C, int64_t ldc, int64_t stride_c, int64_t batch, const float* bias);
+  // The same with B held as bfloat16 bit patterns (weights stored in bf16): exactly what
+  // sgemm_bf16 gives on B expanded to float32.
+  void (*sgemm_bf16_bits)(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                          int64_t lda, int64_t stride_a, const uint16_t* B, int64_t ldb, int64_t stride_b, float beta,
+                          float* C, int64_t ldc, int64_t stride_c, int64_t batch, const float* bias);
   // Which bf16 path sgemm_bf16 takes: "vdpbf16ps" or "emulated".
   const char* (*bf16_path)();
   void (*binary_rows)(int op, int64_t rows, int64_t cols, const float* a, int64_t ars, int64_t acs, const float* b,
@@ -38,7 +43,7 @@ struct FastKernels {
                             float* mean, float* rstd);
   void (*layernorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* mean, const float* rstd,
                              const float* gy, float* gx, float* gw, float* gb);
-  // Strided views as in kernels/attention.h.
+  // Strided views as in kernels/attention.h; attention_forward's P may be null (not kept).
   void (*rmsnorm_forward)(int64_t N, int64_t C, const float* x, const float* w, float eps, float* y, float* rstd);
   void (*rmsnorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* rstd, const float* gy,
                            float* gx, float* gw);

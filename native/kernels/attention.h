@@ -9,6 +9,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace scaleot {
 
@@ -24,6 +25,8 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
                        View<const T> k, View<const T> v, View<T> out, T* P) {
   const int64_t group = Hq / Hkv;
   const int64_t shift = Tk - Tq;
+  // P null (inference): one head's probabilities at a time in a scratch buffer.
+  std::vector<T> scratch(P ? 0 : size_t(Tq * Tk));
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < Hq; ++h) {
       const int64_t hk = h / group;
@@ -31,7 +34,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
       const T* kh = k.at(b, hk);
       const T* vh = v.at(b, hk);
       T* oh = out.at(b, h);
-      T* ph = P + ((b * Hq + h) * Tq) * Tk;
+      T* ph = P ? P + ((b * Hq + h) * Tq) * Tk : scratch.data();
       for (int64_t i = 0; i < Tq; ++i) {
         const int64_t last = i + shift;  // inclusive
         T* prow = ph + i * Tk;

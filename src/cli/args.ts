@@ -112,6 +112,14 @@ export function numberFlag(args: ParsedArgs, flag: string, dflt: number, min = -
   return n;
 }
 
+/** A flag whose value must be one of `choices`. */
+export function choiceFlag<C extends string>(args: ParsedArgs, flag: string, choices: readonly C[], dflt: C): C {
+  const v = args.values.get(flag);
+  if (v === undefined) return dflt;
+  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`${flag} must be one of ${choices.join(', ')}, got "${v}"`);
+  return v as C;
+}
+
 /**
  * `scaleot <command> <subcommand> ...`: the subcommand's entry, or --help listing them all,
  * or a usage error naming the known ones.

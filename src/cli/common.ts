@@ -59,3 +59,7 @@ export const TASK_HELP: Record<string, string> = {
   '--seed': 'seed of batches and initialisation (default 0)',
   '--json': 'print the result as one JSON object',
 };
+
+/** `--weights` of the inference commands (eval, generate). */
+export const WEIGHTS_CHOICES = ['fp32', 'bf16', 'auto'] as const;
+export const WEIGHTS_HELP = 'how to hold the weights: fp32, bf16 (every matrix as bfloat16: half the memory, products in bf16 with float32 sums) or auto (bf16 for a checkpoint stored all in BF16, else fp32; default)';

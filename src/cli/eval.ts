@@ -1,5 +1,5 @@
 // `scaleot eval --model DIR (--task NAME_OR_FILE ... | --ppl FILE) [--split validation]
-//  [--limit N] [--batch N] [--context N] [--json]`: perplexity tasks with the harness's
+//  [--limit N] [--batch N] [--context N] [--weights fp32|bf16|auto] [--json]`: perplexity tasks with the harness's
 // rolling windows, multiple-choice tasks with acc / acc_norm and their standard errors.
 // The last stdout line (with --json) is one JSON object with every task's metrics.
 import { loadModel } from '../models/load.js';
@@ -9,12 +9,12 @@ import { evaluateMultipleChoice } from '../eval/multiple_choice.js';
 import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
 import type { Split } from '../data/build.js';
 import { progressLine } from './progress.js';
-import { FlagSpec, parseArgs, required, intFlag, UsageError } from './args.js';
-import { dataDir } from './common.js';
+import { FlagSpec, parseArgs, required, intFlag, choiceFlag, UsageError } from './args.js';
+import { dataDir, WEIGHTS_CHOICES, WEIGHTS_HELP } from './common.js';
 
 export const EVAL_FLAGS: FlagSpec = {
   summary: 'Score a model on built-in tasks or task files (harness semantics: rolling-window perplexity, multiple-choice acc / acc_norm with standard errors).',
-  values: ['--model', '--ppl', '--batch', '--context', '--split', '--limit', '--data-dir'],
+  values: ['--model', '--ppl', '--batch', '--context', '--split', '--limit', '--data-dir', '--weights'],
   repeated: ['--task'],
   switches: ['--json'],
   help: {
@@ -26,6 +26,7 @@ export const EVAL_FLAGS: FlagSpec = {
     '--batch': 'sequences per forward pass (default the evaluator\'s)',
     '--context': 'window length in tokens (default the model\'s context)',
     '--data-dir': 'where the built datasets live',
+    '--weights': WEIGHTS_HELP,
     '--json': 'print every metric as one JSON object',
   },
 };
@@ -47,7 +48,7 @@ export function runEval(argv: string[]): void {
   } else for (const n of names) tasks.push(loadTask(n, split, ''));
 
   const tokenizer = TextTokenizer.fromDir(dir);
-  const model = loadModel(dir);
+  const model = loadModel(dir, { weights: choiceFlag(args, '--weights', WEIGHTS_CHOICES, 'auto') });
   const context = args.values.has('--context') ? intFlag(args, '--context', model.maxContext) : model.maxContext;
   const batchSize = intFlag(args, '--batch', 8);
   const results: Record<string, unknown> = {};

@@ -1,19 +1,20 @@
 // `scaleot generate --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T]
-//  [--top-k K] [--top-p P] [--seed S] [--json]`
+//  [--top-k K] [--top-p P] [--seed S] [--weights fp32|bf16|auto] [--json]`
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from '../inference/generate.js';
-import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
+import { FlagSpec, parseArgs, required, intFlag, numberFlag, choiceFlag, UsageError } from './args.js';
+import { WEIGHTS_CHOICES, WEIGHTS_HELP } from './common.js';
 
 export const GENERATE_FLAGS: FlagSpec = {
   summary: 'Continue a prompt with a model (greedy by default).',
-  values: ['--model', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed'],
+  values: ['--model', '--prompt', '--max-new-tokens', '--temperature', '--top-k', '--top-p', '--seed', '--weights'],
   switches: ['--json'],
   help: {
     '--model': 'the model directory (required)', '--prompt': 'the text to continue (required)',
     '--max-new-tokens': 'tokens to generate (default 32)', '--temperature': 'sampling temperature; 0 is greedy (default 0)',
     '--top-k': 'sample from the k most likely tokens; 0 is all (default 0)', '--top-p': 'nucleus sampling mass (default 1)',
-    '--seed': 'sampling seed (default 0)', '--json': 'print prompt, completion, ids and speed as JSON',
+    '--seed': 'sampling seed (default 0)', '--weights': WEIGHTS_HELP, '--json': 'print prompt, completion, ids and speed as JSON',
   },
 };
 
@@ -22,7 +23,7 @@ export function runGenerate(argv: string[]): void {
   const dir = required(args, '--model', 'generate');
   const prompt = required(args, '--prompt', 'generate');
   const tokenizer = TextTokenizer.fromDir(dir);
-  const model = loadModel(dir);
+  const model = loadModel(dir, { weights: choiceFlag(args, '--weights', WEIGHTS_CHOICES, 'auto') });
   const ids = tokenizer.encode(prompt);
   if (ids.length === 0) throw new UsageError('generate: the prompt encodes to no tokens');
   const maxNew = Math.min(intFlag(args, '--max-new-tokens', 32), model.maxContext - ids.length);

@@ -300,21 +300,33 @@ export interface TensorToWrite {
  * never leaves a half-written file. The same inputs always give the same bytes.
  */
 export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
+  writeSafetensorsStreamed(path, tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, values: () => t.data })), metadata);
+}
+
+/** A tensor to write whose values are produced only when its turn comes. */
+export interface TensorToStream {
+  name: string;
+  dtype: 'F32' | 'F16' | 'BF16';
+  shape: readonly number[];
+  values: () => Float32Array;
+}
+
+/**
+ * writeSafetensors with each tensor's values produced and converted one at a time, so a
+ * file larger than memory (a synthetic multi-billion-parameter checkpoint) can be written.
+ */
+export function writeSafetensorsStreamed(path: string, tensors: TensorToStream[], metadata: Record<string, string> = {}): void {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const seen = new Set<string>();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  const blobs: Uint8Array[] = [];
   for (const t of sorted) {
     if (seen.has(t.name)) throw new SafetensorsError(`${path}: duplicate tensor name "${t.name}"`);
     seen.add(t.name);
-    const elements = t.shape.reduce((p, d) => p * d, 1);
-    if (elements !== t.data.length) throw new SafetensorsError(`${path}: tensor "${t.name}" has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    const bytes = fromFloat32(t.data, t.dtype);
-    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    blobs.push(bytes);
+    const bytes = t.shape.reduce((p, d) => p * d, 1) * (t.dtype === 'F32' ? 4 : 2);
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let json = JSON.stringify(header);
   const pad = (8 - (Buffer.byteLength(json) % 8)) % 8;
@@ -327,7 +339,12 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
   try {
     writeAll(fd, lenBuf);
     writeAll(fd, jb);
-    for (const b of blobs) writeAll(fd, b);
+    for (const t of sorted) {
+      const data = t.values();
+      const elements = t.shape.reduce((p, d) => p * d, 1);
+      if (elements !== data.length) throw new SafetensorsError(`${path}: tensor "${t.name}" has ${data.length} values for shape [${t.shape.join(', ')}]`);
+      writeAll(fd, fromFloat32(data, t.dtype));
+    }
     closeSync(fd);
     renameSync(tmp, path);
   } catch (e) {

@@ -2,7 +2,7 @@
 // model whose transformer blocks form an indexable list (the unit offsite-tuning keeps,
 // replaces or compresses) around a frozen trunk (embeddings, final norm, head), with a
 // KV cache for generation and a mapping to Hugging Face tensor names.
-import type { Tensor } from '../tensor/tensor.js';
+import { type Tensor, bf16Bits, fromBf16Bits, valuesOf } from '../tensor/tensor.js';
 import type { Module, ModuleList, Parameter } from '../nn/module.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
@@ -191,22 +191,45 @@ export function configString(cfg: Record<string, unknown>, key: string, where: s
  * Loads every parameter of `model` from the checkpoint tensor keyOf(name), remembering the
  * dtype it was stored in (so saving writes it back the same way); returns the keys used.
  */
-export function loadParameters(ckpt: Checkpoint, model: Module, keyOf: (name: string) => string, label: string, dtypes: Map<string, 'F32' | 'F16' | 'BF16'>): Set<string> {
+export function loadParameters(ckpt: Checkpoint, model: Module, keyOf: (name: string) => string, label: string, dtypes: Map<string, 'F32' | 'F16' | 'BF16'>,
+  weights: WeightStorage = 'fp32'): Set<string> {
   const used = new Set<string>();
   for (const [name, p] of model.namedParameters()) {
     const key = keyOf(name);
     used.add(key);
     if (!ckpt.has(key)) throw new ConfigError(`${ckpt.dir}: ${label} checkpoint is missing tensor "${key}"`);
-    loadInto(ckpt, key, p);
+    if (weights === 'bf16' && heldInBf16(p)) p.holdInBf16(ckpt.read(key, p.shape));
+    else loadInto(ckpt, key, p);
     dtypes.set(name, sourceDType(ckpt, key));
   }
   return used;
 }
 
+/**
+ * How a loaded model keeps its weights: 'fp32', or 'bf16' = every matrix (linear weights,
+ * embedding tables) held as bfloat16 bits for inference (half the memory; products in bf16
+ * with float32 accumulation), norms and biases still float32. Such a model can be scored
+ * and sampled from, not trained or saved.
+ */
+export type WeightStorage = 'fp32' | 'bf16';
+
+/** Which parameters bf16 weight storage holds in bf16: the matrices. */
+function heldInBf16(p: Parameter): boolean {
+  return p.ndim === 2;
+}
+
+/** Holds every matrix of an already-built model in bf16 (see WeightStorage). */
+export function holdWeightsInBf16(model: Module): void {
+  for (const [, p] of model.namedParameters()) if (heldInBf16(p)) p.holdInBf16();
+}
+
 /** A checkpoint's lm_head.weight must be an exact copy of the embedding it is tied to. */
 export function checkTiedHead(ckpt: Checkpoint, embedding: Parameter, embeddingName: string): void {
-  const head = ckpt.read('lm_head.weight', embedding.shape);
-  if (head.some((v, i) => v !== embedding.data[i])) throw new ConfigError(`${ckpt.dir}: lm_head.weight differs from the tied ${embeddingName}`);
+  let head = ckpt.read('lm_head.weight', embedding.shape);
+  // An embedding held in bf16 is compared with the head rounded the same way.
+  if (embedding.bf16) head = fromBf16Bits(bf16Bits(head));
+  const values = valuesOf(embedding);
+  if (head.some((v, i) => v !== values[i])) throw new ConfigError(`${ckpt.dir}: lm_head.weight differs from the tied ${embeddingName}`);
 }
 
 /** The parameters as checkpoint tensors under nameOf(name), each in the dtype it was loaded in. */

@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, checkTiedHead, tensorsToWrite, trunkOf,
+  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, type WeightStorage, checkTiedHead, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface GPT2Config {
@@ -249,12 +249,12 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     return this.transformer.h;
   }
 
-  static fromCheckpoint(ckpt: Checkpoint): GPT2LMHeadModel {
+  static fromCheckpoint(ckpt: Checkpoint, weights: WeightStorage = 'fp32'): GPT2LMHeadModel {
     const where = `${ckpt.dir}/config.json`;
     const model = new GPT2LMHeadModel(gpt2ConfigFromHF(ckpt.config, where), 0, { init: false, hfConfig: ckpt.config });
     // Checkpoints name tensors with or without the "transformer." prefix.
     const prefixed = ckpt.has('transformer.wte.weight');
-    const expected = loadParameters(ckpt, model, (name) => (prefixed ? name : name.replace(/^transformer\./, '')), 'GPT-2', model.dtypes);
+    const expected = loadParameters(ckpt, model, (name) => (prefixed ? name : name.replace(/^transformer\./, '')), 'GPT-2', model.dtypes, weights);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       // Causal-mask buffers of older checkpoints carry no weights.

@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, tensorsToWrite, trunkOf,
+  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, type WeightStorage, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface LlamaConfig {
@@ -234,9 +234,9 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return this.model.layers;
   }
 
-  static fromCheckpoint(ckpt: Checkpoint): LlamaForCausalLM {
+  static fromCheckpoint(ckpt: Checkpoint, weights: WeightStorage = 'fp32'): LlamaForCausalLM {
     const model = new LlamaForCausalLM(llamaConfigFromHF(ckpt.config, `${ckpt.dir}/config.json`), 0, { init: false, hfConfig: ckpt.config });
-    const expected = loadParameters(ckpt, model, llamaHfName, 'LLaMA', model.dtypes);
+    const expected = loadParameters(ckpt, model, llamaHfName, 'LLaMA', model.dtypes, weights);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       if (/\.rotary_emb\.inv_freq$/.test(key)) continue; // a buffer some checkpoints carry

@@ -1,6 +1,6 @@
 // Opens a Hugging Face checkpoint directory and builds the matching architecture.
 import { Checkpoint, CheckpointError } from '../io/checkpoint.js';
-import type { CausalLM, Architecture, ArchitectureSpec } from './causal_lm.js';
+import type { CausalLM, Architecture, ArchitectureSpec, WeightStorage } from './causal_lm.js';
 import { GPT2LMHeadModel, gpt2ConfigFromHF, gpt2Spec } from './gpt2.js';
 import { OPTForCausalLM, optConfigFromHF, optSpec } from './opt.js';
 import { LlamaForCausalLM, llamaConfigFromHF, llamaSpec } from './llama.js';
@@ -56,17 +56,30 @@ export function specFromHF(config: Record<string, unknown>, where = 'config.json
   }
 }
 
+export interface LoadOptions {
+  /** 'fp32' (default), 'bf16' (matrices held in bf16, inference only), or 'auto': bf16 when the checkpoint stores every tensor in BF16 (lossless then), else fp32. */
+  weights?: WeightStorage | 'auto';
+}
+
+/** The weight storage `requested` means for this checkpoint ('auto' resolved). */
+export function weightStorageFor(ckpt: Checkpoint, requested: WeightStorage | 'auto' = 'fp32'): WeightStorage {
+  if (requested !== 'auto') return requested;
+  // F16 -> bf16 drops three mantissa bits, so only a checkpoint already in BF16 goes there by itself.
+  return ckpt.names().every((n) => ckpt.info(n).dtype === 'BF16') ? 'bf16' : 'fp32';
+}
+
 /** Loads a model from a local checkpoint directory (config.json + safetensors). */
-export function loadModel(dir: string): CausalLM {
+export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
   const ckpt = Checkpoint.open(dir);
   try {
+    const weights = weightStorageFor(ckpt, opts.weights);
     switch (architectureOf(ckpt.config, `${dir}/config.json`)) {
       case 'gpt2':
-        return GPT2LMHeadModel.fromCheckpoint(ckpt);
+        return GPT2LMHeadModel.fromCheckpoint(ckpt, weights);
       case 'opt':
-        return OPTForCausalLM.fromCheckpoint(ckpt);
+        return OPTForCausalLM.fromCheckpoint(ckpt, weights);
       case 'llama':
-        return LlamaForCausalLM.fromCheckpoint(ckpt);
+        return LlamaForCausalLM.fromCheckpoint(ckpt, weights);
     }
   } finally {
     ckpt.close();

@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configString, loadParameters, checkTiedHead, tensorsToWrite, trunkOf,
+  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configString, loadParameters, type WeightStorage, checkTiedHead, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface OPTConfig {
@@ -205,12 +205,12 @@ export class OPTForCausalLM extends Module implements CausalLM {
     return this.model.decoder.layers;
   }
 
-  static fromCheckpoint(ckpt: Checkpoint): OPTForCausalLM {
+  static fromCheckpoint(ckpt: Checkpoint, weights: WeightStorage = 'fp32'): OPTForCausalLM {
     const model = new OPTForCausalLM(optConfigFromHF(ckpt.config, `${ckpt.dir}/config.json`), 0, { init: false, hfConfig: ckpt.config });
     // facebook/opt-* checkpoints sometimes drop the "model." prefix.
     const strip = !ckpt.has('model.decoder.embed_tokens.weight') && ckpt.has('decoder.embed_tokens.weight');
     const keyOf = (name: string) => (strip ? name.replace(/^model\./, '') : name);
-    const expected = loadParameters(ckpt, model, keyOf, 'OPT', model.dtypes);
+    const expected = loadParameters(ckpt, model, keyOf, 'OPT', model.dtypes, weights);
     for (const key of ckpt.names()) {
       if (expected.has(key)) continue;
       if (key === 'lm_head.weight') {

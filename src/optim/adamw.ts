@@ -2,7 +2,7 @@
 // added after the bias-corrected square root). Matching PyTorch here matters: MLX once
 // shipped AdamW without bias correction and its training diverged from PyTorch's.
 import { native } from '../tensor/native.js';
-import { Tensor, allocate } from '../tensor/tensor.js';
+import { Bf16StorageError, Tensor, allocate } from '../tensor/tensor.js';
 import type { Parameter } from '../nn/module.js';
 
 export interface AdamWConfig {
@@ -47,6 +47,11 @@ export class AdamW {
     this.weightDecay = config.weightDecay ?? 0.01;
     const isGroups = params.length > 0 && !(params[0] instanceof Tensor);
     this.groups = isGroups ? (params as ParamGroup[]) : [{ params: params as Parameter[] }];
+    for (const g of this.groups) {
+      for (const p of g.params) {
+        if (p.bf16) throw new Bf16StorageError(`AdamW: a parameter of shape [${p.shape.join(', ')}] is held in bf16 (weights for inference) and cannot be trained; load the model with float32 weights`);
+      }
+    }
     if (!(this.lr >= 0) || !(this.eps >= 0) || !(this.beta1 >= 0 && this.beta1 < 1) || !(this.beta2 >= 0 && this.beta2 < 1)) {
       throw new RangeError(`AdamW: invalid hyper-parameters lr=${this.lr} betas=(${this.beta1}, ${this.beta2}) eps=${this.eps}`);
     }

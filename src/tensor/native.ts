@@ -19,10 +19,11 @@ export interface NativeKernels {
     strideB: number, strideC: number): void;
   /**
    * Mixed precision (float32 arrays): C = alpha bf16(op(A)) bf16(op(B)) + beta C (+ bias),
-   * operands rounded to bfloat16 (nearest even), products summed in float32; batched.
+   * operands rounded to bfloat16 (nearest even), products summed in float32; batched. B may
+   * also be given as bfloat16 bit patterns (a Uint16Array: weights held in bf16).
    */
   gemmBf16(transA: number, transB: number, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
-    B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number, batch: number, strideA: number,
+    B: Float32Array | Uint16Array, ldb: number, beta: number, C: Float32Array, ldc: number, batch: number, strideA: number,
     strideB: number, strideC: number, bias: Float32Array | null): void;
   /** How gemmBf16 runs: 'vdpbf16ps' (AVX512-BF16), 'emulated' (float32 FMAs) or 'reference'. */
   bf16Path(): string;
@@ -51,9 +52,13 @@ export interface NativeKernels {
   rmsnormForward(N: number, C: number, x: FloatArray, w: FloatArray, eps: number, y: FloatArray, rstd: FloatArray): void;
   rmsnormBackward(N: number, C: number, x: FloatArray, w: FloatArray, rstd: FloatArray, gy: FloatArray, gx: FloatArray,
     gw: FloatArray): void;
-  /** Each operand is a strided view: ...[array, offset, batchStride, headStride, rowStride]. */
+  /**
+   * Each operand is a strided view: ...[array, offset, batchStride, headStride, rowStride];
+   * the last argument P (B, Hq, Tq, Tk) receives the probabilities, or is null when no
+   * backward pass will need them.
+   */
   attentionForward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
-    ...operandsThenP: (FloatArray | number)[]): void;
+    ...operandsThenP: (FloatArray | number | null)[]): void;
   attentionBackward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
     ...operands: (FloatArray | number)[]): void;
   rope(BH: number, T: number, D: number, cos: FloatArray, sin: FloatArray, sign: number, x: FloatArray,

@@ -14,8 +14,20 @@ export class ShapeError extends Error {
   override name = 'ShapeError';
 }
 
+/** Reading the float values of a tensor whose values are held only as bf16 bits. */
+export class Bf16StorageError extends Error {
+  override name = 'Bf16StorageError';
+}
+
 export class Tensor {
-  readonly data: FloatArray;
+  private values: FloatArray;
+  /**
+   * The values as bfloat16 bit patterns when this tensor is held in bf16 (inference weights:
+   * holdInBf16); then no float32 copy exists and only the ops that read bits (matrix
+   * products as their B operand, embedding lookups) can use it.
+   */
+  bf16: Uint16Array | null = null;
+  readonly size: number;
   readonly shape: Shape;
   /** Gradients are computed for this tensor (leaf) or flow through it (interior). */
   requiresGrad: boolean;
@@ -29,17 +41,45 @@ export class Tensor {
     if (data.length !== n) {
       throw new ShapeError(`tensor data has ${data.length} elements but shape [${shape.join(', ')}] needs ${n}`);
     }
-    this.data = data;
+    this.values = data;
+    this.size = n;
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
   }
 
-  get dtype(): DType {
-    return this.data instanceof Float64Array ? 'float64' : 'float32';
+  /** The values: a contiguous row-major float array (not for a tensor held in bf16). */
+  get data(): FloatArray {
+    if (this.bf16) {
+      throw new Bf16StorageError(`tensor [${this.shape.join(', ')}] is held in bf16 (weights for inference): this operation needs its float32 values; load the model with float32 weights`);
+    }
+    return this.values;
   }
 
-  get size(): number {
-    return this.data.length;
+  /** A tensor held in bf16 computes as float32 (its products give float32 results). */
+  get dtype(): DType {
+    return this.values instanceof Float64Array ? 'float64' : 'float32';
+  }
+
+  /**
+   * Keeps the values (or `from`, when given) only as bfloat16 bits (round to nearest even),
+   * dropping the float32 array: half the memory, for weights that inference only reads.
+   * Frozen from then on:
+   * an optimizer or any op that needs float32 values gets a Bf16StorageError.
+   */
+  holdInBf16(from: Float32Array | null = null): void {
+    if (!(this.values instanceof Float32Array) && !this.bf16) throw new TypeError('holdInBf16: only float32 tensors can be held in bf16');
+    if (this.gradFn) throw new TypeError('holdInBf16: only leaf tensors (weights) can be held in bf16');
+    if (from) {
+      // New values straight from a file: the float32 array is never touched (loading keeps
+      // half the resident memory all along, not only after the conversion).
+      if (from.length !== this.size) throw new ShapeError(`holdInBf16: ${from.length} values for shape [${this.shape.join(', ')}]`);
+      this.bf16 = bf16Bits(from);
+    } else if (!this.bf16) {
+      this.bf16 = bf16Bits(this.values as Float32Array);
+    }
+    this.values = EMPTY;
+    this.requiresGrad = false;
+    this.grad = null;
   }
 
   get ndim(): number {
@@ -78,6 +118,32 @@ export function sizeOf(shape: Shape): number {
     n *= d;
   }
   return n;
+}
+
+const EMPTY = new Float32Array(0);
+
+/** bfloat16 bit patterns of float32 values, rounded to nearest even (NaN stays NaN). */
+export function bf16Bits(x: Float32Array): Uint16Array {
+  const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < u.length; i++) {
+    const w = u[i];
+    if ((w & 0x7f800000) === 0x7f800000 && (w & 0x007fffff) !== 0) out[i] = (w >>> 16) | 0x0040;
+    else out[i] = (w + 0x7fff + ((w >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** float32 values of bfloat16 bits (exact). */
+export function fromBf16Bits(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
+  const u = new Uint32Array(out.buffer, out.byteOffset, bits.length);
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
+  return out;
+}
+
+/** A tensor's values as float32, expanded from bf16 bits when it is held in bf16 (a copy then). */
+export function valuesOf(t: Tensor): FloatArray {
+  return t.bf16 ? fromBf16Bits(t.bf16) : t.data;
 }
 
 export function allocate(n: number, dtype: DType): FloatArray {

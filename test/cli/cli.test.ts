@@ -43,6 +43,21 @@ test('eval --ppl --json prints every metric on the last stdout line', () => {
   assert.ok(out.token_perplexity > 50257 / 2 && out.token_perplexity < 50257 * 2, `token perplexity ${out.token_perplexity}`);
 });
 
+test('eval and generate --weights bf16 hold the matrices in bf16 and score close to float32', () => {
+  const score = (weights: string) => {
+    const r = cli('eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--weights', weights, '--json');
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!).tasks[join(dir, 'doc.txt')].nll_sum as number;
+  };
+  const fp32 = score('fp32'), bf16 = score('bf16');
+  assert.notEqual(bf16, fp32, 'bf16 products change the sums');
+  assert.ok(Math.abs(bf16 - fp32) < 0.01 * Math.abs(fp32), `nll ${bf16} vs ${fp32}`);
+  assert.equal(score('auto'), fp32, 'an F32 checkpoint stays float32 under auto');
+  const g = cli('generate', '--model', join(dir, 'model'), '--prompt', 'Hello', '--max-new-tokens', '3', '--weights', 'bf16', '--json');
+  assert.equal(g.status, 0, g.stderr);
+  assert.equal(JSON.parse(g.stdout.trim().split('\n').pop()!).ids.length, 3);
+});
+
 test('generate and inspect run on the checkpoint', () => {
   const g = cli('generate', '--model', join(dir, 'model'), '--prompt', 'Hello', '--max-new-tokens', '5', '--json');
   assert.equal(g.status, 0, g.stderr);
@@ -64,6 +79,7 @@ test('errors: one line on stderr, non-zero exit, no stack trace', () => {
     ['eval', '--model', join(dir, 'nope'), '--ppl', join(dir, 'doc.txt')],
     ['eval', '--ppl', join(dir, 'doc.txt')],
     ['eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--batch', 'x'],
+    ['eval', '--model', join(dir, 'model'), '--ppl', join(dir, 'doc.txt'), '--weights', 'fp16'],
     ['frobnicate'],
     ['audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'nope'],
     ['audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'sotu', '--budgets', '0.1,x'],

@@ -137,3 +137,65 @@ test(`bf16 GEMM (${native.bf16Path()} path) rounds operands to nearest even exac
     for (let i = 0; i < M * K; i++) assert.equal(C[i], Math.fround(bf16(aRows[i])), `ta ${ta} tb ${tb} [${i}]: bf16(${aRows[i]})`);
   }
 });
+
+/** bf16 bit patterns of x (round to nearest even), as weights held in bf16 are stored. */
+function bf16Bits(x: Float32Array): Uint16Array {
+  const out = new Uint16Array(x.length), f = new Float32Array(1), u = new Uint32Array(f.buffer);
+  for (let i = 0; i < x.length; i++) {
+    f[0] = bf16(x[i]);
+    out[i] = u[0] >>> 16;
+  }
+  return out;
+}
+
+test('bf16 GEMM with B held as bf16 bits equals it with B as float32, bit for bit, on every kernel path and transpose case', () => {
+  // The bits expand to float32 exactly and rounding an exact bf16 value changes nothing, so
+  // each path must give the very same numbers for both forms of B (packing differs only).
+  const script = `import('./dist/src/tensor/native.js').then(({ native }) => {
+    const cases = JSON.parse(process.argv[1]);
+    const out = cases.map((c) => {
+      const r = (i) => Math.sin(c.K * 7.31 + i * 1.618) * (1 + (i % 5));
+      const sa = c.M * c.K + 3, sb = c.K * c.N + 5, sc = c.M * c.N + 2;
+      const A = Float32Array.from({ length: sa * c.batch }, (_, i) => r(i));
+      const B = Float32Array.from({ length: sb * c.batch }, (_, i) => r(i + 1e5) / 3);
+      const bits = new Uint16Array(B.length), rounded = new Float32Array(B.length), u = new Uint32Array(rounded.buffer);
+      const f = new Float32Array(1), fu = new Uint32Array(f.buffer);
+      for (let i = 0; i < B.length; i++) {
+        f[0] = B[i];
+        const w = ((fu[0] + 0x7fff + ((fu[0] >>> 16) & 1)) & 0xffff0000) >>> 0;
+        bits[i] = w >>> 16;
+        u[i] = w;
+      }
+      const bias = c.bias ? Float32Array.from({ length: c.N }, (_, i) => r(i + 3e5)) : null;
+      const C0 = Float32Array.from({ length: sc * c.batch }, (_, i) => r(i + 2e5));
+      const go = (b) => {
+        const C = Float32Array.from(C0);
+        native.gemmBf16(c.ta, c.tb, c.M, c.N, c.K, c.alpha, A, c.ta ? c.M : c.K, b, c.tb ? c.K : c.N, c.beta, C, c.N, c.batch, sa, sb, sc, bias);
+        return Array.from(C);
+      };
+      const a = go(rounded), b = go(bits);
+      // Compared here: the arrays themselves would overflow the pipe's buffer.
+      return a.findIndex((v, k) => !Object.is(v, b[k]));
+    });
+    console.log(JSON.stringify({ path: native.bf16Path(), out }));
+  })`;
+  for (const env of [{ SCALEOT_KERNELS: 'reference' }, { SCALEOT_BF16: 'emulate' }, {}] as Record<string, string>[]) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(CASES)], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const got = JSON.parse(r.stdout) as { path: string; out: number[] };
+    got.out.forEach((firstDiff, i) => assert.equal(firstDiff, -1, `${got.path} path, case ${JSON.stringify(CASES[i])}: first differing element`));
+  }
+  // And in this process: bits against the rounding reference.
+  for (const c of CASES) {
+    const o = operands(c, c.M + c.K);
+    const C = Float32Array.from(o.C);
+    native.gemmBf16(c.ta, c.tb, c.M, c.N, c.K, c.alpha, o.A, c.ta ? c.M : c.K, bf16Bits(o.B), c.tb ? c.K : c.N, c.beta, C, c.N, c.batch, o.sa, o.sb, o.sc, o.bias);
+    check(C, reference(c, o), `bits ${JSON.stringify(c)}`);
+  }
+});
+
+test('gemmBf16 refuses a B of the wrong element type with a clear error', () => {
+  const A = new Float32Array(4), C = new Float32Array(4);
+  assert.throws(() => native.gemmBf16(0, 0, 2, 2, 2, 1, A, 2, new Int32Array(4) as unknown as Uint16Array, 2, 0, C, 2, 1, 0, 0, 0, null), /B: wrong element type/);
+  assert.throws(() => native.gemmBf16(0, 0, 2, 2, 2, 1, A, 2, new Uint16Array(3), 2, 0, C, 2, 1, 0, 0, 0, null), /B: needs 4 elements/);
+});

@@ -1,6 +1,7 @@
 // The strided fused-QKV attention (GPT-2's path) equals splitting, permuting and calling
 // the contiguous attention op, forward and backward, in both precisions.
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { Rng } from '../../src/util/rng.js';
@@ -33,5 +34,29 @@ for (const dtype of ['float32', 'float64'] as const) {
       assertClose(a.y, b.y, rtol, atol, `output B${B} T${Tn} H${H} D${D}`);
       assertClose(a.g, b.g, rtol, atol, `gradient B${B} T${Tn} H${H} D${D}`);
     }
+  });
+}
+
+// Inference runs the kernel without the saved probabilities (a per-thread row block
+// instead); its output must be the very same numbers, including KV-cache shapes (Tk > Tq)
+// and sequences longer than one 64-row block.
+for (const dtype of ['float32', 'float64'] as const) {
+  test(`attention under noGrad equals the recorded forward bitwise (${dtype})`, () => {
+    const rng = new Rng(22);
+    for (const [B, Hq, Hkv, Tq, Tk, D] of [[2, 4, 2, 7, 7, 8], [1, 2, 2, 150, 150, 16], [2, 2, 1, 3, 90, 8]]) {
+      const q = T.randn([B, Hq, Tq, D], rng, 1, dtype);
+      const k = T.randn([B, Hkv, Tk, D], rng, 1, dtype);
+      const v = T.randn([B, Hkv, Tk, D], rng, 1, dtype);
+      q.requiresGrad = true;
+      const recorded = T.causalAttention(q, k, v);
+      const inference = T.noGrad(() => T.causalAttention(q, k, v));
+      assert.equal(inference.gradFn, null);
+      assert.deepEqual(Array.from(inference.data), Array.from(recorded.data), `B${B} Hq${Hq} Hkv${Hkv} Tq${Tq} Tk${Tk}`);
+    }
+    const qkv = T.randn([2, 130, 3 * 2 * 8], rng, 1, dtype);
+    qkv.requiresGrad = true;
+    const recorded = T.fusedQKVAttention(qkv, 2);
+    const inference = T.noGrad(() => T.fusedQKVAttention(qkv, 2));
+    assert.deepEqual(Array.from(inference.data), Array.from(recorded.data), 'fused QKV, T 130');
   });
 }

@@ -1,7 +1,7 @@
 // Fused causal scaled-dot-product attention (one backward rule for the whole block) and
 // rotary position embeddings.
 import { native, FloatArray, StridedView } from '../native.js';
-import { record } from '../autograd.js';
+import { needsGrad, record } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape, assertSameDType } from '../tensor.js';
 
 export interface AttentionOptions {
@@ -19,15 +19,21 @@ interface AttentionViews {
   q: StridedView; k: StridedView; v: StridedView; out: StridedView;
 }
 
+type AttentionBackwardStep = (gout: StridedView, gq: StridedView, gk: StridedView, gv: StridedView) => void;
+
 /**
  * Runs the fused kernel forward and returns the backward step (P stays captured), which
  * writes dq, dk, dv through the given views (gradient buffers are only made if needed).
+ * Without a backward to come (inference) the probabilities are not kept at all: the
+ * kernel reuses a small per-thread block instead of a (B, Hq, Tq, Tk) array.
  */
-function attentionCore(a: AttentionViews, scale: number, dtype: 'float32' | 'float64') {
-  const P = allocate(a.B * a.Hq * a.Tq * a.Tk, dtype); // saved probabilities (B, Hq, Tq, Tk)
+function attentionCore(a: AttentionViews, scale: number, dtype: 'float32' | 'float64', keepForBackward: boolean): AttentionBackwardStep {
+  const P = keepForBackward ? allocate(a.B * a.Hq * a.Tq * a.Tk, dtype) : null; // saved probabilities (B, Hq, Tq, Tk)
   native.attentionForward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, ...a.out, P);
-  return (gout: StridedView, gq: StridedView, gk: StridedView, gv: StridedView) =>
+  return (gout, gq, gk, gv) => {
+    if (!P) throw new Error('attention backward: the forward ran without gradient recording');
     native.attentionBackward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, P, ...gout, ...gq, ...gk, ...gv);
+  };
 }
 
 /**
@@ -50,7 +56,7 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const runBackward = attentionCore({
     B, Hq, Hkv, Tq, Tk, D,
     q: bhtd(q, Hq, Tq, D), k: bhtd(k, Hkv, Tk, D), v: bhtd(v, Hkv, Tk, D), out: bhtd(out, Hq, Tq, D),
-  }, scale, q.dtype);
+  }, scale, q.dtype, needsGrad(q, k, v));
   return record('causalAttention', out, [q, k, v], (g) => {
     const gq = new Tensor(allocate(q.size, q.dtype), q.shape);
     const gk = new Tensor(allocate(k.size, k.dtype), k.shape);
@@ -77,7 +83,7 @@ export function fusedQKVAttention(qkv: Tensor, nHead: number, opts: AttentionOpt
   const runBackward = attentionCore({
     B, Hq: nHead, Hkv: nHead, Tq: T, Tk: T, D,
     q: part(qkv.data, 0), k: part(qkv.data, 1), v: part(qkv.data, 2), out: [out.data, 0, T * C, D, C],
-  }, scale, qkv.dtype);
+  }, scale, qkv.dtype, needsGrad(qkv));
   return record('fusedQKVAttention', out, [qkv], (go) => {
     const g = new Tensor(allocate(qkv.size, qkv.dtype), qkv.shape); // dq | dk | dv side by side
     runBackward([go.data, 0, T * C, D, C], part(g.data, 0), part(g.data, 1), part(g.data, 2));

@@ -9,10 +9,24 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [id
   if (sizeOf(idsShape) !== ids.length) throw new ShapeError(`embedding: ${ids.length} ids for shape ${formatShape(idsShape)}`);
   const [rows, D] = weight.shape;
   const out = new Tensor(allocate(ids.length * D, weight.dtype), [...idsShape, D]);
+  if (weight.bf16) {
+    gatherBf16Rows(weight.bf16, rows, D, ids, out.data as Float32Array);
+    return out; // a table held in bf16 is frozen: nothing to record
+  }
   native.embeddingForward(ids.length, rows, D, ids, weight.data, out.data);
   return record('embedding', out, [weight], (g) => {
     const gw = new Tensor(allocate(weight.size, weight.dtype), weight.shape);
     native.embeddingBackward(ids.length, rows, D, ids, g.data, gw.data);
     return [gw];
   });
+}
+
+/** Rows of a table held as bf16 bits, expanded to float32 (exact); ids range-checked. */
+function gatherBf16Rows(bits: Uint16Array, rows: number, D: number, ids: Int32Array, out: Float32Array): void {
+  const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let n = 0; n < ids.length; n++) {
+    const id = ids[n];
+    if (!Number.isInteger(id) || id < 0 || id >= rows) throw new RangeError(`embedding: token id ${id} at position ${n} is outside the embedding table of ${rows} rows`);
+    for (let d = 0, src = id * D, dst = n * D; d < D; d++) u[dst + d] = bits[src + d] << 16;
+  }
 }

@@ -2,7 +2,7 @@
 // probabilities are recomputed from the saved log-sum-exp instead of being stored), and
 // log-softmax for scoring.
 import { native, UnaryOp } from '../native.js';
-import { gemm } from './matmul.js';
+import { bOperand, gemm } from './matmul.js';
 import { record, needsGrad } from '../autograd.js';
 import { Tensor, ShapeError, allocate, formatShape } from '../tensor.js';
 
@@ -98,13 +98,13 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     const tc = t.subarray(r0, r0 + rows);
     // The three products in the current matmul precision (bf16 under autocast, as torch's
     // linear); the softmax and the loss stay float32.
-    gemm(0, 1, rows, V, C, hc, C, weight.data, C, 0, logits, V, 1, 0, 0, 0); // (rows, V)
+    gemm(0, 1, rows, V, C, hc, C, bOperand(weight), C, 0, logits, V, 1, 0, 0, 0); // (rows, V)
     native.crossEntropyForward(rows, V, logits, tc, losses, lse);
     for (let i = 0; i < rows; i++) total += losses[i];
     if (!wantGrad) continue;
     // G = softmax - onehot (per valid row), written over the chunk's logits.
     native.crossEntropyBackward(rows, V, logits, tc, lse, ones, logits);
-    if (gh) gemm(0, 0, rows, C, V, logits, V, weight.data, C, 0, gh.subarray(r0 * C), C, 1, 0, 0, 0);
+    if (gh) gemm(0, 0, rows, C, V, logits, V, bOperand(weight), C, 0, gh.subarray(r0 * C), C, 1, 0, 0, 0);
     if (gw) gemm(1, 0, V, C, rows, logits, V, hc, C, 1, gw, C, 1, 0, 0, 0);
   }
   const out = new Tensor(allocate(1, h.dtype), []);

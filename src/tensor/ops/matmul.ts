@@ -38,11 +38,18 @@ export function withMatmulPrecision<T>(p: MatmulPrecision, fn: () => T): T {
 
 /**
  * C = op(A) op(B) + beta C (batched), in the current precision for float32 operands: every
- * matrix product of the library goes through here (matmul, linear, the LM-head loss).
+ * matrix product of the library goes through here (matmul, linear, the LM-head loss). A B
+ * held in bf16 (Uint16Array bits: weights for inference) always takes the bf16 product,
+ * the precision such a model runs in, as a bf16 model does under torch.autocast.
  */
-export function gemm(ta: number, tb: number, M: number, N: number, K: number, A: Tensor['data'], lda: number, B: Tensor['data'], ldb: number, beta: number,
+export function gemm(ta: number, tb: number, M: number, N: number, K: number, A: Tensor['data'], lda: number, B: Tensor['data'] | Uint16Array, ldb: number, beta: number,
   C: Tensor['data'], ldc: number, batch: number, sA: number, sB: number, sC: number, bias: Tensor['data'] | null = null): void {
-  if (precision === 'bf16' && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
+  if (B instanceof Uint16Array) {
+    if (!(A instanceof Float32Array) || !(C instanceof Float32Array) || (bias && !(bias instanceof Float32Array))) {
+      throw new TypeError('gemm: a weight held in bf16 multiplies float32 operands only');
+    }
+    native.gemmBf16(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC, bias as Float32Array | null);
+  } else if (precision === 'bf16' && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
     native.gemmBf16(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC, bias as Float32Array | null);
   } else if (bias) {
     native.gemmBias(ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
@@ -81,15 +88,20 @@ function plan(a: Tensor, b: Tensor, ta: boolean, tb: boolean): Plan {
   return { batchShape, batch, M, N, K, bShared };
 }
 
+/** A matrix product's B operand: float values, or the bits of a weight held in bf16. */
+export function bOperand(b: Tensor): Tensor['data'] | Uint16Array {
+  return b.bf16 ?? b.data;
+}
+
 function gemmInto(a: Tensor, b: Tensor, ta: boolean, tb: boolean, p: Plan, out: Tensor, beta: number): void {
   const lda = a.shape[a.ndim - 1];
   const ldb = b.shape[b.ndim - 1];
   if (p.bShared && !ta) {
     // Fold the batch into M: one big product with the shared matrix.
-    gemm(0, tb ? 1 : 0, p.batch * p.M, p.N, p.K, a.data, lda, b.data, ldb, beta, out.data, p.N, 1, 0, 0, 0);
+    gemm(0, tb ? 1 : 0, p.batch * p.M, p.N, p.K, a.data, lda, bOperand(b), ldb, beta, out.data, p.N, 1, 0, 0, 0);
     return;
   }
-  gemm(ta ? 1 : 0, tb ? 1 : 0, p.M, p.N, p.K, a.data, lda, b.data, ldb, beta, out.data, p.N, p.batch,
+  gemm(ta ? 1 : 0, tb ? 1 : 0, p.M, p.N, p.K, a.data, lda, bOperand(b), ldb, beta, out.data, p.N, p.batch,
     p.M * p.K, p.bShared ? 0 : p.K * p.N, p.M * p.N);
 }
 
@@ -156,7 +168,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLay
   // One pass: the bias is added inside the GEMM's store instead of a second sweep.
   const rows = x.size / inDim;
   const out = new Tensor(allocate(rows * outDim, x.dtype), [...x.shape.slice(0, -1), outDim]);
-  gemm(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, weight.data, transB ? inDim : outDim, 0, out.data, outDim, 1, 0, 0, 0, bias.data);
+  gemm(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, bOperand(weight), transB ? inDim : outDim, 0, out.data, outDim, 1, 0, 0, 0, bias.data);
   const prec = precision;
   return record('linear', out, [x, weight, bias], (g) => withMatmulPrecision(prec, () => {
     const g2 = new Tensor(g.data, [rows, outDim]);
