@@ -75,15 +75,32 @@ class TorchWorker {
 }
 
 // ------------------------------------------------------------------ our workloads
+/**
+ * Collects the previous workload's garbage before a timed window (npm run bench passes
+ * --expose-gc): otherwise V8's collector threads free hundreds of MB on the same two cores
+ * during the next measurement, which PyTorch's side (freed by reference counting as it
+ * goes, in its own process) never pays inside a window.
+ */
+function settle(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 function oursSgemm(M: number, N: number, K: number, reps: number, bf16 = false): number {
   const rng = new Rng(1);
   const A = new Float32Array(M * K).map(() => rng.uniform()), B = new Float32Array(K * N).map(() => rng.uniform());
   const C = new Float32Array(M * N);
   const run = () => (bf16 ? native.gemmBf16(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, 0, 0, 0, null) : native.gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C, N, 1, 0, 0, 0));
   run();
+  // At least `reps` products and at least 0.3 s: ten bf16 products of 1024^3 take ~35 ms,
+  // short enough for the collection of the previous workload's garbage (V8's GC threads
+  // share the two cores) to halve a sample (measured: 218-569 GFLOP/s over one bench run).
+  let done = 0;
   const t0 = performance.now();
-  for (let r = 0; r < reps; r++) run();
-  return (2 * M * N * K) / ((performance.now() - t0) / 1000 / reps) / 1e9;
+  while (done < reps || performance.now() - t0 < 300) {
+    run();
+    done++;
+  }
+  return (2 * M * N * K) / ((performance.now() - t0) / 1000 / done) / 1e9;
 }
 
 const blockCfg = { vocabSize: 1, nPositions: 1024, nEmbd: 768, nLayer: 2, nHead: 12, nInner: 3072, layerNormEpsilon: 1e-5,
@@ -180,6 +197,7 @@ async function main(): Promise<void> {
     const record = round > 0;
     for (const [name, M, N, K] of gemmShapes) {
       const reps = 10;
+      settle();
       const o = oursSgemm(M, N, K, reps);
       if (record) push(ours, `sgemm ${name}`, o);
       if (torch) {
@@ -187,6 +205,7 @@ async function main(): Promise<void> {
         if (record) push(theirs, `sgemm ${name}`, t);
       }
     }
+    settle();
     const ob = oursBlock(4, 256, 2);
     if (record) push(ours, 'block', ob);
     if (torch) {
@@ -195,6 +214,7 @@ async function main(): Promise<void> {
     }
     const modelReq = { V: 50257, P: 1024, C: 768, L: 12, H: 12, B: full.B, T: full.T, reps: 1 };
     for (const work of ['step', 'forward'] as const) {
+      settle();
       const o = oursModel(work, full.B, full.T, 1);
       if (record) push(ours, work, o);
       if (torch) {
@@ -203,6 +223,7 @@ async function main(): Promise<void> {
       }
     }
     // bf16: sgemm and the GPT-2-small step.
+    settle();
     const ob16 = oursSgemm(1024, 1024, 1024, 10, true);
     if (record) push(ours, 'bf16 sgemm 1024^3', ob16);
     if (torch) {
@@ -210,6 +231,7 @@ async function main(): Promise<void> {
       if (record) push(theirs, 'bf16 sgemm 1024^3', t);
     }
     for (const work of ['step', 'forward'] as const) {
+      settle();
       const o = oursModel(work, full.B, full.T, 1, 'small', 'bf16');
       if (record) push(ours, `bf16 ${work}`, o);
       if (torch) {
@@ -221,6 +243,7 @@ async function main(): Promise<void> {
     const baseReq = { V: 8192, P: 256, C: 192, L: 24, H: 4, B: QUICK ? 8 : 16, T: 256, reps: 1 };
     for (const precision of ['fp32', 'bf16'] as const) {
       const key = `base-24 ${precision} step`;
+      settle();
       const o = oursModel('step', baseReq.B, baseReq.T, 1, 'base24', precision);
       if (record) push(ours, key, o);
       if (torch) {

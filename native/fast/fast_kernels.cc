@@ -460,19 +460,26 @@ __attribute__((target("avx512f,avx512bf16"))) void micro_kernel_dpbf16(int64_t k
     a += MR;
     b += 2 * NR;
   }
-  alignas(64) float tile[MR * NR];
-  const __m512 al = _mm512_set1_ps(alpha);
+  // Straight into C with masked vector stores (the same operations, in the same order, as
+  // alpha acc + bias, then beta C + that): a scalar copy of the tile cost about as much as a
+  // short k loop on this 2x-throughput path.
+  const __m512 al = _mm512_set1_ps(alpha), be = _mm512_set1_ps(beta);
+  const __mmask16 m0 = first_lanes(nr), m1 = first_lanes(nr - 16);
+  const __m512 bias0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+  const __m512 bias1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 12
   for (int i = 0; i < MR; ++i) {
+    if (i >= mr) break;
+    float* c = C + i * ldc;
     __m512 t0 = _mm512_mul_ps(al, acc[i][0]), t1 = _mm512_mul_ps(al, acc[i][1]);
-    if (bias) t0 = _mm512_add_ps(t0, _mm512_loadu_ps(bias)), t1 = _mm512_add_ps(t1, _mm512_loadu_ps(bias + 16));
-    _mm512_store_ps(tile + i * NR, t0);
-    _mm512_store_ps(tile + i * NR + 16, t1);
-  }
-  for (int64_t i = 0; i < mr; ++i)
-    for (int64_t j = 0; j < nr; ++j) {
-      float* c = C + i * ldc + j;
-      *c = beta == 0.0f ? tile[i * NR + j] : beta * *c + tile[i * NR + j];
+    if (bias) t0 = _mm512_add_ps(t0, bias0), t1 = _mm512_add_ps(t1, bias1);
+    if (beta != 0.0f) {
+      t0 = _mm512_add_ps(_mm512_mul_ps(be, _mm512_maskz_loadu_ps(m0, c)), t0);
+      t1 = _mm512_add_ps(_mm512_mul_ps(be, _mm512_maskz_loadu_ps(m1, c + 16)), t1);
     }
+    _mm512_mask_storeu_ps(c, m0, t0);
+    _mm512_mask_storeu_ps(c + 16, m1, t1);
+  }
 }
 
 struct PairBuffers {
