@@ -346,6 +346,20 @@ inline void pair_words_along(const float* p, int64_t n, uint32_t* words) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(words + 8), _mm512_cvtepi32_epi16(b));
 }
 
+// The same two from weights already held as bf16 bits: no rounding, the bits as they lie
+// (along a row, a pair's two values are adjacent u16s, so the words are read directly).
+inline __m512i pair_words_across(const uint16_t* lo, const uint16_t* hi, int64_t n) {
+  const __mmask16 m = first_lanes(n);
+  const __m512i l = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo));
+  if (!hi) return l;
+  return _mm512_or_si512(l, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, hi)), 16));
+}
+
+inline void pair_words_along(const uint16_t* p, int64_t n, uint32_t* words) {
+  const __mmask32 m = n >= 32 ? __mmask32(0xffffffffu) : n <= 0 ? __mmask32(0) : __mmask32((1u << n) - 1u);
+  _mm512_storeu_si512(words, _mm512_maskz_loadu_epi16(m, p));
+}
+
 // A as MR-row slivers of k pairs: word (q, r) = bf16(op(A)[r, 2q]) | bf16(op(A)[r, 2q + 1]) << 16.
 void pack_a_pairs(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t mc, int64_t kc, uint32_t* out) {
   static_assert(MR <= 16, "one zmm of pair words per k pair");
@@ -375,8 +389,10 @@ void pack_a_pairs(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, 
 }
 
 // B as NR-column slivers of k pairs: a column's two values adjacent, word (q, c) at
-// out[(q NR + c)] as uint32 = bf16(op(B)[2q, c]) | bf16(op(B)[2q + 1, c]) << 16.
-void pack_b_pairs(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, uint16_t* out) {
+// out[(q NR + c)] as uint32 = bf16(op(B)[2q, c]) | bf16(op(B)[2q + 1, c]) << 16. B float32
+// (rounded here) or bf16 bits.
+template <typename TB>
+void pack_b_pairs(bool tb, const TB* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, uint16_t* out) {
   static_assert(NR == 32, "two zmm of pair words per k pair");
   const int64_t kp = (kc + 1) / 2;
   alignas(64) uint32_t words[16];
@@ -386,55 +402,18 @@ void pack_b_pairs(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t j0, 
     if (!tb) {
       // Rows 2q and 2q + 1 of op(B) are contiguous over the columns.
       for (int64_t q = 0; q < kp; ++q) {
-        const float* lo = B + (p0 + 2 * q) * ldb + j0 + s;
-        const float* hi = 2 * q + 1 < kc ? lo + ldb : nullptr;
+        const TB* lo = B + (p0 + 2 * q) * ldb + j0 + s;
+        const TB* hi = 2 * q + 1 < kc ? lo + ldb : nullptr;
         _mm512_storeu_si512(dst + q * NR, pair_words_across(lo, hi, cols));
         _mm512_storeu_si512(dst + q * NR + 16, pair_words_across(lo + 16, hi ? hi + 16 : nullptr, cols - 16));
       }
     } else {
       // op(B)[k, c] = B[c, k]: each column is contiguous in k.
       for (int64_t c = 0; c < NR; ++c) {
-        const float* col = B + (j0 + s + c) * ldb + p0;
+        const TB* col = B + (j0 + s + c) * ldb + p0;
         for (int64_t q0 = 0; q0 < kp; q0 += 16) {
           if (c < cols) pair_words_along(col + 2 * q0, kc - 2 * q0, words);
           else std::memset(words, 0, sizeof(words));
-          for (int64_t q = q0; q < std::min<int64_t>(kp, q0 + 16); ++q) dst[q * NR + c] = words[q - q0];
-        }
-      }
-    }
-  }
-}
-
-// The same slivers from weights already held as bf16 bits (no rounding: the values are
-// bf16). Column pairs along k are adjacent u16s, so each word is read as it lies.
-void pack_b_pairs(bool tb, const uint16_t* B, int64_t ldb, int64_t p0, int64_t j0, int64_t kc, int64_t nc, uint16_t* out) {
-  const int64_t kp = (kc + 1) / 2;
-  alignas(64) uint32_t words[16];
-  for (int64_t s = 0; s < nc; s += NR) {
-    const int64_t cols = std::min<int64_t>(NR, nc - s);
-    uint32_t* dst = reinterpret_cast<uint32_t*>(out + s * kp * 2);
-    if (!tb) {
-      for (int64_t q = 0; q < kp; ++q) {
-        const uint16_t* lo = B + (p0 + 2 * q) * ldb + j0 + s;
-        const uint16_t* hi = 2 * q + 1 < kc ? lo + ldb : nullptr;
-        for (int half = 0; half < 2; ++half) {
-          const __mmask16 m = first_lanes(cols - 16 * half);
-          __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, lo + 16 * half));
-          if (hi) w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, hi + 16 * half)), 16));
-          _mm512_storeu_si512(dst + q * NR + 16 * half, w);
-        }
-      }
-    } else {
-      for (int64_t c = 0; c < NR; ++c) {
-        const uint16_t* col = B + (j0 + s + c) * ldb + p0;
-        for (int64_t q0 = 0; q0 < kp; q0 += 16) {
-          const int64_t n = kc - 2 * q0;  // values left in this column
-          if (c < cols) {
-            const __mmask32 m = n >= 32 ? __mmask32(0xffffffffu) : __mmask32((1ull << n) - 1ull);
-            _mm512_store_si512(words, _mm512_maskz_loadu_epi16(m, col + 2 * q0));
-          } else {
-            std::memset(words, 0, sizeof(words));
-          }
           for (int64_t q = q0; q < std::min<int64_t>(kp, q0 + 16); ++q) dst[q * NR + c] = words[q - q0];
         }
       }
