@@ -201,6 +201,16 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
+/** float32 value of every IEEE half bit pattern: F16 tensors convert by lookup. */
+let halfTable: Float32Array | null = null;
+function halfToFloatTable(): Float32Array {
+  if (!halfTable) {
+    halfTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
+  }
+  return halfTable;
+}
+
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
@@ -249,12 +259,26 @@ export function toFloat32(bytes: Uint8Array, dtype: SafetensorsDType): Float32Ar
     case 'F64':
       for (let i = 0; i < n; i++) out[i] = view.getFloat64(8 * i, true);
       break;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+    case 'F16': {
+      // A table lookup through a Uint16Array view where the layout allows (many times faster
+      // than decoding each value: loading a 1.3B-parameter F16 checkpoint took minutes).
+      const table = halfToFloatTable();
+      if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {
+        const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+        for (let i = 0; i < n; i++) out[i] = table[h[i]];
+      } else {
+        for (let i = 0; i < n; i++) out[i] = table[view.getUint16(2 * i, true)];
+      }
       break;
+    }
     case 'BF16': {
       const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u[i] = view.getUint16(2 * i, true) << 16;
+      if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {
+        const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+        for (let i = 0; i < n; i++) u[i] = h[i] << 16;
+      } else {
+        for (let i = 0; i < n; i++) u[i] = view.getUint16(2 * i, true) << 16;
+      }
       break;
     }
     default:
