@@ -218,11 +218,6 @@ function heldInBf16(p: Parameter): boolean {
   return p.ndim === 2;
 }
 
-/** Holds every matrix of an already-built model in bf16 (see WeightStorage). */
-export function holdWeightsInBf16(model: Module): void {
-  for (const [, p] of model.namedParameters()) if (heldInBf16(p)) p.holdInBf16();
-}
-
 /** A checkpoint's lm_head.weight must be an exact copy of the embedding it is tied to. */
 export function checkTiedHead(ckpt: Checkpoint, embedding: Parameter, embeddingName: string): void {
   let head = ckpt.read('lm_head.weight', embedding.shape);

@@ -63,8 +63,8 @@ export class Tensor {
   /**
    * Keeps the values (or `from`, when given) only as bfloat16 bits (round to nearest even),
    * dropping the float32 array: half the memory, for weights that inference only reads.
-   * Frozen from then on:
-   * an optimizer or any op that needs float32 values gets a Bf16StorageError.
+   * Frozen from then on: an optimizer or any op that needs float32 values gets a
+   * Bf16StorageError.
    */
   holdInBf16(from: Float32Array | null = null): void {
     if (!(this.values instanceof Float32Array) && !this.bf16) throw new TypeError('holdInBf16: only float32 tensors can be held in bf16');

@@ -1,7 +1,7 @@
 // Embedding lookup (gather) and its backward (scatter-add into the table's gradient).
 import { native } from '../native.js';
 import { record } from '../autograd.js';
-import { Tensor, ShapeError, allocate, formatShape, sizeOf, Shape } from '../tensor.js';
+import { Tensor, ShapeError, allocate, formatShape, sizeOf, Shape, fromBf16Bits } from '../tensor.js';
 
 /** weight: (rows, D); ids with shape idsShape -> (...idsShape, D). Ids are range-checked. */
 export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [ids.length]): Tensor {
@@ -23,10 +23,9 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: Shape = [id
 
 /** Rows of a table held as bf16 bits, expanded to float32 (exact); ids range-checked. */
 function gatherBf16Rows(bits: Uint16Array, rows: number, D: number, ids: Int32Array, out: Float32Array): void {
-  const u = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let n = 0; n < ids.length; n++) {
     const id = ids[n];
     if (!Number.isInteger(id) || id < 0 || id >= rows) throw new RangeError(`embedding: token id ${id} at position ${n} is outside the embedding table of ${rows} rows`);
-    for (let d = 0, src = id * D, dst = n * D; d < D; d++) u[dst + d] = bits[src + d] << 16;
+    fromBf16Bits(bits.subarray(id * D, (id + 1) * D), out.subarray(n * D, (n + 1) * D));
   }
 }
