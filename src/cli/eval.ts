@@ -7,7 +7,7 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { corpusPerplexity } from '../eval/perplexity.js';
 import { evaluateMultipleChoice } from '../eval/multiple_choice.js';
 import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
-import type { Split } from '../data/build.js';
+import { SPLITS } from '../data/build.js';
 import { progressLine } from './progress.js';
 import { FlagSpec, parseArgs, required, intFlag, choiceFlag, UsageError } from './args.js';
 import { dataDir, WEIGHTS_CHOICES, WEIGHTS_HELP } from './common.js';
@@ -37,7 +37,7 @@ export function runEval(argv: string[]): void {
   const names = args.repeated.get('--task') ?? [];
   const ppl = args.values.get('--ppl');
   if (names.length === 0 && !ppl) throw new UsageError(`eval: give --task NAME_OR_FILE (built-in: ${BUILTIN_TASKS.join(', ')}) or --ppl FILE`);
-  const split = (args.values.get('--split') ?? 'validation') as Split;
+  const split = choiceFlag(args, '--split', SPLITS, 'validation');
   const limit = args.values.has('--limit') ? intFlag(args, '--limit', 0) : Infinity;
 
   const tasks: Task[] = [];

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
 import { buildCorpus, defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
-import { FlagSpec, parseArgs, intFlag, required, UsageError } from './args.js';
+import { FlagSpec, parseArgs, intFlag, required, choiceFlag } from './args.js';
 import { builtData, root, stderrLog } from './common.js';
 import { progressLine } from './progress.js';
 
@@ -25,9 +25,7 @@ export const PRETRAIN_FLAGS: FlagSpec = {
 export function runPretrain(argv: string[]): void {
   const args = parseArgs('pretrain', argv, PRETRAIN_FLAGS);
   const cfg = readPretrainConfig(required(args, '--config', 'pretrain'));
-  const precision = args.values.get('--precision');
-  if (precision !== undefined && precision !== 'fp32' && precision !== 'bf16') throw new UsageError('pretrain: --precision must be fp32 or bf16');
-  if (precision) cfg.precision = precision;
+  if (args.values.has('--precision')) cfg.precision = choiceFlag(args, '--precision', ['fp32', 'bf16'] as const, 'fp32');
   const data = builtData(args);
   // The larger corpus is built from Debian packages (scripts/install-corpus-sources.sh) on first use.
   const corpusDir = cfg.corpus === 'large' ? ensureCorpus(defaultCorpusDir(root), data.dir, data.manifest, stderrLog('corpus: ')).dir : undefined;
