@@ -45,7 +45,9 @@ function run(label, env, list) {
   // generation (--min-semi-space-size=16, V8's maximum) keeps V8 from growing its own
   // reservation during the 1,000-step RSS test, which is heap policy, not a leak.
   const r = spawnSync(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--test', '--test-concurrency=1', ...list], {
-    env: { ...process.env, ...env },
+    // Output arrays start as NaN (src/tensor/tensor.ts allocateOutput), so a kernel that reads
+    // its output before writing it fails here.
+    env: { ...process.env, SCALEOT_POISON_OUTPUTS: '1', ...env },
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });

@@ -1,13 +1,13 @@
 // Pointwise activations with their derivatives in native code.
 import { native, UnaryOp } from '../native.js';
 import { record } from '../autograd.js';
-import { Tensor, allocate } from '../tensor.js';
+import { Tensor, allocateOutput } from '../tensor.js';
 
 function activation(name: string, op: number, x: Tensor): Tensor {
-  const out = new Tensor(allocate(x.size, x.dtype), x.shape);
+  const out = new Tensor(allocateOutput(x.size, x.dtype), x.shape);
   native.unary(op, x.size, x.data, out.data, 0);
   return record(name, out, [x], (g) => {
-    const gx = new Tensor(allocate(x.size, x.dtype), x.shape);
+    const gx = new Tensor(allocateOutput(x.size, x.dtype), x.shape);
     native.activationBackward(op, x.size, x.data, g.data, gx.data);
     return [gx];
   });

@@ -2,7 +2,7 @@
 // broadcast op reduces the output gradient back to each input's shape (sumTo).
 import { native, BinaryOp, UnaryOp } from '../native.js';
 import { record } from '../autograd.js';
-import { Tensor, Shape, ShapeError, allocate, sizeOf, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
+import { Tensor, Shape, ShapeError, allocateOutput, sizeOf, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
 import { sumTo } from './reduce.js';
 
 export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast'): number[] {
@@ -73,7 +73,7 @@ function rowsPlan(a: Shape, b: Shape, out: Shape): RowsPlan | null {
 function binary(name: string, op: number, a: Tensor, b: Tensor): Tensor {
   assertSameDType(name, a, b);
   const shape = broadcastShapes(a.shape, b.shape, name);
-  const out = new Tensor(allocate(sizeOf(shape), a.dtype), shape);
+  const out = new Tensor(allocateOutput(sizeOf(shape), a.dtype), shape);
   const plan = rowsPlan(a.shape, b.shape, shape);
   if (plan) {
     native.binaryRows(op, plan.rows, plan.cols, a.data, plan.a[0], plan.a[1], b.data, plan.b[0], plan.b[1], out.data);
@@ -112,7 +112,7 @@ export function div(a: Tensor, b: Tensor): Tensor {
 }
 
 function unary(op: number, x: Tensor, param = 0): Tensor {
-  const out = new Tensor(allocate(x.size, x.dtype), x.shape);
+  const out = new Tensor(allocateOutput(x.size, x.dtype), x.shape);
   native.unary(op, x.size, x.data, out.data, param);
   return out;
 }

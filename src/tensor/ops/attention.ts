@@ -2,7 +2,7 @@
 // rotary position embeddings.
 import { native, FloatArray, StridedView } from '../native.js';
 import { needsGrad, record } from '../autograd.js';
-import { Tensor, ShapeError, allocate, formatShape, assertSameDType } from '../tensor.js';
+import { Tensor, ShapeError, allocate, allocateOutput, formatShape, assertSameDType } from '../tensor.js';
 
 export interface AttentionOptions {
   /** Softmax scale; default 1/sqrt(head_dim). OPT pre-scales q and passes 1. */
@@ -28,7 +28,7 @@ type AttentionBackwardStep = (gout: StridedView, gq: StridedView, gk: StridedVie
  * kernel reuses a small per-thread block instead of a (B, Hq, Tq, Tk) array.
  */
 function attentionCore(a: AttentionViews, scale: number, dtype: 'float32' | 'float64', keepForBackward: boolean): AttentionBackwardStep {
-  const P = keepForBackward ? allocate(a.B * a.Hq * a.Tq * a.Tk, dtype) : null; // saved probabilities (B, Hq, Tq, Tk)
+  const P = keepForBackward ? allocateOutput(a.B * a.Hq * a.Tq * a.Tk, dtype) : null; // saved probabilities (B, Hq, Tq, Tk)
   native.attentionForward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, ...a.out, P);
   return (gout, gq, gk, gv) => {
     if (!P) throw new Error('attention backward: the forward ran without gradient recording');
@@ -78,14 +78,14 @@ export function fusedQKVAttention(qkv: Tensor, nHead: number, opts: AttentionOpt
   const [B, T, C3] = qkv.shape;
   const C = C3 / 3, D = C / nHead;
   const scale = opts.scale ?? 1 / Math.sqrt(D);
-  const out = new Tensor(allocate(B * T * C, qkv.dtype), [B, T, C]);
+  const out = new Tensor(allocateOutput(B * T * C, qkv.dtype), [B, T, C]);
   const part = (arr: FloatArray, i: number): StridedView => [arr, i * C, T * C3, D, C3];
   const runBackward = attentionCore({
     B, Hq: nHead, Hkv: nHead, Tq: T, Tk: T, D,
     q: part(qkv.data, 0), k: part(qkv.data, 1), v: part(qkv.data, 2), out: [out.data, 0, T * C, D, C],
   }, scale, qkv.dtype, needsGrad(qkv));
   return record('fusedQKVAttention', out, [qkv], (go) => {
-    const g = new Tensor(allocate(qkv.size, qkv.dtype), qkv.shape); // dq | dk | dv side by side
+    const g = new Tensor(allocateOutput(qkv.size, qkv.dtype), qkv.shape); // dq | dk | dv side by side
     runBackward([go.data, 0, T * C, D, C], part(g.data, 0), part(g.data, 1), part(g.data, 2));
     return [g];
   });

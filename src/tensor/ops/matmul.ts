@@ -3,7 +3,7 @@
 // their transposes. A 2-D b is shared by every batch entry (a weight matrix).
 import { native } from '../native.js';
 import { record } from '../autograd.js';
-import { Tensor, ShapeError, allocate, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
+import { Tensor, ShapeError, allocateOutput, formatShape, assertSameDType, shapesEqual } from '../tensor.js';
 import { sumTo } from './reduce.js';
 
 /**
@@ -109,7 +109,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   assertSameDType('matmul', a, b);
   const ta = !!opts.transA, tb = !!opts.transB;
   const p = plan(a, b, ta, tb);
-  const out = new Tensor(allocate(p.batch * p.M * p.N, a.dtype), [...p.batchShape, p.M, p.N]);
+  const out = new Tensor(allocateOutput(p.batch * p.M * p.N, a.dtype), [...p.batchShape, p.M, p.N]);
   gemmInto(a, b, ta, tb, p, out, 0);
   const prec = precision;
   return record('matmul', out, [a, b], (g) => withMatmulPrecision(prec, () => {
@@ -140,14 +140,14 @@ function flattenBatch(a: Tensor, ta: boolean): Tensor {
   if (!ta) return new Tensor(a.data, [a.size / K, K]);
   const M = a.shape[a.ndim - 1];
   const batch = a.size / (M * K);
-  const out = new Tensor(allocate(a.size, a.dtype), [batch * M, K]);
+  const out = new Tensor(allocateOutput(a.size, a.dtype), [batch * M, K]);
   native.permute(Int32Array.from([batch, K, M]), Int32Array.from([0, 2, 1]), a.data, out.data);
   return out;
 }
 
 /** dA for C = Aᵀ op(B) with A batched and B shared: dA[b] = op(B) G[b]ᵀ -> (K, M) per batch. */
 function batchedWithShared(b: Tensor, g: Tensor, tb: boolean, p: Plan): Tensor {
-  const out = new Tensor(allocate(p.batch * p.K * p.M, g.dtype), [...p.batchShape, p.K, p.M]);
+  const out = new Tensor(allocateOutput(p.batch * p.K * p.M, g.dtype), [...p.batchShape, p.K, p.M]);
   const ldb = b.shape[1];
   gemm(tb ? 1 : 0, 1, p.K, p.M, p.N, b.data, ldb, g.data, p.N, 0, out.data, p.M, p.batch, 0, p.M * p.N, p.K * p.M);
   return out;
@@ -167,7 +167,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLay
   if (bias.ndim !== 1 || bias.shape[0] !== outDim) throw new ShapeError(`linear: bias ${formatShape(bias.shape)} for ${outDim} outputs`);
   // One pass: the bias is added inside the GEMM's store instead of a second sweep.
   const rows = x.size / inDim;
-  const out = new Tensor(allocate(rows * outDim, x.dtype), [...x.shape.slice(0, -1), outDim]);
+  const out = new Tensor(allocateOutput(rows * outDim, x.dtype), [...x.shape.slice(0, -1), outDim]);
   gemm(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, bOperand(weight), transB ? inDim : outDim, 0, out.data, outDim, 1, 0, 0, 0, bias.data);
   const prec = precision;
   return record('linear', out, [x, weight, bias], (g) => withMatmulPrecision(prec, () => {

@@ -2,7 +2,7 @@
 // llm.c; backward is one kernel producing dx, dweight and dbias).
 import { native } from '../native.js';
 import { record } from '../autograd.js';
-import { Tensor, ShapeError, allocate, formatShape, assertSameDType } from '../tensor.js';
+import { Tensor, ShapeError, allocate, allocateOutput, formatShape, assertSameDType } from '../tensor.js';
 
 function rows(x: Tensor, w: Tensor, op: string): [number, number] {
   const C = x.shape[x.ndim - 1];
@@ -19,12 +19,12 @@ export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor | null, eps = 
   const [N, C] = rows(x, weight, 'layerNorm');
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== C)) throw new ShapeError(`layerNorm: bias ${formatShape(bias.shape)} for ${C} features`);
   assertSameDType('layerNorm', x, weight, ...(bias ? [bias] : []));
-  const y = new Tensor(allocate(x.size, x.dtype), x.shape);
-  const mean = allocate(N, x.dtype), rstd = allocate(N, x.dtype);
+  const y = new Tensor(allocateOutput(x.size, x.dtype), x.shape);
+  const mean = allocateOutput(N, x.dtype), rstd = allocateOutput(N, x.dtype);
   native.layernormForward(N, C, x.data, weight.data, bias ? bias.data : empty(x), eps, y.data, mean, rstd);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return record('layerNorm', y, inputs, (g) => {
-    const gx = new Tensor(allocate(x.size, x.dtype), x.shape);
+    const gx = new Tensor(allocateOutput(x.size, x.dtype), x.shape);
     const gw = weight.requiresGrad ? new Tensor(allocate(C, x.dtype), [C]) : null;
     const gb = bias && bias.requiresGrad ? new Tensor(allocate(C, x.dtype), [C]) : null;
     native.layernormBackward(N, C, x.data, weight.data, mean, rstd, g.data, gx.data, gw ? gw.data : empty(x),

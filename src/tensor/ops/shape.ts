@@ -2,7 +2,7 @@
 // (copies). Tensors are always contiguous, so every kernel sees plain row-major memory.
 import { native } from '../native.js';
 import { record } from '../autograd.js';
-import { Tensor, Shape, ShapeError, allocate, sizeOf, formatShape, assertSameDType } from '../tensor.js';
+import { Tensor, Shape, ShapeError, allocate, allocateOutput, sizeOf, formatShape, assertSameDType } from '../tensor.js';
 import { normalizeAxis } from './reduce.js';
 
 /** Same storage, new shape; one dimension may be -1. */
@@ -25,7 +25,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.ndim) throw new ShapeError(`permute: ${perm.length} axes for a ${x.ndim}-d tensor`);
   const p = perm.map((a) => normalizeAxis(a, x.ndim, 'permute'));
   const shape = p.map((a) => x.shape[a]);
-  const out = new Tensor(allocate(x.size, x.dtype), shape);
+  const out = new Tensor(allocateOutput(x.size, x.dtype), shape);
   native.permute(Int32Array.from(x.shape), Int32Array.from(p), x.data, out.data);
   const inverse = new Array<number>(p.length);
   p.forEach((a, i) => (inverse[a] = i));
