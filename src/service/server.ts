@@ -165,7 +165,7 @@ function ownerRoutes(service: Service, opts: Pick<ServeOptions, 'uploadLimit'>):
 
   return [
     ['GET', /^\/v1\/offers$/, (_q, res, _m, { ownerId }) => sendJson(res, 200, {
-      offers: (db.prepare('SELECT id, state, method, settings, created FROM offers WHERE owner_id = ? ORDER BY created').all(ownerId) as { settings: string }[]).map((o) => ({ ...o, settings: JSON.parse(o.settings) })),
+      offers: (db.prepare('SELECT id, state, method, settings, created FROM offers WHERE owner_id = ? ORDER BY created, rowid').all(ownerId) as { settings: string }[]).map((o) => ({ ...o, settings: JSON.parse(o.settings) })),
     })],
     ['GET', /^\/v1\/offers\/([\w-]+)$/, (_q, res, m, { ownerId }) => {
       const o = offerOf(m[1], ownerId);
@@ -187,7 +187,7 @@ function ownerRoutes(service: Service, opts: Pick<ServeOptions, 'uploadLimit'>):
     }],
     ['POST', /^\/v1\/offers\/([\w-]+)\/adapters$/, async (req, res, m, { ownerId }) => sendJson(res, 201, await acceptAdapter(service, offerOf(m[1], ownerId), ownerId, await readJson(req)))],
     ['GET', /^\/v1\/jobs$/, (_q, res, _m, { ownerId }) => sendJson(res, 200, {
-      jobs: (db.prepare('SELECT id, kind, state, result, error, created, finished FROM jobs WHERE owner_id = ? ORDER BY created').all(ownerId) as { result: string | null }[])
+      jobs: (db.prepare('SELECT id, kind, state, result, error, created, finished FROM jobs WHERE owner_id = ? ORDER BY created, rowid').all(ownerId) as { result: string | null }[])
         .map((j) => ({ ...j, result: j.result ? JSON.parse(j.result) : null })),
     })],
     ['GET', /^\/v1\/jobs\/([\w-]+)$/, (_q, res, m, { ownerId }) => {

@@ -157,7 +157,9 @@ export class Service {
   /** The oldest queued job, marked running (one transaction: two workers never take the same job). */
   claimJob(): JobRow | null {
     return this.db.transaction(() => {
-      const job = this.db.prepare("SELECT * FROM jobs WHERE state = 'queued' ORDER BY created, id LIMIT 1").get() as JobRow | undefined;
+      // First in, first out: jobs enqueued within one timestamp tick keep their insertion
+      // order (rowid); ordering by the random job id made that order a coin toss.
+      const job = this.db.prepare("SELECT * FROM jobs WHERE state = 'queued' ORDER BY created, rowid LIMIT 1").get() as JobRow | undefined;
       if (!job) return null;
       this.db.prepare("UPDATE jobs SET state = 'running', started = ?, attempts = attempts + 1 WHERE id = ?").run(now(), job.id);
       return { ...job, state: 'running' as const, attempts: job.attempts + 1 };
@@ -200,9 +202,9 @@ export class Service {
       models: all('SELECT name, fingerprint, created FROM models ORDER BY id'),
       owners: all('SELECT o.name, o.created, (SELECT COUNT(*) FROM api_keys k WHERE k.owner_id = o.id AND k.revoked IS NULL) AS active_keys FROM owners o ORDER BY o.id'),
       keys: all('SELECT k.key_id, o.name AS owner, k.created, k.revoked FROM api_keys k JOIN owners o ON o.id = k.owner_id ORDER BY k.id'),
-      offers: all('SELECT f.id, o.name AS owner, m.name AS model, f.method, f.settings, f.state, f.package, f.created FROM offers f JOIN owners o ON o.id = f.owner_id JOIN models m ON m.id = f.model_id ORDER BY f.created'),
-      adapters: all('SELECT a.id, a.offer_id AS offer, o.name AS owner, a.package, a.examples, a.aggregated_from, a.created FROM adapters a LEFT JOIN owners o ON o.id = a.owner_id ORDER BY a.created'),
-      jobs: all('SELECT id, kind, state, result, error, attempts, created, started, finished FROM jobs ORDER BY created'),
+      offers: all('SELECT f.id, o.name AS owner, m.name AS model, f.method, f.settings, f.state, f.package, f.created FROM offers f JOIN owners o ON o.id = f.owner_id JOIN models m ON m.id = f.model_id ORDER BY f.created, f.rowid'),
+      adapters: all('SELECT a.id, a.offer_id AS offer, o.name AS owner, a.package, a.examples, a.aggregated_from, a.created FROM adapters a LEFT JOIN owners o ON o.id = a.owner_id ORDER BY a.created, a.rowid'),
+      jobs: all('SELECT id, kind, state, result, error, attempts, created, started, finished FROM jobs ORDER BY created, rowid'),
     };
   }
 }
