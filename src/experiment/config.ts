@@ -122,6 +122,11 @@ export interface ExperimentConfig {
    * these as importance, distillation and tuning seed; the table reports mean ± sd.
    */
   repeatSeeds: number[];
+  /**
+   * The tasks whose cells are repeated with repeatSeeds (default: every task). A stated cut
+   * of a run's cost: a task whose scoring dominates the run can keep one seed.
+   */
+  repeatTasks: string[];
 }
 
 export class ConfigFileError extends Error {
@@ -325,7 +330,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const f = new Fields(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
   const o = raw as Json;
-  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'precision', 'repeatSeeds']);
+  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'precision', 'repeatSeeds', 'repeatTasks']);
   const base = dirname(resolve(file));
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const name = f.str(o, 'name', 'name', undefined);
@@ -357,6 +362,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   if (new Set(repeatSeeds).size !== repeatSeeds.length || repeatSeeds.some((x) => selectionSeeds.has(x))) {
     f.fail('repeatSeeds', `distinct seeds other than the selection seeds (${[...selectionSeeds].join(', ')})`, o.repeatSeeds);
   }
+  const repeatTasks = f.list(o, 'repeatTasks', 'repeatTasks', taskNames, f.stringItem(taskNames), 0);
   const model = path(f.str(o, 'model', 'model', undefined));
   if (!existsSync(model)) f.fail('model', 'an existing model directory', o.model);
   return {
@@ -366,6 +372,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
     outDir: o.outDir === undefined ? resolve('runs', 'experiments', name) : path(f.str(o, 'outDir', 'outDir', undefined)),
     precision: f.str(o, 'precision', 'precision', 'fp32', ['fp32', 'bf16']) as MatmulPrecision,
     repeatSeeds,
+    repeatTasks,
   };
 }
 

@@ -123,8 +123,9 @@ class ExperimentRun {
     const a = this.cfg.analyses;
     const points = (a.alphaBeta ? a.alphaBeta.alphas.length * a.alphaBeta.betas.length : 0) + (a.srcTargets ? a.srcTargets.targets.length * a.srcTargets.betas.length : 0)
       + (a.numAdapters?.values.length ?? 0) + (a.peft?.methods.length ?? 0);
-    const repeats = 1 + this.cfg.repeatSeeds.length;
-    return repeats * (this.tasks.length + 1 + this.cfg.methods.length * (1 + 2 * this.tasks.length)) + 3 * points;
+    const seeds = 1 + this.cfg.repeatSeeds.length;
+    const cells = this.tasks.length + this.cfg.repeatSeeds.length * this.cfg.repeatTasks.length; // (task, seed) pairs
+    return cells + seeds + this.cfg.methods.length * (seeds + 2 * cells) + 3 * points;
   }
 
   /** Encoding a training split takes seconds (SOTU: 9 MB of text): once per task and window. */
@@ -159,7 +160,7 @@ class ExperimentRun {
   fullModel(t: LoadedTask): TaskResult {
     const { cfg } = this;
     const ft = this.finetuneStage(t, cfg.finetune);
-    const seeds = cfg.repeatSeeds.map((seed) => {
+    const seeds = (cfg.repeatTasks.includes(t.spec.name) ? cfg.repeatSeeds : []).map((seed) => {
       const r = this.finetuneStage(t, { ...cfg.finetune, lrs: [ft.value.ft.bestLr], seed });
       return { seed, scores: { validation: r.value.ft.validation, test: r.value.ft.test } };
     });
@@ -251,7 +252,7 @@ class ExperimentRun {
       // Repeats: each seed builds its own emulator (importance / distillation seed) and tunes at the chosen lr.
       for (const seed of this.cfg.repeatSeeds) {
         const emuSeed = this.emulatorStage(method, method.settings({ ...this.cfg.emulator, noSrc: false }), seed);
-        for (const t of this.tasks) {
+        for (const t of this.tasks.filter((x) => this.cfg.repeatTasks.includes(x.spec.name))) {
           const cell = result.tasks[t.spec.name];
           const r = this.offsite(emuSeed, t, this.cfg.tune.method, method.label, { lr: cell.bestLr, seed });
           (cell.seeds ??= []).push({ seed, scores: { emuZS: r.emuZS, emuFT: r.emuFT, plugin: r.plugin } });

@@ -37,6 +37,9 @@ test('configuration: defaults, paths relative to the file, and the shipped confi
     assert.equal(c.importance.eta, 0.05);
     assert.deepEqual(c.conditions, { privacyGapPct: 5, utilityPct: 5, accuracyPoints: 2, learnableSe: 3 });
     assert.deepEqual([c.precision, c.repeatSeeds], ['fp32', []]);
+    assert.deepEqual(c.repeatTasks, ['sotu'], 'seeds repeat every task unless repeatTasks narrows them');
+    const narrowed = parseExperimentConfig({ name: 'x', model: 'm', tasks: ['sotu', 'wordnet-def'], methods: ['scaleot'], repeatSeeds: [1], repeatTasks: ['sotu'] }, file);
+    assert.deepEqual([narrowed.repeatSeeds, narrowed.repeatTasks], [[1], ['sotu']]);
   });
   for (const f of ['experiment-demo.json', 'experiment-full.json']) {
     const c = readExperimentConfig(join('configs', f));
@@ -63,6 +66,7 @@ test('configuration errors name the file, the field and what was expected', () =
       [{ ...base, name: 'a b' }, /field "name" must be letters, digits/],
       [{ ...base, repeatSeeds: [1, 0] }, /field "repeatSeeds" must be distinct seeds other than the selection seeds \(0\)/],
       [{ ...base, repeatSeeds: [1.5] }, /field "repeatSeeds\[0\]" must be an integer/],
+      [{ ...base, repeatTasks: ['wordnet-def'] }, /field "repeatTasks\[0\]" must be one of "sotu"/],
       [{ ...base, precision: 'fp16' }, /field "precision" must be one of "fp32", "bf16"/],
     ];
     for (const [raw, re] of cases) assert.throws(() => parseExperimentConfig(raw, file), (e: Error) => e instanceof ConfigFileError && re.test(e.message), JSON.stringify(raw));
