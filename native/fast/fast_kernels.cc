@@ -62,8 +62,9 @@ int64_t env_or(const char* name, int64_t dflt) {
 const int64_t KC = env_or("SCALEOT_KC", 256);
 // The VDPBF16PS path's depth, in k values. Its panels hold bf16 (half the bytes of float32)
 // and each pass over k stores and reloads the C tile, so a deeper panel pays: bf16 sgemm
-// 1024^3 on the development VM went from 529-602 GFLOP/s at 256 to 657-737 at 1024 (384:
-// 615-670, 512: 610-695), with A's block (MC x 1024 bf16, 384 KiB) still in L2.
+// 1024^3 on the development VM, three rounds with the depths interleaved, went from
+// 477-640 GFLOP/s at 256 to 603-699 at 1024 (512: 576-681), 1024 best in every round, with
+// A's block (MC x 1024 bf16, 384 KiB) still in L2.
 const int64_t KC_BF16 = env_or("SCALEOT_KC_BF16", 1024);
 const int64_t MC = env_or("SCALEOT_MC", MR * 16) / MR * MR;
 const int64_t NC = env_or("SCALEOT_NC", NR * 128) / NR * NR;

@@ -156,11 +156,16 @@ class ExperimentRun {
     return stage;
   }
 
+  /** The seeds a task's main-table cells are repeated with (none unless repeatTasks names it). */
+  private repeatSeedsOf(t: LoadedTask): number[] {
+    return this.cfg.repeatTasks.includes(t.spec.name) ? this.cfg.repeatSeeds : [];
+  }
+
   /** The full model on one task: ZS, then FT over the grid (selected on validation), then the repeat seeds at that lr. */
   fullModel(t: LoadedTask): TaskResult {
     const { cfg } = this;
     const ft = this.finetuneStage(t, cfg.finetune);
-    const seeds = (cfg.repeatTasks.includes(t.spec.name) ? cfg.repeatSeeds : []).map((seed) => {
+    const seeds = this.repeatSeedsOf(t).map((seed) => {
       const r = this.finetuneStage(t, { ...cfg.finetune, lrs: [ft.value.ft.bestLr], seed });
       return { seed, scores: { validation: r.value.ft.validation, test: r.value.ft.test } };
     });
@@ -252,7 +257,7 @@ class ExperimentRun {
       // Repeats: each seed builds its own emulator (importance / distillation seed) and tunes at the chosen lr.
       for (const seed of this.cfg.repeatSeeds) {
         const emuSeed = this.emulatorStage(method, method.settings({ ...this.cfg.emulator, noSrc: false }), seed);
-        for (const t of this.tasks.filter((x) => this.cfg.repeatTasks.includes(x.spec.name))) {
+        for (const t of this.tasks.filter((x) => this.repeatSeedsOf(x).includes(seed))) {
           const cell = result.tasks[t.spec.name];
           const r = this.offsite(emuSeed, t, this.cfg.tune.method, method.label, { lr: cell.bestLr, seed });
           (cell.seeds ??= []).push({ seed, scores: { emuZS: r.emuZS, emuFT: r.emuFT, plugin: r.plugin } });
