@@ -27,6 +27,12 @@ export interface TaskSpec {
    * white-space boundary) before scoring, so a reduced run can score a long corpus quickly.
    */
   evalChars?: number;
+  /**
+   * The methods whose offsite cells (tuning and plug-in) run on this task; every method of
+   * the configuration by default. A cut of a run's cost, not of the protocol: the full
+   * model's ZS and FT still run, and the tables show "—" for the cells left out.
+   */
+  methods?: string[];
 }
 
 /** The emulator defaults of the comparison (ScaleOT's settings; each method adapts them). */
@@ -211,7 +217,7 @@ function parseTasks(f: Fields, o: Json, path: (p: string) => string): TaskSpec[]
     if (typeof v === 'string') v = { name: v };
     if (typeof v !== 'object' || v === null || Array.isArray(v)) f.fail(p, 'a task name or {"name", ...}', v);
     const t = v as Json;
-    f.checkKeys(t, p, ['name', 'files', 'evalLimit', 'evalChars']);
+    f.checkKeys(t, p, ['name', 'files', 'evalLimit', 'evalChars', 'methods']);
     const spec: TaskSpec = { name: f.str(t, 'name', `${p}.name`, undefined) };
     if (t.files !== undefined) {
       const fl = f.object(t, 'files', `${p}.files`);
@@ -227,6 +233,7 @@ function parseTasks(f: Fields, o: Json, path: (p: string) => string): TaskSpec[]
     }
     spec.evalLimit = f.optInt(t, 'evalLimit', `${p}.evalLimit`);
     spec.evalChars = f.optInt(t, 'evalChars', `${p}.evalChars`, 100);
+    if (t.methods !== undefined) spec.methods = f.list(t, 'methods', `${p}.methods`, undefined, (m, mp) => (typeof m === 'string' ? m : f.fail(mp, 'a method name', m)));
     return spec;
   });
 }
@@ -341,6 +348,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   if (new Set(taskNames).size !== taskNames.length) f.fail('tasks', 'a list of distinct task names', taskNames);
 
   const methods = f.list(o, 'methods', 'methods', undefined, f.stringItem(methodNames()));
+  tasks.forEach((t, i) => t.methods?.forEach((m, j) => methods.includes(m) || f.fail(`tasks[${i}].methods[${j}]`, `one of the configuration's methods (${methods.map((x) => `"${x}"`).join(', ')})`, m)));
   const emulator = parseEmulator(f, f.object(o, 'emulator', 'emulator'));
   const importance = parseImportance(f, f.object(o, 'importance', 'importance'));
   const distill = parseDistill(f, f.object(o, 'distill', 'distill'), importance);

@@ -124,8 +124,9 @@ class ExperimentRun {
     const points = (a.alphaBeta ? a.alphaBeta.alphas.length * a.alphaBeta.betas.length : 0) + (a.srcTargets ? a.srcTargets.targets.length * a.srcTargets.betas.length : 0)
       + (a.numAdapters?.values.length ?? 0) + (a.peft?.methods.length ?? 0);
     const seeds = 1 + this.cfg.repeatSeeds.length;
-    const cells = this.tasks.length + this.cfg.repeatSeeds.length * this.cfg.repeatTasks.length; // (task, seed) pairs
-    return cells + seeds + this.cfg.methods.length * (seeds + 2 * cells) + 3 * points;
+    const cells = (method?: string) => this.tasks.filter((t) => !method || this.runsOn(t, method))
+      .reduce((n, t) => n + 1 + this.repeatSeedsOf(t).length, 0); // (task, seed) pairs
+    return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + 3 * points;
   }
 
   /** Encoding a training split takes seconds (SOTU: 9 MB of text): once per task and window. */
@@ -159,6 +160,11 @@ class ExperimentRun {
   /** The seeds a task's main-table cells are repeated with (none unless repeatTasks names it). */
   private repeatSeedsOf(t: LoadedTask): number[] {
     return this.cfg.repeatTasks.includes(t.spec.name) ? this.cfg.repeatSeeds : [];
+  }
+
+  /** Whether a method's offsite cells run on a task (a task's `methods` narrows them). */
+  private runsOn(t: LoadedTask, method: string): boolean {
+    return t.spec.methods?.includes(method) ?? true;
   }
 
   /** The full model on one task: ZS, then FT over the grid (selected on validation), then the repeat seeds at that lr. */
@@ -250,14 +256,14 @@ class ExperimentRun {
       const emu = this.emulatorStage(method, method.settings({ ...this.cfg.emulator, noSrc: false }));
       this.step(`${method.label}: adapters [${emu.value.adapters}], ${(100 * emu.value.parameters.relative_size).toFixed(1)}% of the parameters${emu.cached ? ' (cached)' : ''}`);
       const result: MethodResult = { method: name, label: method.label, emulator: emu.value, cost: this.emulatorCost(method, emu), tasks: {} };
-      for (const t of this.tasks) {
+      for (const t of this.tasks.filter((x) => this.runsOn(x, name))) {
         const r = (result.tasks[t.spec.name] = this.offsite(emu, t, this.cfg.tune.method, method.label));
         this.step(`${method.label} on ${t.spec.name}: Emu ZS ${fmt(r.emuZS.test)}, Emu FT ${fmt(r.emuFT.test)}, Plug-in ${fmt(r.plugin)}`);
       }
       // Repeats: each seed builds its own emulator (importance / distillation seed) and tunes at the chosen lr.
       for (const seed of this.cfg.repeatSeeds) {
         const emuSeed = this.emulatorStage(method, method.settings({ ...this.cfg.emulator, noSrc: false }), seed);
-        for (const t of this.tasks.filter((x) => this.repeatSeedsOf(x).includes(seed))) {
+        for (const t of this.tasks.filter((x) => this.runsOn(x, name) && this.repeatSeedsOf(x).includes(seed))) {
           const cell = result.tasks[t.spec.name];
           const r = this.offsite(emuSeed, t, this.cfg.tune.method, method.label, { lr: cell.bestLr, seed });
           (cell.seeds ??= []).push({ seed, scores: { emuZS: r.emuZS, emuFT: r.emuFT, plugin: r.plugin } });

@@ -17,6 +17,7 @@ import { defaultDataDir } from '../../src/data/build.js';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { splitGuard } from '../../src/data/split_guard.js';
 import { learnable } from '../../src/experiment/conditions.js';
+import { buildTable1 } from '../../src/experiment/tables.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -162,6 +163,29 @@ test('analyses.lr "main" and audit.tuneLr "main": analysis points and tuning eve
   assert.deepEqual(r.analyses.peft!.rows[0].runs!.map((x) => x.lr), [1e-4, 3e-3], 'LoRA searched its own grid');
   assert.deepEqual(r.analyses.audit!.methods[0].tuneEverything.lm.runs.map((x) => x.lr), [chosen], 'the audit tuned everything at the chosen lr only');
   assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'], analyses: { lr: 'main' } }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
+});
+
+test('a task\'s methods narrow the offsite cells run on it; the full model still runs there and the tables show "—"', () => {
+  const files = (p: string, ext: string) => ({ train: `${p}-train.${ext}`, validation: `${p}-validation.${ext}`, test: `${p}-test.${ext}` });
+  const raw = {
+    name: 'tiny-task-methods', model: 'model',
+    tasks: [{ name: 'lm', files: files('lm', 'txt'), evalChars: 300 }, { name: 'mc', files: files('mc', 'jsonl'), evalLimit: 4, methods: ['scaleot'] }],
+    methods: ['scaleot', 'ot'], repeatSeeds: [5],
+    importance: { steps: 4, batchSize: 2, seqLen: 16, rank: 4 },
+    finetune: { lrs: [1e-3], steps: 2, batchSize: 2, seqLen: 16 },
+    analyses: {}, cacheDir: 'cache-task-methods', outDir: 'out-task-methods',
+  };
+  const r = runExperiment(parseExperimentConfig(raw, join(dir, 'experiment-task-methods.json')), { root, resume: false, command: 'test', dataDir: defaultDataDir(root), log: () => {} });
+  const [scaleot, ot] = r.methods;
+  assert.deepEqual([Object.keys(scaleot.tasks).sort(), Object.keys(ot.tasks)], [['lm', 'mc'], ['lm']]);
+  assert.equal(scaleot.tasks.mc.seeds?.length, 1, 'the listed method repeats its cell with the other seed');
+  assert.deepEqual(r.tasks.map((t) => t.name), ['lm', 'mc'], 'ZS and FT run on every task');
+  assert.ok(!r.conditions.some((c) => c.method === 'ot' && c.task === 'mc'), 'no condition is judged on a cell that did not run');
+  const table = buildTable1(r);
+  const otPlugin = table.rows.find((x) => x.group.startsWith(ot.label) && x.kind === 'plugin')!;
+  assert.deepEqual([otPlugin.cells[1].text, Number.isFinite(otPlugin.cells[0].value)], ['—', true]);
+  assert.throws(() => parseExperimentConfig({ ...raw, tasks: [{ name: 'lm', files: files('lm', 'txt'), methods: ['crash'] }] }, join(dir, 'x.json')),
+    /field "tasks\[0\]\.methods\[0\]" must be one of the configuration's methods \("scaleot", "ot"\), got "crash"/);
 });
 
 test('the experiment commands fail with one clear line', () => {
