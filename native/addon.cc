@@ -614,7 +614,8 @@ View<const T> cview(const Operand& o) {
   return View<const T>{static_cast<const T*>(o.arr.data) + o.off, o.sb, o.sh, o.sr};
 }
 
-// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P | null)
+// attentionForward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), out..(5), P | null, bf16)
+// bf16 (0 or 1): the products with bf16 operands (float32 arrays only; float64 never rounds).
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   Args args(env, info, "attentionForward");
   const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
@@ -633,18 +634,19 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
     P = args.array(27);
     args.check(P, dt, usz(B * Hq * Tq * Tk), "P");
   }
+  const bool bf16 = args.i64(28) != 0 && dt == DType::F32;
   dispatch(args, first, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>())
       return f->attention_forward(B, Hq, Hkv, Tq, Tk, D, float(scale), cview<float>(q), cview<float>(k), cview<float>(v),
-                                  view<float>(out), keep_p ? F32(P) : nullptr);
+                                  view<float>(out), keep_p ? F32(P) : nullptr, bf16);
     attention_forward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), view<T>(out),
-                         keep_p ? ptr<T>(P) : nullptr);
+                         keep_p ? ptr<T>(P) : nullptr, bf16);
   });
   return args.ok() ? undefined(env) : nullptr;
 }
 
-// attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), P, gout..(5), gq..(5), gk..(5), gv..(5))
+// attentionBackward(B, Hq, Hkv, Tq, Tk, D, scale, q..(5), k..(5), v..(5), P, gout..(5), gq..(5), gk..(5), gv..(5), bf16)
 napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   Args args(env, info, "attentionBackward");
   const int64_t B = args.i64(0), Hq = args.i64(1), Hkv = args.i64(2), Tq = args.i64(3), Tk = args.i64(4), D = args.i64(5);
@@ -661,14 +663,15 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   Operand gq = operand(args, 28, dt, B, Hq, Tq, D, "gq");
   Operand gk = operand(args, 33, dt, B, Hkv, Tk, D, "gk");
   Operand gv = operand(args, 38, dt, B, Hkv, Tk, D, "gv");
+  const bool bf16 = args.i64(43) != 0 && dt == DType::F32;
   dispatch(args, first, [&](auto tag) {
     using T = decltype(tag);
     if (const FastKernels* f = fast_for<T>())
       return f->attention_backward(B, Hq, Hkv, Tq, Tk, D, float(scale), cview<float>(q), cview<float>(k), cview<float>(v),
-                                   F32(P), cview<float>(go), view<float>(gq), view<float>(gk), view<float>(gv));
+                                   F32(P), cview<float>(go), view<float>(gq), view<float>(gk), view<float>(gv), bf16);
     std::vector<T> ds(static_cast<size_t>(Tk));
     attention_backward<T>(B, Hq, Hkv, Tq, Tk, D, T(scale), cview<T>(q), cview<T>(k), cview<T>(v), ptr<T>(P), cview<T>(go),
-                          view<T>(gq), view<T>(gk), view<T>(gv), ds.data());
+                          view<T>(gq), view<T>(gk), view<T>(gv), ds.data(), bf16);
   });
   return args.ok() ? undefined(env) : nullptr;
 }

@@ -983,8 +983,17 @@ constexpr int64_t kRowBlock = 64;
 
 thread_local std::vector<float> t_scratch;
 
+// The products of one (batch, head) unit: float32, or bf16 operands with float32
+// accumulation (PyTorch's autocast runs attention's matmuls in bf16 too; softmax, its
+// backward's row sums and P itself stay float32).
+using SerialGemm = void (*)(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t,
+                            float, float*, int64_t, const float*);
+SerialGemm attention_gemm(bool bf16) { return bf16 ? sgemm_serial_bf16 : static_cast<SerialGemm>(sgemm_serial<false>); }
+
 void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
-                       View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P) {
+                       View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P,
+                       bool bf16) {
+  const SerialGemm gemm = attention_gemm(bf16);
   const int64_t group = Hq / Hkv, shift = Tk - Tq;
   const int64_t units = B * Hq;
   auto unit = [&](int64_t u) {
@@ -1006,7 +1015,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
       const int64_t keys = std::min(Tk, i0 + rows + shift);  // visible to the block's last row
       float* pblock = P ? ph + i0 * Tk : t_scratch.data();  // row i0 of the block
       // S = scale * Q K^T for the visible keys
-      sgemm_serial(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, pblock, Tk);
+      gemm(false, true, rows, keys, D, scale, qh + i0 * q.sr, q.sr, kh, k.sr, 0.0f, pblock, Tk, nullptr);
       for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = i0 + r, last = i + shift;  // inclusive
         float* prow = pblock + r * Tk;
@@ -1032,7 +1041,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         for (j = last + 1; j < Tk; ++j) prow[j] = 0.0f;
       }
       // O = P V over the visible keys
-      sgemm_serial(false, false, rows, D, keys, 1.0f, pblock, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr);
+      gemm(false, false, rows, D, keys, 1.0f, pblock, Tk, vh, v.sr, 0.0f, oh + i0 * out.sr, out.sr, nullptr);
     }
   };
   for_each_index(units, units == 1, unit);
@@ -1040,7 +1049,8 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
 
 void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
                         View<const float> q, View<const float> k, View<const float> v, const float* P,
-                        View<const float> gout, View<float> gq, View<float> gk, View<float> gv) {
+                        View<const float> gout, View<float> gq, View<float> gk, View<float> gv, bool bf16) {
+  const SerialGemm gemm = attention_gemm(bf16);
   const int64_t group = Hq / Hkv, shift = Tk - Tq;
   const int64_t units = B * Hkv;  // a KV head and all its query heads stay on one thread
   auto unit = [&](int64_t u) {
@@ -1064,7 +1074,7 @@ void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t 
         const int64_t rows = std::min(kRowBlock, Tq - i0);
         const int64_t keys = std::min(Tk, i0 + rows + shift);
         // dP = dO V^T on the visible keys
-        sgemm_serial(false, true, rows, keys, D, 1.0f, goh + i0 * gout.sr, gout.sr, vh, v.sr, 0.0f, ds + i0 * Tk, Tk);
+        gemm(false, true, rows, keys, D, 1.0f, goh + i0 * gout.sr, gout.sr, vh, v.sr, 0.0f, ds + i0 * Tk, Tk, nullptr);
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t i = i0 + r, last = i + shift;
           const float* prow = ph + i * Tk;
@@ -1082,10 +1092,10 @@ void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t 
           for (j = last + 1; j < keys; ++j) drow[j] = 0.0f;
         }
         // dQ = dS K
-        sgemm_serial(false, false, rows, D, keys, 1.0f, ds + i0 * Tk, Tk, kh, k.sr, 0.0f, gqh + i0 * gq.sr, gq.sr);
+        gemm(false, false, rows, D, keys, 1.0f, ds + i0 * Tk, Tk, kh, k.sr, 0.0f, gqh + i0 * gq.sr, gq.sr, nullptr);
         // dK += dS^T Q,  dV += P^T dO  (over the visible keys)
-        sgemm_serial(true, false, keys, D, rows, 1.0f, ds + i0 * Tk, Tk, qh + i0 * q.sr, q.sr, 1.0f, gkh, gk.sr);
-        sgemm_serial(true, false, keys, D, rows, 1.0f, ph + i0 * Tk, Tk, goh + i0 * gout.sr, gout.sr, 1.0f, gvh, gv.sr);
+        gemm(true, false, keys, D, rows, 1.0f, ds + i0 * Tk, Tk, qh + i0 * q.sr, q.sr, 1.0f, gkh, gk.sr, nullptr);
+        gemm(true, false, keys, D, rows, 1.0f, ph + i0 * Tk, Tk, goh + i0 * gout.sr, gout.sr, 1.0f, gvh, gv.sr, nullptr);
       }
     }
   };

@@ -43,15 +43,17 @@ struct FastKernels {
                             float* mean, float* rstd);
   void (*layernorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* mean, const float* rstd,
                              const float* gy, float* gx, float* gw, float* gb);
-  // Strided views as in kernels/attention.h; attention_forward's P may be null (not kept).
   void (*rmsnorm_forward)(int64_t N, int64_t C, const float* x, const float* w, float eps, float* y, float* rstd);
   void (*rmsnorm_backward)(int64_t N, int64_t C, const float* x, const float* w, const float* rstd, const float* gy,
                            float* gx, float* gw);
+  // Strided views as in kernels/attention.h; attention_forward's P may be null (not kept);
+  // bf16: the products in bf16 with float32 accumulation.
   void (*attention_forward)(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
-                            View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P);
+                            View<const float> q, View<const float> k, View<const float> v, View<float> out, float* P,
+                            bool bf16);
   void (*attention_backward)(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, float scale,
                              View<const float> q, View<const float> k, View<const float> v, const float* P,
-                             View<const float> gout, View<float> gq, View<float> gk, View<float> gv);
+                             View<const float> gout, View<float> gq, View<float> gk, View<float> gv, bool bf16);
   void (*cross_entropy_forward)(int64_t N, int64_t V, const float* logits, const int32_t* targets, float* losses,
                                 float* lse);
   void (*cross_entropy_backward)(int64_t N, int64_t V, const float* logits, const int32_t* targets, const float* lse,

@@ -6,10 +6,13 @@
 // softmax probabilities, contiguous (B, Hq, Tq, Tk). Query row i sits at absolute
 // position i + (Tk - Tq), so a KV cache (Tk > Tq) and training (Tk == Tq) share one
 // kernel; it attends keys j <= i + Tk - Tq. Query head h reads KV head h / (Hq / Hkv).
+// bf16: both operands of every product (QKᵀ, PV and the four of the backward) rounded to
+// bfloat16, sums in T (the mixed-precision rule of kernels/gemm.h's gemm_bf16_ref).
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <vector>
+#include "gemm.h"
 
 namespace scaleot {
 
@@ -22,7 +25,8 @@ struct View {
 
 template <typename T>
 void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, T scale, View<const T> q,
-                       View<const T> k, View<const T> v, View<T> out, T* P) {
+                       View<const T> k, View<const T> v, View<T> out, T* P, bool bf16) {
+  const auto r = [bf16](T x) { return bf16 ? T(round_bf16(float(x))) : x; };
   const int64_t group = Hq / Hkv;
   const int64_t shift = Tk - Tq;
   // P null (inference): one head's probabilities at a time in a scratch buffer.
@@ -41,7 +45,7 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         T mx = -INFINITY;
         for (int64_t j = 0; j <= last; ++j) {
           T s = 0;
-          for (int64_t d = 0; d < D; ++d) s += qh[i * q.sr + d] * kh[j * k.sr + d];
+          for (int64_t d = 0; d < D; ++d) s += r(qh[i * q.sr + d]) * r(kh[j * k.sr + d]);
           s *= scale;
           prow[j] = s;
           if (s > mx) mx = s;
@@ -57,8 +61,8 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
         T* orow = oh + i * out.sr;
         for (int64_t d = 0; d < D; ++d) orow[d] = 0;
         for (int64_t j = 0; j <= last; ++j) {
-          const T p = prow[j];
-          for (int64_t d = 0; d < D; ++d) orow[d] += p * vh[j * v.sr + d];
+          const T p = r(prow[j]);
+          for (int64_t d = 0; d < D; ++d) orow[d] += p * r(vh[j * v.sr + d]);
         }
       }
     }
@@ -69,7 +73,8 @@ void attention_forward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t T
 template <typename T>
 void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t Tk, int64_t D, T scale, View<const T> q,
                         View<const T> k, View<const T> v, const T* P, View<const T> gout, View<T> gq, View<T> gk,
-                        View<T> gv, T* ds) {
+                        View<T> gv, T* ds, bool bf16) {
+  const auto r = [bf16](T x) { return bf16 ? T(round_bf16(float(x))) : x; };
   const int64_t group = Hq / Hkv;
   const int64_t shift = Tk - Tq;
   for (int64_t b = 0; b < B; ++b)
@@ -95,19 +100,19 @@ void attention_backward(int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq, int64_t 
         T dot = 0;
         for (int64_t j = 0; j <= last; ++j) {
           T dp = 0;
-          for (int64_t d = 0; d < D; ++d) dp += gorow[d] * vh[j * v.sr + d];
+          for (int64_t d = 0; d < D; ++d) dp += r(gorow[d]) * r(vh[j * v.sr + d]);
           ds[j] = dp;
           dot += prow[j] * dp;
         }
         T* gqrow = gqh + i * gq.sr;
         for (int64_t d = 0; d < D; ++d) gqrow[d] = 0;
         for (int64_t j = 0; j <= last; ++j) {
-          const T p = prow[j];
-          const T s = p * (ds[j] - dot) * scale;
+          const T p = r(prow[j]);
+          const T s = r(prow[j] * (ds[j] - dot) * scale);
           for (int64_t d = 0; d < D; ++d) {
-            gqrow[d] += s * kh[j * k.sr + d];
-            gkh[j * gk.sr + d] += s * qh[i * q.sr + d];
-            gvh[j * gv.sr + d] += p * gorow[d];
+            gqrow[d] += s * r(kh[j * k.sr + d]);
+            gkh[j * gk.sr + d] += s * r(qh[i * q.sr + d]);
+            gvh[j * gv.sr + d] += p * r(gorow[d]);
           }
         }
       }

@@ -54,8 +54,9 @@ export interface NativeKernels {
     gw: FloatArray): void;
   /**
    * Each operand is a strided view: ...[array, offset, batchStride, headStride, rowStride];
-   * the last argument P (B, Hq, Tq, Tk) receives the probabilities, or is null when no
-   * backward pass will need them.
+   * then P (B, Hq, Tq, Tk) receives the probabilities, or is null when no backward pass
+   * will need them; the last argument is 1 for bf16 products (float32 arrays), else 0.
+   * attentionBackward ends with the same flag.
    */
   attentionForward(B: number, Hq: number, Hkv: number, Tq: number, Tk: number, D: number, scale: number,
     ...operandsThenP: (FloatArray | number | null)[]): void;

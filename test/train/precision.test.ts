@@ -12,6 +12,8 @@ import { noGrad, backward } from '../../src/tensor/autograd.js';
 import { Rng } from '../../src/util/rng.js';
 import { matmul, withMatmulPrecision } from '../../src/tensor/ops/matmul.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
+import { mul } from '../../src/tensor/ops/arithmetic.js';
+import { fusedQKVAttention } from '../../src/tensor/ops/attention.js';
 import { randn } from '../../src/tensor/tensor.js';
 import { linearCrossEntropy } from '../../src/tensor/ops/loss.js';
 
@@ -96,4 +98,29 @@ test('the LM-head loss runs its products in bf16 under bf16 (as torch autocast r
     for (let i = 0; i < f[k].length; i++) (num += (f[k][i] - b[k][i]) ** 2), (den += f[k][i] ** 2);
     assert.ok(Math.sqrt(num / den) < 0.02, `${k}: relative error ${Math.sqrt(num / den)}`);
   }
+});
+
+test('fused attention runs QKᵀ and PV (and the backward products) in the precision its forward ran with; float64 is never rounded', () => {
+  const run = (p: 'fp32' | 'bf16', dtype: 'float32' | 'float64' = 'float32', backwardIn: 'fp32' | 'bf16' = 'fp32') => {
+    const qkv = randn([2, 40, 3 * 32], new Rng(12), 1, dtype);
+    qkv.requiresGrad = true;
+    const y = withMatmulPrecision(p, () => fusedQKVAttention(qkv, 4));
+    const gy = randn(y.shape, new Rng(13), 1, dtype);
+    // The backward runs outside the forward's precision scope: it must keep the forward's.
+    withMatmulPrecision(backwardIn, () => backward(sum(mul(y, gy))));
+    return { y: y.data, g: qkv.grad!.data };
+  };
+  const f = run('fp32'), b = run('bf16'), bLater = run('bf16', 'float32', 'fp32'), fLater = run('fp32', 'float32', 'bf16');
+  const rel = (x: ArrayLike<number>, y: ArrayLike<number>) => {
+    let num = 0, den = 0;
+    for (let i = 0; i < x.length; i++) (num += (x[i] - y[i]) ** 2), (den += x[i] ** 2);
+    return Math.sqrt(num / den);
+  };
+  for (const k of ['y', 'g'] as const) {
+    assert.ok(rel(f[k], b[k]) > 1e-5 && rel(f[k], b[k]) < 1e-2, `${k}: bf16 differs from float32 by a bf16 rounding (${rel(f[k], b[k])})`);
+  }
+  assert.deepEqual(bLater.g, b.g, 'the backward of a bf16 forward stays bf16');
+  assert.deepEqual(fLater.g, f.g, 'the backward of a float32 forward stays float32');
+  const d = run('fp32', 'float64'), h = run('bf16', 'float64');
+  assert.deepEqual([h.y, h.g], [d.y, d.g], 'float64 unchanged under bf16');
 });

@@ -3,6 +3,7 @@
 import { native, FloatArray, StridedView } from '../native.js';
 import { needsGrad, record } from '../autograd.js';
 import { Tensor, ShapeError, allocate, allocateOutput, formatShape, assertSameDType } from '../tensor.js';
+import { matmulPrecision } from './matmul.js';
 
 export interface AttentionOptions {
   /** Softmax scale; default 1/sqrt(head_dim). OPT pre-scales q and passes 1. */
@@ -29,10 +30,13 @@ type AttentionBackwardStep = (gout: StridedView, gq: StridedView, gk: StridedVie
  */
 function attentionCore(a: AttentionViews, scale: number, dtype: 'float32' | 'float64', keepForBackward: boolean): AttentionBackwardStep {
   const P = keepForBackward ? allocateOutput(a.B * a.Hq * a.Tq * a.Tk, dtype) : null; // saved probabilities (B, Hq, Tq, Tk)
-  native.attentionForward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, ...a.out, P);
+  // QKᵀ and PV are matrix products: they take the matmul precision (autocast's rule), and
+  // the backward keeps the precision its forward ran with, as matmul's does.
+  const bf16 = matmulPrecision() === 'bf16' && dtype === 'float32' ? 1 : 0;
+  native.attentionForward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, ...a.out, P, bf16);
   return (gout, gq, gk, gv) => {
     if (!P) throw new Error('attention backward: the forward ran without gradient recording');
-    native.attentionBackward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, P, ...gout, ...gq, ...gk, ...gv);
+    native.attentionBackward(a.B, a.Hq, a.Hkv, a.Tq, a.Tk, a.D, scale, ...a.q, ...a.k, ...a.v, P, ...gout, ...gq, ...gk, ...gv, bf16);
   };
 }
 

@@ -25,6 +25,11 @@ function precisionFromEnv(): MatmulPrecision {
 
 let precision: MatmulPrecision = precisionFromEnv();
 
+/** The precision matrix products run in now (ops with their own products, attention, follow it). */
+export function matmulPrecision(): MatmulPrecision {
+  return precision;
+}
+
 /** Runs fn with matrix products in precision p (restored afterwards, also on errors). */
 export function withMatmulPrecision<T>(p: MatmulPrecision, fn: () => T): T {
   const before = precision;
