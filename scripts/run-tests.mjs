@@ -46,8 +46,10 @@ function run(label, env, list) {
   // reservation during the 1,000-step RSS test, which is heap policy, not a leak.
   const r = spawnSync(process.execPath, ['--expose-gc', '--min-semi-space-size=16', '--test', '--test-concurrency=1', ...list], {
     // Output arrays start as NaN (src/tensor/tensor.ts allocateOutput), so a kernel that reads
-    // its output before writing it fails here.
-    env: { ...process.env, SCALEOT_POISON_OUTPUTS: '1', ...env },
+    // its output before writing it fails here. Training loops default to bf16 on CPUs with
+    // AVX512-BF16: the suites pin float32 (golden values, finite differences) unless told;
+    // the bf16 tests choose bf16 themselves.
+    env: { ...process.env, SCALEOT_POISON_OUTPUTS: '1', SCALEOT_PRECISION: process.env.SCALEOT_PRECISION || 'fp32', ...env },
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });

@@ -4,7 +4,8 @@ import { loadTask, loadTaskFile, BUILTIN_TASKS, Task } from '../data/tasks.js';
 import { defaultDataDir, ensureData, type BuiltData } from '../data/build.js';
 import { PAPER_LR_GRID } from '../train/finetune.js';
 import { packageRoot } from '../util/root.js';
-import { ParsedArgs, UsageError, required } from './args.js';
+import { ParsedArgs, UsageError, required, choiceFlag } from './args.js';
+import { nativeBf16Default, withTrainingPrecision } from '../tensor/ops/matmul.js';
 import { writeLogLine } from './progress.js';
 
 export const root = packageRoot();
@@ -59,6 +60,16 @@ export const TASK_HELP: Record<string, string> = {
   '--seed': 'seed of batches and initialisation (default 0)',
   '--json': 'print the result as one JSON object',
 };
+
+/** `--precision` of the training commands (finetune, tune, importance, emulator). */
+export const PRECISION_HELP = 'matrix products of the training steps: fp32, bf16 (mixed precision: bf16 operands, float32 sums, weights and optimizer) or auto (bf16 where the CPU has AVX512-BF16, else fp32; default unless SCALEOT_PRECISION says otherwise); scoring stays fp32';
+
+/** Runs a training command's work with `--precision` applied to its training loops (absent: the default). */
+export function withPrecisionFlag<T>(args: ParsedArgs, fn: () => T): T {
+  if (!args.values.has('--precision')) return fn();
+  const p = choiceFlag(args, '--precision', ['fp32', 'bf16', 'auto'] as const, 'auto');
+  return withTrainingPrecision(p === 'auto' ? nativeBf16Default() : p, fn);
+}
 
 /** `--weights` of the inference commands (eval, generate). */
 export const WEIGHTS_CHOICES = ['fp32', 'bf16', 'auto'] as const;

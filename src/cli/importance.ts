@@ -10,14 +10,14 @@ import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { estimateImportance, defaultImportanceConfig, DEFAULT_IMPORTANCE, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
-import { builtData, root, stderrLog } from './common.js';
+import { PRECISION_HELP, builtData, root, stderrLog, withPrecisionFlag } from './common.js';
 import { defaultCorpusDir, pretrainingTexts } from '../data/corpus.js';
 import { progressLine } from './progress.js';
 
 const D = DEFAULT_IMPORTANCE;
 export const IMPORTANCE_FLAGS: FlagSpec = {
   summary: 'Dynamic LayerReplace (Eqs. 1-5): block importance scores and trained harmonizers (the model owner\'s step 1). Resumable.',
-  values: ['--model', '--out', '--data', '--steps', '--eta', '--rank', '--batch', '--seq-len', '--lr', '--candidates', '--groups', '--reward-scale', '--seed', '--checkpoint-every', '--stop-after', '--data-dir'],
+  values: ['--model', '--out', '--data', '--steps', '--eta', '--rank', '--batch', '--seq-len', '--lr', '--candidates', '--groups', '--reward-scale', '--seed', '--checkpoint-every', '--stop-after', '--data-dir', '--precision'],
   switches: ['--resume', '--json'],
   help: {
     '--model': 'the model directory (required)',
@@ -38,6 +38,7 @@ export const IMPORTANCE_FLAGS: FlagSpec = {
     '--stop-after': 'save the state after N steps and stop (continue with --resume)',
     '--resume': 'continue from OUT/state',
     '--json': 'print the scores as JSON',
+    '--precision': PRECISION_HELP,
   },
 };
 
@@ -73,11 +74,11 @@ export function runImportance(argv: string[]): void {
     seed: intFlag(args, '--seed', d.seed, 0),
     checkpointEvery: intFlag(args, '--checkpoint-every', d.checkpointEvery),
   };
-  const r = estimateImportance(model, hidden, streamOf(textOf('dt')), streamOf(textOf('dv')), cfg, out, {
+  const r = withPrecisionFlag(args, () => estimateImportance(model, hidden, streamOf(textOf('dt')), streamOf(textOf('dv')), cfg, out, {
     resume: args.switches.has('--resume'),
     stopAfter: args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined,
     log: stderrLog(), progress: progressLine('importance'),
-  });
+  }));
   if (args.switches.has('--json')) console.log(JSON.stringify({ out, steps: r.steps, scores: r.scores }));
   else console.log(`scores after ${r.steps} steps: ${r.scores.map((s) => s.toFixed(3)).join(' ')}\nwritten to ${out}`);
 }

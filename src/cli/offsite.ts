@@ -11,7 +11,7 @@ import { plugIn } from '../offsite/plugin.js';
 import { getTuner, tunerNames } from '../peft/registry.js';
 import { DEFAULT_BUDGET } from '../train/finetune.js';
 import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
-import { TASK_HELP, parseLrs, stderrLog, tasksFrom } from './common.js';
+import { PRECISION_HELP, TASK_HELP, parseLrs, stderrLog, tasksFrom, withPrecisionFlag } from './common.js';
 
 export const EMULATOR_FLAGS: FlagSpec = {
   summary: "Build ScaleOT's emulator package from a model and its importance results (the model owner's step 2).",
@@ -54,7 +54,7 @@ export function runEmulator(argv: string[]): void {
 
 export const TUNE_FLAGS: FlagSpec = {
   summary: "Offsite tuning of an emulator's adapter blocks on a task (the data owner's step); writes the adapter package to return.",
-  values: ['--emulator', '--task', '--train', '--validation', '--test', '--method', '--lrs', '--steps', '--batch', '--eval-limit', '--data-dir', '--out', '--seed', '--checkpoint-every'],
+  values: ['--emulator', '--task', '--train', '--validation', '--test', '--method', '--lrs', '--steps', '--batch', '--eval-limit', '--data-dir', '--out', '--seed', '--checkpoint-every', '--precision'],
   switches: ['--json'],
   help: {
     ...TASK_HELP,
@@ -65,6 +65,7 @@ export const TUNE_FLAGS: FlagSpec = {
     '--eval-limit': 'score only the first N items / documents (default all)',
     '--out': 'output directory; the adapter package is OUT/adapter (required)',
     '--checkpoint-every': 'save the resumable state every N steps (default 100)',
+    '--precision': PRECISION_HELP,
   },
 };
 
@@ -72,7 +73,7 @@ export function runTune(argv: string[]): void {
   const args = parseArgs('tune', argv, TUNE_FLAGS);
   const method = args.values.get('--method') ?? 'full';
   if (!tunerNames().includes(method)) throw new UsageError(`tune: --method must be one of ${tunerNames().join(', ')}`);
-  const r = offsiteTune(required(args, '--emulator', 'tune'), tasksFrom(args, 'tune'), required(args, '--out', 'tune'), {
+  const r = withPrecisionFlag(args, () => offsiteTune(required(args, '--emulator', 'tune'), tasksFrom(args, 'tune'), required(args, '--out', 'tune'), {
     method,
     lrs: parseLrs(args.values.get('--lrs'), 'tune'),
     steps: intFlag(args, '--steps', DEFAULT_BUDGET.steps),
@@ -81,7 +82,7 @@ export function runTune(argv: string[]): void {
     checkpointEvery: intFlag(args, '--checkpoint-every', 100),
     seed: intFlag(args, '--seed', 0, 0),
     log: stderrLog(),
-  });
+  }));
   if (args.switches.has('--json')) console.log(JSON.stringify(r));
   else {
     console.log(`best lr ${r.bestLr}; Emu ZS test ${r.emuZeroShot.test.metric} ${r.emuZeroShot.test.value.toFixed(4)} -> Emu FT ${r.emuFinetuned.test.value.toFixed(4)}`);

@@ -1,4 +1,5 @@
 // Opens a Hugging Face checkpoint directory and builds the matching architecture.
+import { withMatmulPrecision } from '../tensor/ops/matmul.js';
 import { Checkpoint, CheckpointError } from '../io/checkpoint.js';
 import type { CausalLM, Architecture, ArchitectureSpec, WeightStorage } from './causal_lm.js';
 import { GPT2LMHeadModel, gpt2ConfigFromHF, gpt2Spec } from './gpt2.js';
@@ -73,15 +74,31 @@ export function loadModel(dir: string, opts: LoadOptions = {}): CausalLM {
   const ckpt = Checkpoint.open(dir);
   try {
     const weights = weightStorageFor(ckpt, opts.weights);
-    switch (architectureOf(ckpt.config, `${dir}/config.json`)) {
-      case 'gpt2':
-        return GPT2LMHeadModel.fromCheckpoint(ckpt, weights);
-      case 'opt':
-        return OPTForCausalLM.fromCheckpoint(ckpt, weights);
-      case 'llama':
-        return LlamaForCausalLM.fromCheckpoint(ckpt, weights);
-    }
+    const model = ((): CausalLM => {
+      switch (architectureOf(ckpt.config, `${dir}/config.json`)) {
+        case 'gpt2':
+          return GPT2LMHeadModel.fromCheckpoint(ckpt, weights);
+        case 'opt':
+          return OPTForCausalLM.fromCheckpoint(ckpt, weights);
+        case 'llama':
+          return LlamaForCausalLM.fromCheckpoint(ckpt, weights);
+      }
+    })();
+    return weights === 'bf16' ? runningInBf16(model) : model;
   } finally {
     ckpt.close();
   }
+}
+
+/**
+ * A model holding its matrices in bf16 runs as a bf16 model does under torch.autocast: its
+ * weight products are bf16 by construction (the weights are bf16 bits), and the products
+ * that take no weight — the fused attention's QKᵀ and PV — must follow, so its two entry
+ * points run inside a bf16 scope.
+ */
+function runningInBf16(model: CausalLM): CausalLM {
+  const forward = model.forward.bind(model), loss = model.loss.bind(model);
+  model.forward = (ids, B, T, cache) => withMatmulPrecision('bf16', () => forward(ids, B, T, cache));
+  model.loss = (ids, targets, B, T) => withMatmulPrecision('bf16', () => loss(ids, targets, B, T));
+  return model;
 }

@@ -17,7 +17,7 @@ import type { Module, Parameter } from '../nn/module.js';
 import type { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { mulScalar } from '../tensor/ops/arithmetic.js';
-import { withMatmulPrecision, type MatmulPrecision } from '../tensor/ops/matmul.js';
+import { trainingPrecision, withMatmulPrecision, type MatmulPrecision } from '../tensor/ops/matmul.js';
 import { Rng } from '../util/rng.js';
 import { loadTrainState, saveTrainState } from './state.js';
 
@@ -42,7 +42,10 @@ export interface LoopConfig {
   resume?: boolean;
   /** Save the state after this many steps and return (to be continued with resume). */
   stopAfter?: number;
-  /** Matrix products in bf16 (mixed precision) or float32; the process default otherwise. */
+  /**
+   * Matrix products in bf16 (mixed precision) or float32; otherwise trainingPrecision():
+   * an enclosing choice, SCALEOT_PRECISION, else bf16 where the CPU has AVX512-BF16.
+   */
   precision?: MatmulPrecision;
 }
 
@@ -83,6 +86,8 @@ export interface LoopResult {
   steps: number;
   /** True when it stopped early (stopAfter) with its state saved. */
   stopped: boolean;
+  /** The precision of the matrix products the steps ran with. */
+  precision: MatmulPrecision;
 }
 
 /** Runs (or resumes) a training loop; see the file comment for what it guarantees. */
@@ -101,6 +106,7 @@ export function trainLoop(cfg: LoopConfig, hooks: LoopHooks): LoopResult {
     }
   }
   const micro = cfg.accumulate ?? 1;
+  const precision = cfg.precision ?? trainingPrecision();
   const clip = cfg.clipNorm ?? 1.0;
   for (let step = start; step < cfg.steps; step++) {
     const rng = stepRng(cfg.seed, step);
@@ -115,8 +121,7 @@ export function trainLoop(cfg: LoopConfig, hooks: LoopHooks): LoopResult {
         loss = (loss ?? 0) + l.item() / micro;
       }
     };
-    if (cfg.precision) withMatmulPrecision(cfg.precision, pass);
-    else pass();
+    withMatmulPrecision(precision, pass);
     let gradNorm: number | null = null;
     if (loss !== null) {
       if (clip > 0) gradNorm = clipGradNorm(hooks.params, clip);
@@ -128,8 +133,8 @@ export function trainLoop(cfg: LoopConfig, hooks: LoopHooks): LoopResult {
     if (every > 0 && done % every === 0 && done < cfg.steps) save(done);
     if (cfg.stopAfter !== undefined && done === cfg.stopAfter && done < cfg.steps) {
       save(done);
-      return { startStep: start, steps: done, stopped: true };
+      return { startStep: start, steps: done, stopped: true, precision };
     }
   }
-  return { startStep: start, steps: cfg.steps, stopped: false };
+  return { startStep: start, steps: cfg.steps, stopped: false, precision };
 }

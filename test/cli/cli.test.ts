@@ -98,6 +98,9 @@ test('errors: one line on stderr, non-zero exit, no stack trace', () => {
 
 test('usage errors exit 2 (the command line was wrong), other failures 1', () => {
   assert.equal(cli('frobnicate').status, 2);
+  const p = cli('finetune', '--model', join(dir, 'model'), '--task', 'sotu', '--out', join(dir, 'ft'), '--precision', 'fp16');
+  assert.equal(p.status, 2);
+  assert.match(p.stderr, /--precision/);
   assert.equal(cli('audit', '--model', join(dir, 'model'), '--emulator', join(dir, 'model'), '--out', join(dir, 'a'), '--task', 'nope').status, 2);
   assert.equal(cli('eval', '--model', join(dir, 'nope'), '--ppl', join(dir, 'doc.txt')).status, 1);
 });

@@ -10,7 +10,9 @@ import { randomWindows } from '../../src/data/streams.js';
 import { trainLoop } from '../../src/train/loop.js';
 import { noGrad, backward } from '../../src/tensor/autograd.js';
 import { Rng } from '../../src/util/rng.js';
-import { matmul, withMatmulPrecision } from '../../src/tensor/ops/matmul.js';
+import { matmul, withMatmulPrecision, withTrainingPrecision } from '../../src/tensor/ops/matmul.js';
+import { native as native_ } from '../../src/tensor/native.js';
+import { spawnSync } from 'node:child_process';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { mul } from '../../src/tensor/ops/arithmetic.js';
 import { fusedQKVAttention } from '../../src/tensor/ops/attention.js';
@@ -123,4 +125,32 @@ test('fused attention runs QKᵀ and PV (and the backward products) in the preci
   assert.deepEqual(fLater.g, f.g, 'the backward of a float32 forward stays float32');
   const d = run('fp32', 'float64'), h = run('bf16', 'float64');
   assert.deepEqual([h.y, h.g], [d.y, d.g], 'float64 unchanged under bf16');
+});
+
+test('the default: training loops in bf16 only where the CPU has AVX512-BF16, scoring in fp32; SCALEOT_PRECISION and --precision override', () => {
+  const probe = `import('${new URL('../../src/tensor/ops/matmul.js', import.meta.url).href}').then((m) => {
+    const inner = m.withTrainingPrecision('fp32', () => m.trainingPrecision());
+    console.log(JSON.stringify([m.matmulPrecision(), m.trainingPrecision(), m.nativeBf16Default(), inner]));
+  })`;
+  const run = (precision: string | undefined) => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (precision === undefined) delete env.SCALEOT_PRECISION;
+    else env.SCALEOT_PRECISION = precision;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as string[];
+  };
+  const native = native_.bf16Path() === 'vdpbf16ps' ? 'bf16' : 'fp32';
+  assert.deepEqual(run(undefined), ['fp32', native, native, 'fp32'], 'unset: scoring fp32, training bf16 where native; a command\'s --precision wins');
+  assert.deepEqual(run('fp32'), ['fp32', 'fp32', native, 'fp32']);
+  assert.deepEqual(run('bf16'), ['bf16', 'bf16', native, 'fp32']);
+  assert.deepEqual(run('auto').slice(0, 2), [native, native]);
+  const bad = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { env: { ...process.env, SCALEOT_PRECISION: 'fp16' }, encoding: 'utf8' });
+  assert.match(bad.stderr, /SCALEOT_PRECISION must be fp32, bf16 or auto, got "fp16"/);
+  // The loop reports what it ran with.
+  const m = new GPT2LMHeadModel({ vocabSize: 16, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 }, 1);
+  const hooks = { optimizer: new AdamW(m.parameters(), { lr: 1e-3 }), params: m.parameters(), stateModule: m, forward: () => m.loss(new Int32Array(8).fill(1), new Int32Array(8).fill(2), 1, 8) };
+  assert.equal(trainLoop({ steps: 1, seed: 0 }, hooks).precision, 'fp32', 'SCALEOT_PRECISION=fp32 under the test runner');
+  assert.equal(withTrainingPrecision('bf16', () => trainLoop({ steps: 1, seed: 0 }, hooks)).precision, 'bf16');
+  assert.equal(withTrainingPrecision('bf16', () => trainLoop({ steps: 1, seed: 0, precision: 'fp32' }, hooks)).precision, 'fp32', 'a configuration\'s own precision wins');
 });

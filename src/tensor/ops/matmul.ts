@@ -12,22 +12,57 @@ import { sumTo } from './reduce.js';
  * float32, float32 results (native gemmBf16). Everything else (norms, softmax, losses,
  * reductions, optimizer state, master weights, gradient accumulation) stays float32, and
  * float64 tensors (the finite-difference reference path) are never rounded. A backward
- * pass uses the precision its forward ran with. Default: SCALEOT_PRECISION, else fp32.
+ * pass uses the precision its forward ran with.
+ *
+ * Who decides: an enclosing withMatmulPrecision, else SCALEOT_PRECISION (fp32, bf16 or
+ * auto), else the default (for training loops a command's `--precision`, through
+ * withTrainingPrecision, comes first), which depends on the work: training loops (trainLoop: fine-
+ * tuning, offsite tuning, importance estimation, distillation) default to bf16 where the
+ * CPU multiplies bf16 natively (AVX512-BF16) and fp32 elsewhere, as the parity
+ * measurements allow (README, "Mixed precision"); everything else (scoring, eval,
+ * generate) defaults to fp32, so evaluation stays harness-exact. Configurations that
+ * must reproduce (experiments, pre-training) pin their own precision.
  */
 export type MatmulPrecision = 'fp32' | 'bf16';
 
-function precisionFromEnv(): MatmulPrecision {
-  const v = process.env.SCALEOT_PRECISION;
-  if (v === undefined || v === '' || v === 'fp32') return 'fp32';
-  if (v === 'bf16') return 'bf16';
-  throw new Error(`SCALEOT_PRECISION must be fp32 or bf16, got ${JSON.stringify(v)}`);
+/** bf16 where this CPU runs VDPBF16PS, else fp32 (the emulated path is slower than fp32). */
+export function nativeBf16Default(): MatmulPrecision {
+  return native.bf16Path() === 'vdpbf16ps' ? 'bf16' : 'fp32';
 }
 
-let precision: MatmulPrecision = precisionFromEnv();
+function precisionFromEnv(): MatmulPrecision | undefined {
+  const v = process.env.SCALEOT_PRECISION;
+  if (v === undefined || v === '') return undefined;
+  if (v === 'fp32' || v === 'bf16') return v;
+  if (v === 'auto') return nativeBf16Default();
+  throw new Error(`SCALEOT_PRECISION must be fp32, bf16 or auto, got ${JSON.stringify(v)}`);
+}
+
+/** undefined: nobody chose; matmulPrecision() and trainingPrecision() apply their defaults. */
+let precision: MatmulPrecision | undefined = precisionFromEnv();
 
 /** The precision matrix products run in now (ops with their own products, attention, follow it). */
 export function matmulPrecision(): MatmulPrecision {
-  return precision;
+  return precision ?? 'fp32';
+}
+
+/** A command's choice for its training loops only (`--precision`); scoring keeps matmulPrecision(). */
+let trainingChoice: MatmulPrecision | undefined;
+
+/** The precision a training loop runs in when its configuration does not say. */
+export function trainingPrecision(): MatmulPrecision {
+  return trainingChoice ?? precision ?? nativeBf16Default();
+}
+
+/** Runs fn with its training loops in precision p (scoring inside fn is not affected). */
+export function withTrainingPrecision<T>(p: MatmulPrecision, fn: () => T): T {
+  const before = trainingChoice;
+  trainingChoice = p;
+  try {
+    return fn();
+  } finally {
+    trainingChoice = before;
+  }
 }
 
 /** Runs fn with matrix products in precision p (restored afterwards, also on errors). */
@@ -54,7 +89,7 @@ export function gemm(ta: number, tb: number, M: number, N: number, K: number, A:
       throw new TypeError('gemm: a weight held in bf16 multiplies float32 operands only');
     }
     native.gemmBf16(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC, bias as Float32Array | null);
-  } else if (precision === 'bf16' && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
+  } else if (matmulPrecision() === 'bf16' && A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array) {
     native.gemmBf16(ta, tb, M, N, K, 1, A, lda, B, ldb, beta, C, ldc, batch, sA, sB, sC, bias as Float32Array | null);
   } else if (bias) {
     native.gemmBias(ta, tb, M, N, K, A, lda, B, ldb, bias, C, ldc);
@@ -116,7 +151,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const p = plan(a, b, ta, tb);
   const out = new Tensor(allocateOutput(p.batch * p.M * p.N, a.dtype), [...p.batchShape, p.M, p.N]);
   gemmInto(a, b, ta, tb, p, out, 0);
-  const prec = precision;
+  const prec = matmulPrecision();
   return record('matmul', out, [a, b], (g) => withMatmulPrecision(prec, () => {
     // C = op(A) op(B):  d op(A) = G op(B)ᵀ,  d op(B) = op(A)ᵀ G; undo the op on each side.
     let ga: Tensor | null = null, gb: Tensor | null = null;
@@ -174,7 +209,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null, weightLay
   const rows = x.size / inDim;
   const out = new Tensor(allocateOutput(rows * outDim, x.dtype), [...x.shape.slice(0, -1), outDim]);
   gemm(0, transB ? 1 : 0, rows, outDim, inDim, x.data, inDim, bOperand(weight), transB ? inDim : outDim, 0, out.data, outDim, 1, 0, 0, 0, bias.data);
-  const prec = precision;
+  const prec = matmulPrecision();
   return record('linear', out, [x, weight, bias], (g) => withMatmulPrecision(prec, () => {
     const g2 = new Tensor(g.data, [rows, outDim]);
     const x2 = new Tensor(x.data, [rows, inDim]);
