@@ -13,17 +13,20 @@ export function writeLogLine(s: string, stream: NodeJS.WriteStream = process.std
   else stream.write(`${s}\n`);
 }
 
-export function progressLine(label: string, stream: NodeJS.WriteStream = process.stderr): Progress {
+export function progressLine(label: string, stream: NodeJS.WriteStream = process.stderr, now: () => number = Date.now): Progress {
   const tty = !!stream.isTTY;
-  const start = Date.now();
+  const start = now();
   let first: number | null = null;
   let lastDecile = -1;
-  return ({ done, total, text = '' }) => {
-    first ??= done - 1; // a resumed run measures its rate from where it resumed
-    const secs = (Date.now() - start) / 1000;
-    const rate = secs > 0 ? (done - first) / secs : 0;
-    const left = rate > 0 ? Math.max(0, total - done) / rate : 0;
-    const line = `${label} ${done}/${total} ${rate.toFixed(2)}/s, ${formatSeconds(left)} left${text ? ` ${text}` : ''}`;
+  return ({ done, total, text = '', free }) => {
+    const worked = done - (free ?? 0);
+    // A resumed run measures its rate from where it resumed. Without `free` the first update
+    // reports one unit done since the start; with it, units that took work are counted from 0.
+    first ??= free === undefined ? worked - 1 : worked - (worked > 0 ? 1 : 0);
+    const secs = (now() - start) / 1000;
+    const rate = secs > 0 ? (worked - first) / secs : 0;
+    const left = rate > 0 ? `${formatSeconds(Math.max(0, total - done) / rate)} left` : 'time left unknown yet';
+    const line = `${label} ${done}/${total} ${rate.toFixed(2)}/s, ${left}${text ? ` ${text}` : ''}`;
     if (tty) {
       const finished = done >= total;
       current = finished ? '' : line;

@@ -58,7 +58,9 @@ export interface MultipleChoiceOptions {
 /** Log-likelihood of every (context, " " + choice) request, in item/choice order. */
 export function choiceLogLikelihoods(model: CausalLM, tok: Encoder, items: MultipleChoiceItem[], opts: MultipleChoiceOptions = {}): number[][] {
   const C = model.maxContext;
-  type Req = { item: number; choice: number; input: number[]; targets: number[] };
+  // Typed arrays: thousands of requests stay alive through every forward pass of the
+  // scoring, and V8's frequent full collections would mark them all as number[].
+  type Req = { item: number; choice: number; input: Int32Array; targets: Int32Array };
   const reqs: Req[] = [];
   items.forEach((it, i) =>
     it.choices.forEach((ch, j) => {
@@ -66,7 +68,7 @@ export function choiceLogLikelihoods(model: CausalLM, tok: Encoder, items: Multi
       if (continuation.length === 0) throw new Error(`item ${i}: choice ${j} encodes to no tokens`);
       // The harness keeps the last C + 1 tokens and feeds all but the last.
       const seq = [...context, ...continuation].slice(-(C + 1));
-      reqs.push({ item: i, choice: j, input: seq.slice(0, -1), targets: continuation.slice(-Math.min(continuation.length, seq.length - 1)) });
+      reqs.push({ item: i, choice: j, input: Int32Array.from(seq.slice(0, -1)), targets: Int32Array.from(continuation.slice(-Math.min(continuation.length, seq.length - 1))) });
     }),
   );
   const out = items.map((it) => new Array<number>(it.choices.length).fill(0));

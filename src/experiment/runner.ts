@@ -115,7 +115,7 @@ class ExperimentRun {
   }
 
   private stageDone(): void {
-    this.opts.progress?.({ done: this.cache.runs.length + this.cache.hits.length, total: this.plannedStages(), text: '' });
+    this.opts.progress?.({ done: this.cache.runs.length + this.cache.hits.length, free: this.cache.hits.length, total: this.plannedStages(), text: '' });
   }
 
   /** An estimate of the stages this configuration needs (for progress only). */

@@ -8,6 +8,11 @@ export interface ProgressUpdate {
   total: number;
   /** A short state to show beside the count ("loss 3.21"). */
   text?: string;
+  /**
+   * Of `done`, the units that took no work (an experiment's stages served from the cache):
+   * left out of the rate, so the time left is not read off instant cache hits.
+   */
+  free?: number;
 }
 
 export type Progress = (p: ProgressUpdate) => void;

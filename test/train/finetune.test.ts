@@ -47,10 +47,19 @@ test('training examples score only the answer tokens (MC) or every token (LM)', 
   const tok = TextTokenizer.fromDir(join(dir, 'model'));
   const [ex] = trainingExamples({ kind: 'mc', name: 't', items: [{ context: 'The color of sky is', choices: ['red', 'blue'], label: 1 }] }, tok, 32);
   const answer = tok.encode(' blue');
-  assert.deepEqual(ex.targets.filter((t) => t >= 0), answer);
+  assert.deepEqual(Array.from(ex.targets.filter((t) => t >= 0)), answer);
   assert.equal(ex.targets[ex.targets.length - 1], answer[answer.length - 1]);
-  const lm = trainingExamples({ kind: 'lm', name: 'd', documents: ['one two three four five six seven'] }, tok, 4);
+  const doc = 'one two three four five six seven';
+  const lm = trainingExamples({ kind: 'lm', name: 'd', documents: [doc] }, tok, 4);
   assert.ok(lm.every((e) => e.targets.every((t) => t >= 0)));
+  // Consecutive windows of [EOS, ...tokens]: each input is 4 tokens (the last may be shorter),
+  // its targets the same tokens shifted by one; together the inputs cover the stream.
+  const stream = [tok.prefixTokenId, ...tok.encode(doc)];
+  lm.forEach((e, i) => {
+    assert.deepEqual(Array.from(e.input), stream.slice(4 * i, Math.min(4 * i + 4, stream.length - 1)));
+    assert.deepEqual(Array.from(e.targets), stream.slice(4 * i + 1, 4 * i + 1 + e.input.length));
+  });
+  assert.equal(lm.reduce((n, e) => n + e.input.length, 0), stream.length - 1);
 });
 
 test('fine-tuning trains the blocks only, picks the lr on validation and resumes finished runs', () => {
