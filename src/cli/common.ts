@@ -61,7 +61,7 @@ export const TASK_HELP: Record<string, string> = {
   '--json': 'print the result as one JSON object',
 };
 
-/** `--precision` of the training commands (finetune, tune, importance, emulator). */
+/** `--precision` of the training commands (finetune, tune, importance). */
 export const PRECISION_HELP = 'matrix products of the training steps: fp32, bf16 (mixed precision: bf16 operands, float32 sums, weights and optimizer) or auto (bf16 where the CPU has AVX512-BF16, else fp32; default unless SCALEOT_PRECISION says otherwise); scoring stays fp32';
 
 /** Runs a training command's work with `--precision` applied to its training loops (absent: the default). */

@@ -14,14 +14,14 @@ import { sumTo } from './reduce.js';
  * float64 tensors (the finite-difference reference path) are never rounded. A backward
  * pass uses the precision its forward ran with.
  *
- * Who decides: an enclosing withMatmulPrecision, else SCALEOT_PRECISION (fp32, bf16 or
- * auto), else the default (for training loops a command's `--precision`, through
- * withTrainingPrecision, comes first), which depends on the work: training loops (trainLoop: fine-
- * tuning, offsite tuning, importance estimation, distillation) default to bf16 where the
- * CPU multiplies bf16 natively (AVX512-BF16) and fp32 elsewhere, as the parity
- * measurements allow (README, "Mixed precision"); everything else (scoring, eval,
- * generate) defaults to fp32, so evaluation stays harness-exact. Configurations that
- * must reproduce (experiments, pre-training) pin their own precision.
+ * Who decides, for training loops (trainLoop: fine-tuning, offsite tuning, importance
+ * estimation, distillation): a command's `--precision` (withTrainingPrecision), else an
+ * enclosing withMatmulPrecision or SCALEOT_PRECISION (fp32, bf16 or auto), else bf16 where
+ * the CPU multiplies bf16 natively (AVX512-BF16) and fp32 elsewhere, as the parity
+ * measurements allow (README, "Mixed precision"). For everything else (scoring, eval,
+ * generate): an enclosing withMatmulPrecision or SCALEOT_PRECISION, else fp32, so
+ * evaluation stays harness-exact. Configurations that must reproduce (experiments,
+ * pre-training) pin their own precision.
  */
 export type MatmulPrecision = 'fp32' | 'bf16';
 
