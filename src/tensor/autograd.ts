@@ -124,7 +124,10 @@ function runBackward(root: Tensor, seed: Tensor): void {
     t.gradFn = null;
     if (!g) continue;
     const inputGrads = node.backward(g);
-    const gOwned = owned.delete(g);
+    // Storage of each result, read before the loop below releases any of them.
+    const gBuffer = g.data.buffer;
+    const buffers = inputGrads.map((o) => (o ? o.data.buffer : null));
+    const gDead = owned.delete(g) && !buffers.includes(gBuffer);
     for (let k = 0; k < node.inputs.length; k++) {
       const input = node.inputs[k];
       const gi = inputGrads[k];
@@ -134,7 +137,7 @@ function runBackward(root: Tensor, seed: Tensor): void {
       }
       // A rule's result is exclusively ours when it has fresh storage (not the incoming
       // gradient's, as pass-through rules and reshapes return) and no other input got it.
-      const exclusive = gi.data.buffer !== g.data.buffer && inputGrads.every((o, j) => j === k || !o || o.data.buffer !== gi.data.buffer);
+      const exclusive = buffers[k] !== gBuffer && buffers.every((b, j) => j === k || b !== buffers[k]);
       const prev = grads.get(input);
       if (!prev) {
         grads.set(input, gi);
@@ -158,7 +161,7 @@ function runBackward(root: Tensor, seed: Tensor): void {
     // Inside a buffer scope (a training step), a gradient this pass owns is dead once its
     // rule has run, unless a result shares its storage (pass-through rules, reshapes):
     // its array goes back to the pool for the next rule to reuse.
-    if (gOwned && inputGrads.every((o) => !o || o.data.buffer !== g.data.buffer)) releaseEarly(g);
+    if (gDead) releaseEarly(g);
   }
 }
 
