@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randn, ReleasedTensorError, Tensor } from '../../src/tensor/tensor.js';
 import { withBufferScope, poolStats, clearPool, LiveGraphError } from '../../src/tensor/pool.js';
 import { gelu } from '../../src/tensor/ops/activation.js';
-import { mulScalar } from '../../src/tensor/ops/arithmetic.js';
+import { mul, mulScalar } from '../../src/tensor/ops/arithmetic.js';
 import { sum } from '../../src/tensor/ops/reduce.js';
 import { backward } from '../../src/tensor/autograd.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
@@ -90,6 +90,19 @@ test('the backward pass reuses the gradients it has consumed within the same ste
   });
   const after = poolStats();
   assert.ok(after.reused - before.reused >= 4, `reused ${after.reused - before.reused} arrays during one backward`);
+});
+
+test('an op whose inputs repeat (x * x) accumulates and releases its gradients correctly', () => {
+  const grad = (pool: boolean) => {
+    clearPool(pool ? DEFAULT_CAPACITY : 0);
+    const w = new Tensor(randn([16, 16], new Rng(8)).data, [16, 16], true);
+    withBufferScope(() => {
+      const y = gelu(w);
+      backward(sum(mul(mul(y, y), y)));
+    });
+    return Float32Array.from(w.grad!.data);
+  };
+  assert.deepEqual(grad(true), grad(false));
 });
 
 test('nested scopes: what the inner one returns is released by the outer one', () => {
