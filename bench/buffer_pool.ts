@@ -32,7 +32,8 @@ interface Measurement {
   gcPerStep: number;
   gcMsPerStep: number;
   peakRssMiB: number;
-  freshArraysAfterWarmup: number;
+  /** Arrays the pool had to allocate after the warm-up (0: every array was reused); null without the pool. */
+  freshArraysAfterWarmup: number | null;
 }
 
 function median(xs: number[]): number {
@@ -41,30 +42,29 @@ function median(xs: number[]): number {
 }
 
 /** One child process's measurement. */
-function measure(pool: boolean, work: 'step' | 'score', steps: number, precision: MatmulPrecision): Measurement {
+async function measure(pool: boolean, work: 'step' | 'score', steps: number, precision: MatmulPrecision): Promise<Measurement> {
   if (!pool) clearPool(0);
   const model = loadModel(`${packageRoot()}/models/scaleot-base-24`);
   const B = 16, T = 256, V = model.vocabSize;
   const rng = new Rng(1);
   const ids = Int32Array.from({ length: B * T }, () => rng.int(V));
   const targets = Int32Array.from({ length: B * T }, () => rng.int(V));
-  let gcCount = 0, gcMs = 0;
+  // GC entries are delivered asynchronously (after the synchronous loop): keep their start
+  // times and count those after the warm-up once the loop is done.
+  const gcEntries: { start: number; ms: number }[] = [];
   const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcCount++;
-      gcMs += e.duration;
-    }
+    for (const e of list.getEntries()) gcEntries.push({ start: e.startTime, ms: e.duration });
   });
   observer.observe({ entryTypes: ['gc'] });
   const warmup = 3;
   const times: number[] = [];
-  let gcAtWarmup = { count: 0, ms: 0 }, freshAtWarmup = 0;
+  let warmupEnd = Infinity, freshAtWarmup = 0;
   let t0 = performance.now();
   const tick = (done: number) => {
     const t = performance.now();
     if (done > warmup) times.push(t - t0);
     if (done === warmup) {
-      gcAtWarmup = { count: gcCount, ms: gcMs };
+      warmupEnd = t;
       freshAtWarmup = poolStats().fresh;
     }
     t0 = t;
@@ -84,21 +84,23 @@ function measure(pool: boolean, work: 'step' | 'score', steps: number, precision
       tick(s);
     }
   }
+  await new Promise((resolve) => setTimeout(resolve, 200));
   observer.disconnect();
+  const gcAfter = gcEntries.filter((e) => e.start >= warmupEnd);
   return {
     pool, work,
     medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times),
-    gcPerStep: (gcCount - gcAtWarmup.count) / steps, gcMsPerStep: (gcMs - gcAtWarmup.ms) / steps,
+    gcPerStep: gcAfter.length / steps, gcMsPerStep: gcAfter.reduce((a, e) => a + e.ms, 0) / steps,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
-    freshArraysAfterWarmup: poolStats().fresh - freshAtWarmup,
+    freshArraysAfterWarmup: pool ? poolStats().fresh - freshAtWarmup : null,
   };
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const precision = flag('--precision', 'fp32') as MatmulPrecision;
   const steps = Number(flag('--steps', '12'));
   if (process.argv.includes('--child')) {
-    const m = measure(flag('--pool', 'on') === 'on', flag('--work', 'step') as 'step' | 'score', steps, precision);
+    const m = await measure(flag('--pool', 'on') === 'on', flag('--work', 'step') as 'step' | 'score', steps, precision);
     process.stdout.write(JSON.stringify(m) + '\n');
     return;
   }
@@ -114,11 +116,11 @@ function main(): void {
         if (child.status !== 0) throw new Error(`buffer_pool bench child (${work}, pool ${pool}) failed:\n${child.stderr}`);
         const m = JSON.parse(child.stdout.trim().split('\n').pop() as string) as Measurement;
         results.push(m);
-        console.log(`round ${r} ${work.padEnd(5)} pool ${pool.padEnd(3)}: ${m.medianMs.toFixed(0)} ms (${m.minMs.toFixed(0)}–${m.maxMs.toFixed(0)}), ${m.gcPerStep.toFixed(1)} GCs / ${m.gcMsPerStep.toFixed(1)} ms per step, peak RSS ${m.peakRssMiB.toFixed(0)} MiB, fresh arrays after warm-up ${m.freshArraysAfterWarmup}`);
+        console.log(`round ${r} ${work.padEnd(5)} pool ${pool.padEnd(3)}: ${m.medianMs.toFixed(0)} ms (${m.minMs.toFixed(0)}–${m.maxMs.toFixed(0)}), ${m.gcPerStep.toFixed(1)} GCs / ${m.gcMsPerStep.toFixed(1)} ms per step, peak RSS ${m.peakRssMiB.toFixed(0)} MiB, fresh arrays after warm-up ${m.freshArraysAfterWarmup ?? '-'}`);
       }
     }
   }
   console.log(JSON.stringify({ precision, steps, rounds, results }));
 }
 
-main();
+await main();

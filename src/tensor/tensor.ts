@@ -63,7 +63,7 @@ export class Tensor implements ReleasableStorage {
       throw new Bf16StorageError(`tensor [${this.shape.join(', ')}] is held in bf16 (weights for inference): this operation needs its float32 values; load the model with float32 weights`);
     }
     if (this.values === RELEASED) {
-      throw new ReleasedTensorError(`tensor [${this.shape.join(', ')}] was made inside a buffer scope (a training step) that has ended and reused its memory; keep it by returning it from the scope, or clone() it inside`);
+      throw new ReleasedTensorError(`tensor [${this.shape.join(', ')}] has given its memory back to the buffer pool: it was made inside a buffer scope (a training step or scoring batch) that has ended, or it was a gradient the backward pass had consumed; keep a result by returning it from the scope, or clone() it inside`);
     }
     return this.values;
   }
