@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { native } from '../src/tensor/native.js';
 import { Tensor, randn } from '../src/tensor/tensor.js';
 import { backward, noGrad } from '../src/tensor/autograd.js';
+import { withBufferScope } from '../src/tensor/pool.js';
 import { sum } from '../src/tensor/ops/reduce.js';
 import { GPT2Block, GPT2LMHeadModel } from '../src/models/gpt2.js';
 import { AdamW } from '../src/optim/adamw.js';
@@ -117,8 +118,10 @@ function oursBlock(B: number, T: number, reps: number): number {
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) {
     let y: Tensor = x;
-    for (const b of blocks) y = b.forward(y);
-    backward(sum(y));
+    withBufferScope(() => {
+      for (const b of blocks!) y = b.forward(y);
+      backward(sum(y));
+    });
   }
   return (B * T) / ((performance.now() - t0) / 1000 / reps);
 }
@@ -145,12 +148,16 @@ function oursModelRun(work: 'step' | 'forward', B: number, T: number, reps: numb
   const { m, opt } = models.get(which)!;
   const t0 = performance.now();
   for (let r = 0; r < reps; r++) {
+    // As the training loop and the scoring loops run them: one buffer scope per step or
+    // batch (src/tensor/pool.ts), so arrays are reused from the previous repetition.
     if (work === 'step') {
       opt.zeroGrad();
-      backward(m.loss(ids, targets, B, T));
+      withBufferScope(() => backward(m.loss(ids, targets, B, T)));
       opt.step();
     } else {
-      noGrad(() => m.forward(ids, B, T));
+      withBufferScope(() => {
+        noGrad(() => m.forward(ids, B, T));
+      });
     }
   }
   return (B * T) / ((performance.now() - t0) / 1000 / reps);

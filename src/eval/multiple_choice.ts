@@ -6,6 +6,7 @@
 // choice's length in characters (without the leading space). Standard errors are the
 // sample standard deviation over items divided by sqrt(n), as the harness reports them.
 import { noGrad } from '../tensor/autograd.js';
+import { withBufferScope } from '../tensor/pool.js';
 import { crossEntropy } from '../tensor/ops/loss.js';
 import type { CausalLM } from '../models/causal_lm.js';
 
@@ -86,11 +87,14 @@ export function choiceLogLikelihoods(model: CausalLM, tok: Encoder, items: Multi
         ids.set(r.input, b * T);
         targets.set(r.targets, b * T + r.input.length - r.targets.length);
       });
-      const nll = noGrad(() => crossEntropy(model.forward(ids, B, T), targets, { reduction: 'none' }));
-      batch.forEach((r, b) => {
-        let s = 0;
-        for (let t = 0; t < T; t++) if (targets[b * T + t] >= 0) s -= nll.data[b * T + t];
-        out[r.item][r.choice] = s;
+      // One buffer scope per batch: its arrays are reused by the next batch (tensor/pool.ts).
+      withBufferScope(() => {
+        const nll = noGrad(() => crossEntropy(model.forward(ids, B, T), targets, { reduction: 'none' }));
+        batch.forEach((r, b) => {
+          let s = 0;
+          for (let t = 0; t < T; t++) if (targets[b * T + t] >= 0) s -= nll.data[b * T + t];
+          out[r.item][r.choice] = s;
+        });
       });
       opts.onProgress?.(Math.min(reqs.length, r0 + batchSize), reqs.length);
     }

@@ -3,6 +3,7 @@
 // make_disjoint_window, so every token is scored exactly once and every window after the
 // first sees a full C-token context. Metrics as the harness's wikitext task reports them.
 import { noGrad } from '../tensor/autograd.js';
+import { withBufferScope } from '../tensor/pool.js';
 import { crossEntropy } from '../tensor/ops/loss.js';
 import type { CausalLM } from '../models/causal_lm.js';
 
@@ -87,8 +88,13 @@ export function documentPerplexity(model: CausalLM, doc: string, tokens: number[
         ids.set(w.input, b * T);
         targets.set(w.targets, b * T + (T - w.scored));
       });
-      const losses = noGrad(() => crossEntropy(model.forward(ids, B, T), targets, { reduction: 'none' }));
-      for (let k = 0; k < B * T; k++) if (targets[k] >= 0) nll += losses.data[k];
+      // One buffer scope per batch: its arrays are reused by the next batch (tensor/pool.ts).
+      nll = withBufferScope(() => {
+        const losses = noGrad(() => crossEntropy(model.forward(ids, B, T), targets, { reduction: 'none' }));
+        let total = nll; // added in the same order as without the scope: results stay bit for bit
+        for (let k = 0; k < B * T; k++) if (targets[k] >= 0) total += losses.data[k];
+        return total;
+      });
       for (const w of batch) scoredTotal += w.scored;
       processed += B;
       opts.onProgress?.(processed, windows.length);

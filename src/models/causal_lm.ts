@@ -7,6 +7,8 @@ import type { Module, ModuleList, Parameter } from '../nn/module.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import { concat } from '../tensor/ops/shape.js';
+import { isGradEnabled } from '../tensor/autograd.js';
+import { withBufferScope } from '../tensor/pool.js';
 
 export type Architecture = 'gpt2' | 'opt' | 'llama';
 
@@ -66,6 +68,22 @@ export const NO_CACHE: BlockContext = Object.freeze({ positionOffset: 0 });
  */
 export interface Block extends Module {
   forward(x: Tensor, ctx?: BlockContext): Tensor;
+}
+
+/**
+ * Runs a model's blocks in order (`cache` holds past keys and values in generation).
+ * Scoring (no gradient recording, no cache) runs each block in a buffer scope: its
+ * temporaries go back to the pool as it returns and the next block reuses them, so a
+ * forward pass allocates about one block's worth of arrays, not the whole stack's.
+ */
+export function runBlocks(blocks: Iterable<Block>, x: Tensor, past: number, cache?: KVCache): Tensor {
+  let i = 0;
+  for (const block of blocks) {
+    const ctx: BlockContext = { positionOffset: past, cache: cache?.forLayer(i++) };
+    const input = x;
+    x = !cache && !isGradEnabled() ? withBufferScope(() => block.forward(input, ctx), (y) => [y]) : block.forward(input, ctx);
+  }
+  return x;
 }
 
 /** Which linear layers of a block a method targets (SRC, LoRA): attention, FFN or both. */

@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, type WeightStorage, checkTiedHead, tensorsToWrite, trunkOf,
+  ArchitectureSpec, Block, BlockContext, runBlocks, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, type WeightStorage, checkTiedHead, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface GPT2Config {
@@ -193,8 +193,7 @@ export class GPT2Model extends Module {
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = past + t;
     let x = add(this.wte.forward(ids, [B, T]), this.wpe.forward(pos, [B, T])); // (B, T, C)
     x = this.drop.forward(x);
-    let i = 0;
-    for (const block of this.h) x = block.forward(x, { positionOffset: past, cache: cache?.forLayer(i++) });
+    x = runBlocks(this.h, x, past, cache);
     if (cache) cache.length += T;
     return this.ln_f.forward(x);
   }

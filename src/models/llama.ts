@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, type WeightStorage, tensorsToWrite, trunkOf,
+  ArchitectureSpec, Block, BlockContext, runBlocks, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configNumber, configString, loadParameters, type WeightStorage, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface LlamaConfig {
@@ -170,8 +170,7 @@ class LlamaModel extends Module {
     const past = cache?.length ?? 0;
     if (past + T > this.cfg.maxPositions) throw new RangeError(`LLaMA: ${past + T} positions exceed max_position_embeddings ${this.cfg.maxPositions}`);
     let x = this.embed_tokens.forward(ids, [B, T]); // (B, T, C)
-    let i = 0;
-    for (const layer of this.layers) x = layer.forward(x, { positionOffset: past, cache: cache?.forLayer(i++) });
+    x = runBlocks(this.layers, x, past, cache);
     if (cache) cache.length += T;
     return this.norm.forward(x);
   }

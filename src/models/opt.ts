@@ -15,7 +15,7 @@ import { Rng } from '../util/rng.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import {
-  ArchitectureSpec, Block, BlockContext, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configString, loadParameters, type WeightStorage, checkTiedHead, tensorsToWrite, trunkOf,
+  ArchitectureSpec, Block, BlockContext, runBlocks, CausalLM, ConfigError, KVCache, LayerKV, NO_CACHE, configBool, configInt, configString, loadParameters, type WeightStorage, checkTiedHead, tensorsToWrite, trunkOf,
 } from './causal_lm.js';
 
 export interface OPTConfig {
@@ -147,8 +147,7 @@ export class OPTDecoder extends Module {
     let x = this.embed_tokens.forward(ids, [B, T]);
     if (this.project_in) x = this.project_in.forward(x);
     x = add(x, this.embed_positions.forward(pos, [B, T])); // (B, T, C)
-    let i = 0;
-    for (const layer of this.layers) x = layer.forward(x, { positionOffset: past, cache: cache?.forLayer(i++) });
+    x = runBlocks(this.layers, x, past, cache);
     if (cache) cache.length += T;
     if (this.final_layer_norm) x = this.final_layer_norm.forward(x);
     if (this.project_out) x = this.project_out.forward(x);

@@ -2,6 +2,7 @@
 // its own fields (discovered in declaration order), so names follow the field path
 // ("h.0.attn.c_attn.weight") exactly as a Hugging Face state dict names them.
 import { Tensor, Shape, ShapeError, allocate, formatShape, shapesEqual, sizeOf } from '../tensor/tensor.js';
+import { recycleGradient } from '../tensor/pool.js';
 
 /** A trainable leaf tensor. `requiresGrad` can be switched off to freeze it. */
 export class Parameter extends Tensor {
@@ -76,7 +77,10 @@ export abstract class Module {
   }
 
   zeroGrad(): void {
-    for (const p of this.parameters()) p.grad = null;
+    for (const p of this.parameters()) {
+      if (p.grad) recycleGradient(p.grad); // a training step's gradient array goes back to the pool
+      p.grad = null;
+    }
   }
 
   /** Freezes (or unfreezes) every parameter of this module. */

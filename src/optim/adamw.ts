@@ -4,6 +4,7 @@
 import { native } from '../tensor/native.js';
 import { Bf16StorageError, Tensor, allocate } from '../tensor/tensor.js';
 import type { Parameter } from '../nn/module.js';
+import { recycleGradient } from '../tensor/pool.js';
 
 export interface AdamWConfig {
   lr: number;
@@ -80,7 +81,12 @@ export class AdamW {
   }
 
   zeroGrad(): void {
-    for (const g of this.groups) for (const p of g.params) p.grad = null;
+    for (const g of this.groups) {
+      for (const p of g.params) {
+        if (p.grad) recycleGradient(p.grad); // a training step's gradient array goes back to the pool
+        p.grad = null;
+      }
+    }
   }
 
   /** Moments by parameter index (group order), for checkpoints. */

@@ -4,7 +4,8 @@
 // topologically (the tape), runs the rules from the loss back to the leaves, accumulates
 // into leaf .grad, and then releases the graph so that saved activations can be freed.
 import { native } from './native.js';
-import { Tensor, ShapeError, formatShape, shapesEqual, allocate } from './tensor.js';
+import { Tensor, ShapeError, formatShape, shapesEqual, allocate, allocateOutput } from './tensor.js';
+import { keepAsGradient, releaseEarly } from './pool.js';
 
 /** One recorded operation: its inputs and how to map the output gradient onto them. */
 export interface GradNode {
@@ -123,7 +124,10 @@ function runBackward(root: Tensor, seed: Tensor): void {
     t.gradFn = null;
     if (!g) continue;
     const inputGrads = node.backward(g);
-    owned.delete(g);
+    // Storage of each result, read before the loop below releases any of them.
+    const gBuffer = g.data.buffer;
+    const buffers = inputGrads.map((o) => (o ? o.data.buffer : null));
+    const gDead = owned.delete(g) && !buffers.includes(gBuffer);
     for (let k = 0; k < node.inputs.length; k++) {
       const input = node.inputs[k];
       const gi = inputGrads[k];
@@ -133,13 +137,14 @@ function runBackward(root: Tensor, seed: Tensor): void {
       }
       // A rule's result is exclusively ours when it has fresh storage (not the incoming
       // gradient's, as pass-through rules and reshapes return) and no other input got it.
-      const exclusive = gi.data.buffer !== g.data.buffer && inputGrads.every((o, j) => j === k || !o || o.data.buffer !== gi.data.buffer);
+      const exclusive = buffers[k] !== gBuffer && buffers.every((b, j) => j === k || b !== buffers[k]);
       const prev = grads.get(input);
       if (!prev) {
         grads.set(input, gi);
         if (exclusive) owned.add(gi);
       } else if (owned.has(prev)) {
         native.axpy(gi.size, 1, gi.data, prev.data);
+        if (exclusive) releaseEarly(gi);
       } else if (exclusive) {
         // Accumulate into the fresh gradient instead of allocating a third buffer.
         native.axpy(prev.size, 1, prev.data, gi.data);
@@ -149,15 +154,22 @@ function runBackward(root: Tensor, seed: Tensor): void {
         const sum = addFresh(prev, gi);
         grads.set(input, sum);
         owned.add(sum);
+        if (exclusive) releaseEarly(gi);
       }
     }
     node.inputs = [];
+    // Inside a buffer scope (a training step), a gradient this pass owns is dead once its
+    // rule has run, unless a result shares its storage (pass-through rules, reshapes):
+    // its array goes back to the pool for the next rule to reuse.
+    if (gDead) releaseEarly(g);
   }
 }
 
 /** a + b into new storage: gradient tensors may be shared between graph edges. */
 function addFresh(a: Tensor, b: Tensor): Tensor {
-  const out = new Tensor(a.data.slice(), a.shape);
+  const data = allocateOutput(a.size, a.dtype);
+  data.set(a.data);
+  const out = new Tensor(data, a.shape);
   native.axpy(a.size, 1, b.data, out.data);
   return out;
 }
@@ -165,8 +177,11 @@ function addFresh(a: Tensor, b: Tensor): Tensor {
 function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): void {
   if (leaf.grad === null) {
     // Adopt a gradient nobody else holds; copy one that may be shared with another edge.
+    // Either way it outlives a buffer scope: it is the leaf's .grad.
     leaf.grad = owned ? g : new Tensor(g.data.slice(), g.shape);
+    keepAsGradient(leaf.grad.data.buffer);
   } else {
     native.axpy(g.size, 1, g.data, leaf.grad.data);
+    if (owned) releaseEarly(g);
   }
 }

@@ -1,10 +1,14 @@
 // The Tensor: a contiguous, row-major float32 (or float64) array with a shape, plus the
 // autograd fields. Memory is an ordinary typed array owned by JavaScript: V8 accounts it
-// and frees it when the tensor is unreachable, native kernels only borrow it for a call,
-// and no pool or manual free exists that could be forgotten. Tensors that share storage
-// (reshape) stay valid for as long as any of them is reachable.
+// and frees it when the tensor is unreachable, and native kernels only borrow it for a
+// call. Tensors that share storage (reshape) stay valid for as long as any of them is
+// reachable. The one exception is a buffer scope (pool.ts: each training step runs in
+// one): there op outputs come from a pool of reused arrays, and a tensor made inside the
+// scope and not kept by it becomes unusable when the scope ends (ReleasedTensorError), so
+// that reused memory is never read through a stale tensor.
 import type { FloatArray } from './native.js';
 import type { GradNode } from './autograd.js';
+import { noteTensor, takeBuffer, type ReleasableStorage } from './pool.js';
 import { Rng } from '../util/rng.js';
 
 export type DType = 'float32' | 'float64';
@@ -19,7 +23,12 @@ export class Bf16StorageError extends Error {
   override name = 'Bf16StorageError';
 }
 
-export class Tensor {
+/** Reading a tensor made inside a buffer scope after the scope reused its memory. */
+export class ReleasedTensorError extends Error {
+  override name = 'ReleasedTensorError';
+}
+
+export class Tensor implements ReleasableStorage {
   private values: FloatArray;
   /**
    * The values as bfloat16 bit patterns when this tensor is held in bf16 (inference weights:
@@ -45,6 +54,7 @@ export class Tensor {
     this.size = n;
     this.shape = Object.freeze([...shape]);
     this.requiresGrad = requiresGrad;
+    noteTensor(this);
   }
 
   /** The values: a contiguous row-major float array (not for a tensor held in bf16). */
@@ -52,7 +62,18 @@ export class Tensor {
     if (this.bf16) {
       throw new Bf16StorageError(`tensor [${this.shape.join(', ')}] is held in bf16 (weights for inference): this operation needs its float32 values; load the model with float32 weights`);
     }
+    if (this.values === RELEASED) {
+      throw new ReleasedTensorError(`tensor [${this.shape.join(', ')}] has given its memory back to the buffer pool: it was made inside a buffer scope (a training step or scoring batch) that has ended, or it was a gradient the backward pass had consumed; keep a result by returning it from the scope, or clone() it inside`);
+    }
     return this.values;
+  }
+
+  storageBuffer(): ArrayBufferLike | null {
+    return this.values === RELEASED || this.values === EMPTY ? null : this.values.buffer;
+  }
+
+  releaseStorage(): void {
+    this.values = RELEASED;
   }
 
   /** A tensor held in bf16 computes as float32 (its products give float32 results). */
@@ -121,6 +142,8 @@ export function sizeOf(shape: Shape): number {
 }
 
 const EMPTY = new Float32Array(0);
+/** The values of a released tensor (its own sentinel, so bf16-held tensors stay apart). */
+const RELEASED = new Float32Array(0);
 
 /** bfloat16 bit patterns of float32 values, rounded to nearest even (NaN stays NaN). */
 export function bf16Bits(x: Float32Array): Uint16Array {
@@ -163,7 +186,7 @@ const POISON_OUTPUTS = process.env.SCALEOT_POISON_OUTPUTS === '1';
  */
 export function allocateOutput(n: number, dtype: DType): FloatArray {
   const bytes = dtype === 'float64' ? n * 8 : n * 4;
-  const memory = Buffer.allocUnsafeSlow(bytes).buffer; // its own ArrayBuffer, offset 0
+  const memory = takeBuffer(bytes); // its own ArrayBuffer, offset 0; pooled inside a buffer scope
   const out = dtype === 'float64' ? new Float64Array(memory, 0, n) : new Float32Array(memory, 0, n);
   if (POISON_OUTPUTS) out.fill(NaN);
   return out;

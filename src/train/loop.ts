@@ -17,6 +17,7 @@ import type { Module, Parameter } from '../nn/module.js';
 import type { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { mulScalar } from '../tensor/ops/arithmetic.js';
+import { withBufferScope } from '../tensor/pool.js';
 import { trainingPrecision, withMatmulPrecision, type MatmulPrecision } from '../tensor/ops/matmul.js';
 import { Rng } from '../util/rng.js';
 import { loadTrainState, saveTrainState } from './state.js';
@@ -121,7 +122,9 @@ export function trainLoop(cfg: LoopConfig, hooks: LoopHooks): LoopResult {
         loss = (loss ?? 0) + l.item() / micro;
       }
     };
-    withMatmulPrecision(precision, pass);
+    // One buffer scope per step: its op outputs and gradients reuse the previous step's
+    // arrays (tensor/pool.ts); only the parameters' gradients outlive it.
+    withBufferScope(() => withMatmulPrecision(precision, pass));
     let gradNorm: number | null = null;
     if (loss !== null) {
       if (clip > 0) gradNorm = clipGradNorm(hooks.params, clip);
