@@ -20,10 +20,11 @@
 //   - returning a tensor that still has an autograd graph is an error: its backward would
 //     read saved arrays that the scope has reused.
 //
-// The pool is bounded (SCALEOT_POOL_MB, default 4096; 0 turns pooling off): an array
-// released while the pool is full is left to the garbage collector. Training shapes
-// repeat every step, so after the first step a step takes from the pool what the previous
-// one gave back and the pool stops growing (tested over many steps).
+// The pool is bounded (SCALEOT_POOL_MB, default 4096; 0 turns pooling off): when it is
+// full its oldest arrays are left to the garbage collector, and so are arrays no step took
+// for two steps (a workload with other shapes has taken over). Training shapes repeat
+// every step, so after the first step a step takes from the pool what the previous one
+// gave back and the pool stops growing (tested over many steps).
 
 /** Storage of a tensor that can be released; Tensor implements it. */
 export interface ReleasableStorage {
@@ -52,8 +53,10 @@ export interface PoolStats {
   reused: number;
   /** Allocations inside scopes that needed a fresh array. */
   fresh: number;
-  /** Released arrays the pool had no room for (left to the collector). */
+  /** Released arrays larger than the whole pool (left to the collector). */
   dropped: number;
+  /** Pooled arrays evicted (left to the collector): the oldest when the pool was full, or unused for two epochs. */
+  evicted: number;
   /** The bound on pooledBytes. */
   capacityBytes: number;
 }
@@ -68,7 +71,16 @@ function capacityFromEnv(): number {
 
 let capacity = capacityFromEnv();
 const free = new Map<number, ArrayBuffer[]>();
-let pooledBytes = 0, pooledArrays = 0, reused = 0, fresh = 0, dropped = 0;
+// Every pooled array with the epoch it was given back in, oldest first (a Map keeps
+// insertion order). An epoch ends with each outermost scope (a training step, a scoring
+// batch). Arrays nobody took for STALE_EPOCHS epochs belong to a workload that has moved on
+// (other shapes: validation between training steps, the next stage of an experiment) and
+// are evicted, as are the oldest ones when the pool is full, so a process that changes
+// workloads keeps neither stale memory nor a pool too full to take the new shapes.
+const givenAt = new Map<ArrayBuffer, number>();
+const STALE_EPOCHS = 2;
+let epoch = 0;
+let pooledBytes = 0, pooledArrays = 0, reused = 0, fresh = 0, dropped = 0, evicted = 0;
 let current: Scope | null = null;
 
 /** The innermost active scope, or null (then allocations are ordinary and nothing is pooled). */
@@ -86,6 +98,7 @@ export function takeBuffer(bytes: number): ArrayBuffer {
   let buf: ArrayBuffer;
   if (list && list.length > 0) {
     buf = list.pop() as ArrayBuffer;
+    givenAt.delete(buf);
     pooledBytes -= bytes;
     pooledArrays--;
     reused++;
@@ -128,15 +141,36 @@ export function recycleGradient(grad: ReleasableStorage): void {
 
 function give(buf: ArrayBuffer): void {
   const bytes = buf.byteLength;
-  if (pooledBytes + bytes > capacity) {
+  if (bytes > capacity) {
     dropped++;
     return;
   }
+  while (pooledBytes + bytes > capacity) evict(givenAt.keys().next().value as ArrayBuffer);
   let list = free.get(bytes);
   if (!list) free.set(bytes, (list = []));
   list.push(buf);
+  givenAt.set(buf, epoch);
   pooledBytes += bytes;
   pooledArrays++;
+}
+
+/** Takes a pooled array out of the pool and leaves it to the collector. */
+function evict(buf: ArrayBuffer): void {
+  const list = free.get(buf.byteLength) as ArrayBuffer[];
+  list.splice(list.indexOf(buf), 1);
+  givenAt.delete(buf);
+  pooledBytes -= buf.byteLength;
+  pooledArrays--;
+  evicted++;
+}
+
+/** Ends an epoch (an outermost scope): evicts the arrays no scope took for STALE_EPOCHS epochs. */
+function endEpoch(): void {
+  epoch++;
+  for (const [buf, at] of givenAt) {
+    if (at > epoch - STALE_EPOCHS) break; // the rest are younger
+    evict(buf);
+  }
 }
 
 /**
@@ -197,17 +231,19 @@ export function withBufferScope<T>(fn: () => T, keep: (result: T) => Iterable<Re
     else scope.parent?.tensors.push(t);
   }
   if (scope.parent) for (const buf of scope.kept) scope.parent.kept.add(buf);
+  else endEpoch();
   return result;
 }
 
 /** Counters of the pool since the process started. */
 export function poolStats(): PoolStats {
-  return { pooledBytes, pooledArrays, reused, fresh, dropped, capacityBytes: capacity };
+  return { pooledBytes, pooledArrays, reused, fresh, dropped, evicted, capacityBytes: capacity };
 }
 
 /** Empties the pool (its arrays go to the collector); optionally sets a new bound. */
 export function clearPool(capacityBytes?: number): void {
   free.clear();
+  givenAt.clear();
   pooledBytes = 0;
   pooledArrays = 0;
   if (capacityBytes !== undefined) capacity = capacityBytes;

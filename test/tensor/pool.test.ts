@@ -128,7 +128,7 @@ test('an error inside a scope reuses nothing and leaves its tensors readable', (
   assert.equal((made as unknown as Tensor).data.length, 256);
 });
 
-test('the pool is bounded: arrays beyond the capacity are left to the collector', () => {
+test('the pool is bounded: beyond the capacity its oldest arrays are left to the collector', () => {
   clearPool(8 * 1024); // room for two 1,024-float arrays
   const x = randn([1024], new Rng(7));
   const before = poolStats();
@@ -138,7 +138,21 @@ test('the pool is bounded: arrays beyond the capacity are left to the collector'
   });
   const after = poolStats();
   assert.equal(after.pooledBytes, 8 * 1024);
-  assert.equal(after.dropped - before.dropped, 3);
+  assert.equal(after.evicted - before.evicted, 3);
+  withBufferScope(() => gelu(randn([4096], new Rng(7))).data[0]); // larger than the whole pool
+  assert.equal(poolStats().dropped - before.dropped, 1);
+});
+
+test('arrays of a workload that has moved on are evicted after two epochs', () => {
+  clearPool();
+  const big = randn([4096], new Rng(8)), small = randn([64], new Rng(8));
+  withBufferScope(() => gelu(big).data[0]); // one epoch of the old shapes
+  assert.equal(poolStats().pooledBytes, 4096 * 4);
+  const evictedBefore = poolStats().evicted;
+  for (let i = 0; i < 3; i++) withBufferScope(() => gelu(small).data[0]); // the new workload
+  const after = poolStats();
+  assert.equal(after.evicted - evictedBefore, 1, 'the 4,096-float array went to the collector');
+  assert.equal(after.pooledBytes, 64 * 4, 'only the current workload\'s array stays');
 });
 
 test('SCALEOT_POOL_MB must be a size in MiB', async () => {
