@@ -3,8 +3,9 @@
 // page faults, and V8 counts them as external memory and starts a full collection about
 // every 64 MB of them (~35 mark-compacts per step, a third of a tuning run's time:
 // docs/evidence/gc-tuning-step.md). Inside a buffer scope (withBufferScope: the training
-// loop wraps each step's forward and backward passes in one) op outputs come from a
-// bounded pool of freed arrays of the same byte length instead.
+// loop wraps each step's forward and backward passes in one, the scoring loops each batch,
+// models/causal_lm.ts runBlocks each block of an inference forward) op outputs come from
+// a bounded pool of freed arrays of the same byte length instead.
 //
 // What makes reuse safe:
 //   - only arrays allocated inside the scope are ever reused, and only when the scope
@@ -82,11 +83,6 @@ const STALE_EPOCHS = 2;
 let epoch = 0;
 let pooledBytes = 0, pooledArrays = 0, reused = 0, fresh = 0, dropped = 0, evicted = 0;
 let current: Scope | null = null;
-
-/** The innermost active scope, or null (then allocations are ordinary and nothing is pooled). */
-export function activeScope(): boolean {
-  return current !== null;
-}
 
 /**
  * An ArrayBuffer of exactly `bytes` bytes with unspecified contents: from the pool inside a
