@@ -78,17 +78,19 @@ cache = {}
 
 def handle(req):
     work = req['work']
-    if work in ('sgemm', 'sgemm_bf16'):
+    if work in ('sgemm', 'sgemm_bf16', 'sgemm_bf16_cast'):
         M, N, K, reps = req['M'], req['N'], req['K'], req['reps']
         a, b = torch.rand(M, K), torch.rand(K, N)
-        if work == 'sgemm_bf16':  # bf16 operands (oneDNN's bf16 GEMM), as autocast runs a matmul
+        if work == 'sgemm_bf16':  # bf16 operands held as bf16 (oneDNN's bf16 GEMM alone)
             a, b = a.bfloat16(), b.bfloat16()
-        a @ b
+        # sgemm_bf16_cast: float32 operands cast for each product, as autocast does.
+        product = (lambda: a.bfloat16() @ b.bfloat16()) if work == 'sgemm_bf16_cast' else (lambda: a @ b)
+        product()
         # As on our side: at least `reps` products and at least 0.3 s.
         t = time.perf_counter()
         done = 0
         while done < reps or time.perf_counter() - t < 0.3:
-            a @ b
+            product()
             done += 1
         s = (time.perf_counter() - t) / done
         return {'gflops': 2 * M * N * K / s / 1e9}
