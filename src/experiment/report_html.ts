@@ -74,6 +74,11 @@ export function renderReport(r: ExperimentResults): string {
     out.push(`<tr${first ? ' class="group-start"' : ''}><td class="l">${first ? esc(row.group) : ''}</td><td class="l">${esc(row.setting)}</td>${row.cells.map(cellHtml).join('')}</tr>`);
   });
   out.push(`</tbody></table>`);
+  // Results from before grids were extended upward have no lr outside the configured grids.
+  const beyond = (runs: { lr: number }[] | undefined, grid: number[]) => (runs ?? []).some((x) => !grid.includes(x.lr));
+  if (r.tasks.some((t) => beyond(t.ft.runs, r.config.finetune.lrs)) || r.methods.some((m) => Object.values(m.tasks).some((c) => beyond(c?.runs, r.config.tune.lrs)))) {
+    out.push(`<p class="note">Learning rates: each grid is selected on validation (FT on its own score, offsite tuning on Emu FT); where a grid's largest lr won, the grid was extended upward (√10 steps: 1e-3 → 3e-3 → 1e-2) until validation stopped improving, at most two steps; the extra lrs are listed after the grid's.</p>`);
+  }
   out.push(`<table class="lrs"><thead><tr><th class="l">task</th><th class="l">FT learning rates (validation)</th><th>FT best lr</th>${r.methods.map((m) => `<th>${esc(m.label)} lr</th>`).join('')}</tr></thead><tbody>`);
   for (const t of r.tasks) {
     out.push(`<tr><td class="l">${esc(t.name)}</td><td class="l">${t.ft.runs.map((x) => `${x.lr}: ${fmtNum(t.kind === 'mc' ? 100 * x.validation : x.validation)}`).join(', ')}</td><td>${t.ft.bestLr}</td>${r.methods.map((m) => `<td>${lrCell(m.tasks[t.name], t.kind)}</td>`).join('')}</tr>`);

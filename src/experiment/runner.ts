@@ -13,7 +13,7 @@ import { jsonlTokenStream } from '../data/streams.js';
 import { splitGuard } from '../data/split_guard.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { finetune, scoreTask, trainingExamples, Example, Score } from '../train/finetune.js';
+import { finetune, scoreTask, trainingExamples, extendLrGridUpward, Example, Score } from '../train/finetune.js';
 import { defaultImportanceConfig, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { EmulatorSettings } from '../offsite/emulator.js';
 import { readEmulatorPackage } from '../offsite/emulator_package.js';
@@ -142,9 +142,9 @@ class ExperimentRun {
   }
 
   /** One FT stage: the grid (selection seed) or a repeat at the chosen lr with another seed. */
-  private finetuneStage(t: LoadedTask, budget: ExperimentConfig['finetune']): StageInfo<Pick<TaskResult, 'zs' | 'ft'>> {
+  private finetuneStage(t: LoadedTask, budget: ExperimentConfig['finetune'], note = ''): StageInfo<Pick<TaskResult, 'zs' | 'ft'>> {
     const { cfg } = this;
-    const stage = this.cache.run('finetune', { model: this.modelHash, data: t.dataHash, evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars, budget }, `FT ${t.spec.name} (seed ${budget.seed})`, (dir) => {
+    const stage = this.cache.run('finetune', { model: this.modelHash, data: t.dataHash, evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars, budget }, `FT ${t.spec.name} (seed ${budget.seed})${note}`, (dir) => {
       this.step(`full model on ${t.spec.name}: ZS, then FT over lrs [${budget.lrs}] × ${budget.steps} steps, seed ${budget.seed}`);
       const r = finetune(cfg.model, t.splits, join(dir, 'run'), {
         lrs: budget.lrs, steps: budget.steps, batchSize: budget.batchSize, seqLen: budget.seqLen, seed: budget.seed, checkpointEvery: 50, log: (s) => this.step(s),
@@ -170,7 +170,11 @@ class ExperimentRun {
   /** The full model on one task: ZS, then FT over the grid (selected on validation), then the repeat seeds at that lr. */
   fullModel(t: LoadedTask): TaskResult {
     const { cfg } = this;
-    const ft = this.finetuneStage(t, cfg.finetune);
+    // Selected on FT validation, the grid extended upward while its largest lr wins.
+    const asRun = (stage: StageInfo<Pick<TaskResult, 'zs' | 'ft'>>) => ({ best: { lr: stage.value.ft.bestLr, validation: stage.value.ft.validation }, value: stage });
+    const grid = this.finetuneStage(t, cfg.finetune);
+    const { value: chosen, extensions } = extendLrGridUpward({ lrs: cfg.finetune.lrs, ...asRun(grid) }, (lr) => asRun(this.finetuneStage(t, { ...cfg.finetune, lrs: [lr] }, ` (grid extended to lr ${lr})`)));
+    const ft = { ...chosen, value: { zs: grid.value.zs, ft: { ...chosen.value.ft, runs: [...grid.value.ft.runs, ...extensions.map((x) => ({ lr: x.lr, validation: x.validation.value }))] } } };
     const seeds = this.repeatSeedsOf(t).map((seed) => {
       const r = this.finetuneStage(t, { ...cfg.finetune, lrs: [ft.value.ft.bestLr], seed });
       return { seed, scores: { validation: r.value.ft.validation, test: r.value.ft.test } };
@@ -200,21 +204,28 @@ class ExperimentRun {
     const budget = { ...this.cfg.tune, method: tuneMethod, ...(lrs ? { lrs } : {}), ...(repeat ? { lrs: [repeat.lr], seed: repeat.seed } : {}) };
     if (repeat) label = `${label} seed ${repeat.seed}`;
     const evalSpec = { evalLimit: t.spec.evalLimit, evalChars: t.spec.evalChars };
-    const tuned = this.cache.run('tune', { emulator: emu.key, data: t.dataHash, evalSpec, budget }, `tune ${label} on ${t.spec.name}`, (dir) => {
-      this.step(`data owner: tuning ${label} (${tuneMethod}) on ${t.spec.name}`);
-      const r = offsiteTune(join(emu.materialize(), 'package'), t.splits, join(dir, 'run'), {
-        method: tuneMethod, lrs: budget.lrs, steps: budget.steps, batchSize: budget.batchSize, seqLen: budget.seqLen, seed: budget.seed, checkpointEvery: 50, log: (s) => this.step(s),
-        examples: this.examplesOf(t, budget.seqLen),
+    const tuneAt = (lrs: number[], stageLabel: string) => {
+      const b = { ...budget, lrs };
+      const stage = this.cache.run('tune', { emulator: emu.key, data: t.dataHash, evalSpec, budget: b }, `tune ${stageLabel} on ${t.spec.name}`, (dir) => {
+        this.step(`data owner: tuning ${stageLabel} (${tuneMethod}) on ${t.spec.name}`);
+        const r = offsiteTune(join(emu.materialize(), 'package'), t.splits, join(dir, 'run'), {
+          method: tuneMethod, lrs: b.lrs, steps: b.steps, batchSize: b.batchSize, seqLen: b.seqLen, seed: b.seed, checkpointEvery: 50, log: (s) => this.step(s),
+          examples: this.examplesOf(t, b.seqLen),
+        });
+        return { emuZS: r.emuZeroShot, emuFT: r.emuFinetuned, bestLr: r.bestLr, runs: r.runs.map((x) => ({ lr: x.lr, validation: x.validation.value })) };
       });
-      return { emuZS: r.emuZeroShot, emuFT: r.emuFinetuned, bestLr: r.bestLr, runs: r.runs.map((x) => ({ lr: x.lr, validation: x.validation.value })) };
-    });
-    this.stageDone();
+      this.stageDone();
+      return { best: { lr: stage.value.bestLr, validation: stage.value.emuFT.validation }, value: stage };
+    };
+    // Selected on Emu FT validation, the grid extended upward while its largest lr wins.
+    const grid = tuneAt(budget.lrs, label);
+    const { value: tuned, extensions } = extendLrGridUpward({ lrs: budget.lrs, ...grid }, (lr) => tuneAt([lr], `${label} (grid extended to lr ${lr})`));
     const plugged = this.cache.run('plugin', { tune: tuned.key, model: this.modelHash, data: t.dataHash.test, evalSpec }, `plug-in ${label} on ${t.spec.name}`,
       (dir) => splitGuard.during(`Plug-in ${label} on ${t.spec.name}`, 'evaluation', () => this.pluginScore(join(tuned.materialize(), 'run', 'adapter'), t, dir)));
     this.stageDone();
     return {
       emuZS: tuned.value.emuZS, emuFT: tuned.value.emuFT, plugin: plugged.value.score, bestLr: tuned.value.bestLr,
-      tuneMethod, trainable: plugged.value.trainable, runs: tuned.value.runs,
+      tuneMethod, trainable: plugged.value.trainable, runs: [...grid.value.value.runs, ...extensions.map((x) => ({ lr: x.lr, validation: x.validation.value }))],
     };
   }
 

@@ -165,6 +165,43 @@ export function exampleBatch(examples: Example[], B: number, rng: Rng): { ids: I
 
 const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
 
+/**
+ * The next learning rate above `lr`: √10 times higher, snapped to 1 or 3 × 10^k as the
+ * grids step (1e-3 → 3e-3 → 1e-2).
+ */
+export function nextLrUp(lr: number): number {
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`nextLrUp: a positive learning rate, got ${lr}`);
+  const up = lr * Math.sqrt(10);
+  const decade = 10 ** Math.floor(Math.log10(up) + 1e-9);
+  const mantissa = up / decade;
+  return Number((mantissa < 2 ? decade : mantissa < 5.5 ? 3 * decade : 10 * decade).toPrecision(12));
+}
+
+/**
+ * METHOD.md's grids, extended upward when validation says the model needs it: while a
+ * search's best lr is the largest tried, `runAt` trains the next lr up (nextLrUp) and the
+ * better on validation is kept; it stops at the first step that does not improve, or after
+ * `maxSteps`. A grid of one lr (a repeat at a chosen lr) is never extended.
+ */
+export function extendLrGridUpward<T>(
+  grid: { lrs: number[]; best: LrRun; value: T },
+  runAt: (lr: number) => { best: LrRun; value: T },
+  maxSteps = 2,
+): { best: LrRun; value: T; extensions: LrRun[] } {
+  let chosen = { best: grid.best, value: grid.value };
+  const extensions: LrRun[] = [];
+  if (grid.lrs.length < 2) return { ...chosen, extensions };
+  let top = Math.max(...grid.lrs);
+  for (let i = 0; i < maxSteps && chosen.best.lr === top; i++) {
+    top = nextLrUp(top);
+    const r = runAt(top);
+    extensions.push(r.best);
+    if (!better(r.best.validation, chosen.best.validation)) break;
+    chosen = r;
+  }
+  return { ...chosen, extensions };
+}
+
 /** The lr a saved best checkpoint was trained with (its selected.json), or null. */
 function selectedLr(dir: string): number | null {
   try {

@@ -18,6 +18,7 @@ import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { splitGuard } from '../../src/data/split_guard.js';
 import { learnable } from '../../src/experiment/conditions.js';
 import { buildTable1 } from '../../src/experiment/tables.js';
+import { nextLrUp } from '../../src/train/finetune.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -141,6 +142,25 @@ test('every method and analysis runs, results and report are written, and a reru
   assert.deepEqual(r3.analyses, r1.analyses);
 });
 
+/**
+ * A cell searched `grid` on validation (perplexity) and, only while the largest lr tried won,
+ * extended it upward one nextLrUp step at a time (METHOD.md); the chosen lr is the best of all.
+ */
+function assertGridExtendedUpward(cell: { bestLr: number; runs?: { lr: number; validation: number }[] }, grid: number[], what: string): void {
+  const runs = cell.runs!;
+  assert.deepEqual(runs.slice(0, grid.length).map((x) => x.lr), grid, `${what} searched the grid`);
+  const best = (rs: typeof runs) => rs.reduce((a, b) => (b.validation < a.validation ? b : a));
+  for (let i = grid.length; i < runs.length; i++) {
+    assert.equal(runs[i].lr, nextLrUp(runs[i - 1].lr), `${what}: extension ${i - grid.length + 1} is the next lr up`);
+    assert.equal(best(runs.slice(0, i)).lr, runs[i - 1].lr, `${what}: extended only while the largest lr tried was the best`);
+  }
+  // It stops at the first extension that does not improve, or after two.
+  const extensions = runs.length - grid.length;
+  if (extensions === 0) assert.notEqual(best(runs).lr, grid[grid.length - 1], `${what}: the grid's largest lr won, so it had to be extended`);
+  else if (extensions < 2) assert.notEqual(best(runs).lr, runs[runs.length - 1].lr, `${what}: an extension that improved would have been followed by another`);
+  assert.equal(cell.bestLr, best(runs).lr, `${what}: the chosen lr is the best on validation over grid and extensions`);
+}
+
 test('analyses.lr "main" and audit.tuneLr "main": analysis points and tuning everything use the lr the main cell chose; PEFT rows still search the grid', () => {
   const files = (p: string, ext: string) => ({ train: `${p}-train.${ext}`, validation: `${p}-validation.${ext}`, test: `${p}-test.${ext}` });
   const raw = {
@@ -158,9 +178,10 @@ test('analyses.lr "main" and audit.tuneLr "main": analysis points and tuning eve
   const cfg = parseExperimentConfig(raw, join(dir, 'experiment-main-lr.json'));
   const r = runExperiment(cfg, { root, resume: false, command: 'test', dataDir: defaultDataDir(root), log: () => {} });
   const chosen = r.methods[0].tasks.lm.bestLr;
-  assert.deepEqual(r.methods[0].tasks.lm.runs!.map((x) => x.lr), [1e-4, 3e-3], 'the main cell searched the grid');
+  assertGridExtendedUpward(r.methods[0].tasks.lm, [1e-4, 3e-3], 'the main cell');
+  assertGridExtendedUpward(r.tasks[0].ft, [1e-4, 3e-3], 'FT');
   assert.deepEqual(r.analyses.numAdapters!.points[0].runs!.map((x) => x.lr), [chosen], 'the N_a point tuned at the chosen lr only');
-  assert.deepEqual(r.analyses.peft!.rows[0].runs!.map((x) => x.lr), [1e-4, 3e-3], 'LoRA searched its own grid');
+  assertGridExtendedUpward(r.analyses.peft!.rows[0], [1e-4, 3e-3], 'LoRA');
   assert.deepEqual(r.analyses.audit!.methods[0].tuneEverything.lm.runs.map((x) => x.lr), [chosen], 'the audit tuned everything at the chosen lr only');
   assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'], analyses: { lr: 'main' } }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { loadModel } from '../../src/models/load.js';
-import { finetune, freezeTrunk, trainingExamples } from '../../src/train/finetune.js';
+import { finetune, freezeTrunk, trainingExamples, nextLrUp, extendLrGridUpward, type LrRun } from '../../src/train/finetune.js';
 import { loadTaskFile } from '../../src/data/tasks.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { AdamW } from '../../src/optim/adamw.js';
@@ -116,4 +116,55 @@ test('an interrupted run resumed from its saved state ends bit-identical to an u
   run(3, state, null);
   const resumed = run(null, null, state)!;
   straight.forEach((p, i) => assert.ok(Buffer.from(p.buffer).equals(Buffer.from(resumed[i].buffer)), `parameter ${i} differs`));
+});
+
+test('nextLrUp steps a grid upward by √10, snapped to 1 or 3 × 10^k, and refuses a non-positive lr', () => {
+  assert.equal(nextLrUp(1e-3), 3e-3);
+  assert.equal(nextLrUp(3e-3), 1e-2);
+  assert.equal(nextLrUp(3e-4), 1e-3);
+  assert.equal(nextLrUp(1e-4), 3e-4);
+  assert.equal(nextLrUp(2e-4), 1e-3); // 6.3e-4 snaps to the next decade (the paper's grid ends at 3e-4, then 1e-3)
+  assert.throws(() => nextLrUp(0), /positive/);
+  assert.throws(() => nextLrUp(Number.NaN), /positive/);
+});
+
+test('a grid whose largest lr wins is extended upward until validation stops improving; otherwise it is left alone', () => {
+  // Validation perplexity as a function of lr: best at 3e-3, worse again at 1e-2.
+  const ppl = (lr: number) => 100 + 1e4 * Math.abs(Math.log10(lr / 3e-3));
+  const score = (lr: number) => ({ metric: 'word_perplexity' as const, value: ppl(lr), details: {} });
+  const gridOf = (lrs: number[]) => {
+    const runs: LrRun[] = lrs.map((lr) => ({ lr, validation: score(lr) }));
+    const best = runs.reduce((a, b) => (b.validation.value < a.validation.value ? b : a));
+    return { lrs, best, value: `grid ${lrs}` };
+  };
+  const tried: number[] = [];
+  const runAt = (lr: number) => {
+    tried.push(lr);
+    return { best: { lr, validation: score(lr) }, value: `extension ${lr}` };
+  };
+  const up = extendLrGridUpward(gridOf([1e-4, 3e-4, 1e-3]), runAt);
+  assert.deepEqual(tried, [3e-3, 1e-2]); // 3e-3 improves, 1e-2 does not: it stops there
+  assert.equal(up.best.lr, 3e-3);
+  assert.equal(up.value, 'extension 0.003');
+  assert.deepEqual(up.extensions.map((x) => x.lr), [3e-3, 1e-2]);
+
+  tried.length = 0;
+  const interior = extendLrGridUpward(gridOf([1e-3, 3e-3, 1e-2]), runAt); // best inside the grid
+  assert.deepEqual(tried, []);
+  assert.equal(interior.best.lr, 3e-3);
+  assert.equal(interior.value, 'grid 0.001,0.003,0.01');
+
+  const single = extendLrGridUpward(gridOf([1e-3]), runAt); // a repeat at a chosen lr
+  assert.deepEqual(tried, []);
+  assert.equal(single.best.lr, 1e-3);
+
+  // Accuracy (higher is better) and the step cap: always improving, at most maxSteps extensions.
+  const acc = (lr: number) => ({ metric: 'acc' as const, value: Math.log10(lr) + 10, details: {} });
+  const steps: number[] = [];
+  const capped = extendLrGridUpward({ lrs: [1e-4, 1e-3], best: { lr: 1e-3, validation: acc(1e-3) }, value: 'g' }, (lr) => {
+    steps.push(lr);
+    return { best: { lr, validation: acc(lr) }, value: `e${lr}` };
+  }, 2);
+  assert.deepEqual(steps, [3e-3, 1e-2]);
+  assert.equal(capped.best.lr, 1e-2);
 });
