@@ -77,7 +77,7 @@ export function renderReport(r: ExperimentResults): string {
   // Results from before grids were extended upward have no lr outside the configured grids.
   const beyond = (runs: { lr: number }[] | undefined, grid: number[]) => (runs ?? []).some((x) => !grid.includes(x.lr));
   if (r.tasks.some((t) => beyond(t.ft.runs, r.config.finetune.lrs)) || r.methods.some((m) => Object.values(m.tasks).some((c) => beyond(c?.runs, r.config.tune.lrs)))) {
-    out.push(`<p class="note">Learning rates: each grid is selected on validation (FT on its own score, offsite tuning on Emu FT); where a grid's largest lr won, the grid was extended upward (√10 steps: 1e-3 → 3e-3 → 1e-2) until validation stopped improving, at most two steps; the extra lrs are listed after the grid's.</p>`);
+    out.push(`<p class="note">Learning rates: each grid is selected on validation (FT on its own score, offsite tuning on Emu FT); where a grid's largest lr won, the grid was extended upward (√10 steps: 1e-3 → 3e-3 → 1e-2 → 3e-2) until validation stopped improving, at most three steps; the extra lrs are listed after the grid's.</p>`);
   }
   out.push(`<table class="lrs"><thead><tr><th class="l">task</th><th class="l">FT learning rates (validation)</th><th>FT best lr</th>${r.methods.map((m) => `<th>${esc(m.label)} lr</th>`).join('')}</tr></thead><tbody>`);
   for (const t of r.tasks) {

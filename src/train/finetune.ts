@@ -181,12 +181,14 @@ export function nextLrUp(lr: number): number {
  * METHOD.md's grids, extended upward when validation says the model needs it: while a
  * search's best lr is the largest tried, `runAt` trains the next lr up (nextLrUp) and the
  * better on validation is kept; it stops at the first step that does not improve, or after
- * `maxSteps`. A grid of one lr (a repeat at a chosen lr) is never extended.
+ * `maxSteps` (three: 1e-3 → 1e-2 → 3e-2 from the base-24 grid; a bound, not a choice, so a
+ * diverging run cannot go on forever). A grid of one lr (a repeat at a chosen lr) is never
+ * extended.
  */
 export function extendLrGridUpward<T>(
   grid: { lrs: number[]; best: LrRun; value: T },
   runAt: (lr: number) => { best: LrRun; value: T },
-  maxSteps = 2,
+  maxSteps = 3,
 ): { best: LrRun; value: T; extensions: LrRun[] } {
   let chosen = { best: grid.best, value: grid.value };
   const extensions: LrRun[] = [];

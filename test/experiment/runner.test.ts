@@ -154,10 +154,10 @@ function assertGridExtendedUpward(cell: { bestLr: number; runs?: { lr: number; v
     assert.equal(runs[i].lr, nextLrUp(runs[i - 1].lr), `${what}: extension ${i - grid.length + 1} is the next lr up`);
     assert.equal(best(runs.slice(0, i)).lr, runs[i - 1].lr, `${what}: extended only while the largest lr tried was the best`);
   }
-  // It stops at the first extension that does not improve, or after two.
+  // It stops at the first extension that does not improve, or after three.
   const extensions = runs.length - grid.length;
   if (extensions === 0) assert.notEqual(best(runs).lr, grid[grid.length - 1], `${what}: the grid's largest lr won, so it had to be extended`);
-  else if (extensions < 2) assert.notEqual(best(runs).lr, runs[runs.length - 1].lr, `${what}: an extension that improved would have been followed by another`);
+  else if (extensions < 3) assert.notEqual(best(runs).lr, runs[runs.length - 1].lr, `${what}: an extension that improved would have been followed by another`);
   assert.equal(cell.bestLr, best(runs).lr, `${what}: the chosen lr is the best on validation over grid and extensions`);
 }
 

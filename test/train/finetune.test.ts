@@ -167,4 +167,6 @@ test('a grid whose largest lr wins is extended upward until validation stops imp
   }, 2);
   assert.deepEqual(steps, [3e-3, 1e-2]);
   assert.equal(capped.best.lr, 1e-2);
+  const byDefault = extendLrGridUpward({ lrs: [1e-4, 1e-3], best: { lr: 1e-3, validation: acc(1e-3) }, value: 'g' }, (lr) => ({ best: { lr, validation: acc(lr) }, value: `e${lr}` }));
+  assert.deepEqual(byDefault.extensions.map((x) => x.lr), [3e-3, 1e-2, 3e-2], 'three steps at most by default');
 });
