@@ -52,7 +52,10 @@ class TorchWorker {
     const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
     if (probe.error || probe.status !== 0) return { reason: 'no torch in /usr/bin/python3 (apt-get install python3-torch)' };
     const proc = spawn('/usr/bin/python3', [TORCH_SCRIPT, String(THREADS)], {
-      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(THREADS) },
+      // glibc's allocator as our addon sets it (native/addon.cc: no fresh mappings below 32 MiB,
+      // no trimming below 1 GiB free): without it PyTorch's float32 -> bf16 casts re-fault their
+      // pages on every product (bf16 sgemm on float32 operands: 119-142 GFLOP/s, 619-640 with it).
+      env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_WAIT_POLICY: 'PASSIVE', OMP_NUM_THREADS: String(THREADS), MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(1 << 30) },
     });
     proc.stderr.on('data', (d) => process.stderr.write(`[torch] ${d}`));
     const w = new TorchWorker(proc, createInterface({ input: proc.stdout }));

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch side of `npm run bench`: the same workloads, driven line by line from stdin so
 that rounds interleave with ours in one invocation. Started by bench/bench.ts with
-PyTorch's best configuration on this machine (OPENBLAS_CORETYPE=SkylakeX,
+PyTorch's best configuration on this machine (OPENBLAS_CORETYPE=SkylakeX, glibc's
+MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ as our addon sets them,
 OMP_WAIT_POLICY=PASSIVE, torch.set_num_threads(N)). Each request line is a JSON object
 {"work": ..., ...}; each reply is one JSON line.
 """
