@@ -181,7 +181,7 @@ export function nextLrUp(lr: number): number {
  * METHOD.md's grids, extended upward when validation says the model needs it: while a
  * search's best lr is the largest tried, `runAt` trains the next lr up (nextLrUp) and the
  * better on validation is kept; it stops at the first step that does not improve, or after
- * `maxSteps` (three: 1e-3 → 1e-2 → 3e-2 from the base-24 grid; a bound, not a choice, so a
+ * `maxSteps` (three: 3e-3 → 1e-2 → 3e-2 above the base-24 grid; a bound, not a choice, so a
  * diverging run cannot go on forever). A grid of one lr (a repeat at a chosen lr) is never
  * extended.
  */
