@@ -141,8 +141,12 @@ export interface ExperimentResults {
     audit?: AuditAnalysis;
   };
   conditions: ConditionResult[];
-  /** Stages computed, reused (cache or committed ledger), and rebuilt from the ledger for their artifacts (absent in older results). */
-  stages: { computed: number; cached: number; rebuilt?: number };
+  /**
+   * Stages computed, reused (cache or committed ledger), rebuilt from the ledger for their
+   * artifacts, and the labels of rebuilt stages whose recomputed result was not identical to
+   * the committed one (another machine's kernels); the last two absent in older results.
+   */
+  stages: { computed: number; cached: number; rebuilt?: number; rebuiltDiffering?: string[] };
 }
 
 

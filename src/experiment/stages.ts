@@ -92,6 +92,8 @@ export class StageCache {
   readonly runs: string[] = [];
   /** Stages served from the ledger whose artifacts had to be rebuilt. */
   readonly rebuilt: string[] = [];
+  /** Rebuilt stages whose recomputed result was not identical to the committed one. */
+  readonly rebuiltDiffering: string[] = [];
   private readonly ledgerDir?: string;
   private readonly precision: 'fp32' | 'bf16';
   private readonly pollMs: number;
@@ -129,8 +131,18 @@ export class StageCache {
       return info(record, true, () => {
         if (!existsSync(done)) {
           this.log(`${label}: done (committed result); rebuilding its artifacts for a downstream stage`);
-          this.compute(kind, key, label, inputs, dir, done, ledger, compute);
+          // The committed record stays as it is: it holds the original run's wall time (a
+          // rebuild on another machine would overwrite the cost the report lists), and it
+          // is the result every downstream stage has already been given.
+          const rebuilt = this.compute(kind, key, label, inputs, dir, done, null, compute);
           this.rebuilt.push(label);
+          if (canonicalJson(rebuilt.record.value) !== canonicalJson(record.value)) {
+            // Deterministic on one machine and kernel set; another CPU's kernels may sum in
+            // another order. Downstream stages then use artifacts that differ from the
+            // committed result by that much, which the run's log must show.
+            this.rebuiltDiffering.push(label);
+            this.log(`${label}: the rebuilt result differs from the committed one (other kernels or machine); the committed result is kept, the rebuilt artifacts are used`);
+          }
         }
         return dir;
       });
