@@ -120,6 +120,12 @@ export interface ExperimentConfig {
   cacheDir: string;
   /** Where results.json and report.html go; outDir/stages is the committed ledger of finished stages. */
   outDir: string;
+  /**
+   * Other experiments' committed ledgers (their outDir/stages), read only: a stage finished
+   * there (same kind, inputs and precision, so the same key) is done here too, and is not
+   * copied into this experiment's ledger.
+   */
+  readLedgers: string[];
   /** Matrix products in fp32 or bf16 (mixed precision); part of every stage's cache key. */
   precision: MatmulPrecision;
   /**
@@ -337,7 +343,7 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const f = new Fields(file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigFileError(`${file}: expected a JSON object at the top level`);
   const o = raw as Json;
-  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'precision', 'repeatSeeds', 'repeatTasks']);
+  f.checkKeys(o, '', ['name', 'description', 'model', 'tasks', 'methods', 'emulator', 'importance', 'distill', 'finetune', 'tune', 'analyses', 'conditions', 'cacheDir', 'outDir', 'readLedgers', 'precision', 'repeatSeeds', 'repeatTasks']);
   const base = dirname(resolve(file));
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const name = f.str(o, 'name', 'name', undefined);
@@ -373,11 +379,16 @@ export function parseExperimentConfig(raw: unknown, file: string): ExperimentCon
   const repeatTasks = f.list(o, 'repeatTasks', 'repeatTasks', taskNames, f.stringItem(taskNames), 0);
   const model = path(f.str(o, 'model', 'model', undefined));
   if (!existsSync(model)) f.fail('model', 'an existing model directory', o.model);
+  const readLedgers = f.list(o, 'readLedgers', 'readLedgers', [], (v, p) => {
+    const dir = typeof v === 'string' ? path(v) : f.fail(p, 'a directory path', v);
+    return existsSync(dir) ? dir : f.fail(p, 'an existing ledger directory (an experiment\'s outDir/stages)', v);
+  }, 0);
   return {
     name, model, tasks, methods, emulator, importance, distill, finetune, tune, analyses, conditions,
     // Given paths are relative to the configuration file; the defaults to the working directory.
     cacheDir: o.cacheDir === undefined ? resolve('runs', 'cache') : path(f.str(o, 'cacheDir', 'cacheDir', undefined)),
     outDir: o.outDir === undefined ? resolve('runs', 'experiments', name) : path(f.str(o, 'outDir', 'outDir', undefined)),
+    readLedgers,
     precision: f.str(o, 'precision', 'precision', 'fp32', ['fp32', 'bf16']) as MatmulPrecision,
     repeatSeeds,
     repeatTasks,

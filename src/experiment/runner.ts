@@ -83,7 +83,7 @@ class ExperimentRun {
   private readonly stageEnv: EmulatorStageEnv;
 
   constructor(readonly cfg: ExperimentConfig, readonly opts: ExperimentOptions) {
-    this.cache = new StageCache(cfg.cacheDir, opts.resume, (s) => this.step(s), { ledgerDir: join(cfg.outDir, 'stages'), precision: cfg.precision });
+    this.cache = new StageCache(cfg.cacheDir, opts.resume, (s) => this.step(s), { ledgerDir: join(cfg.outDir, 'stages'), readLedgers: cfg.readLedgers, precision: cfg.precision });
     this.step('data: building / verifying the offline datasets');
     this.dataDir = opts.dataDir ?? defaultDataDir(opts.root);
     this.data = ensureData(this.dataDir, (s) => this.step(s));

@@ -81,6 +81,8 @@ function processAlive(pid: number): boolean {
 export interface StageCacheOptions {
   /** Committed results: `<kind>-<key16>.json` per finished stage (small JSON only). */
   ledgerDir?: string;
+  /** Other experiments' ledgers, read only: a stage found there is done (not copied). */
+  readLedgers?: string[];
   /** Part of every key: results computed with bf16 matrix products are not fp32 results. */
   precision?: 'fp32' | 'bf16';
   /** How often a waiting process looks at a held lock. */
@@ -95,12 +97,14 @@ export class StageCache {
   /** Rebuilt stages whose recomputed result was not identical to the committed one. */
   readonly rebuiltDiffering: string[] = [];
   private readonly ledgerDir?: string;
+  private readonly readLedgers: string[];
   private readonly precision: 'fp32' | 'bf16';
   private readonly pollMs: number;
 
   constructor(readonly root: string, readonly resume: boolean, readonly log: (s: string) => void, opts: StageCacheOptions = {}) {
     mkdirSync(root, { recursive: true });
     this.ledgerDir = opts.ledgerDir;
+    this.readLedgers = opts.readLedgers ?? [];
     this.precision = opts.precision ?? 'fp32';
     this.pollMs = opts.pollMs ?? 500;
     if (this.ledgerDir) mkdirSync(this.ledgerDir, { recursive: true });
@@ -116,13 +120,15 @@ export class StageCache {
     const name = `${kind}-${key.slice(0, 16)}`;
     const dir = join(this.root, name);
     const done = join(dir, 'done.json');
-    const ledger = this.ledgerDir ? join(this.ledgerDir, `${name}.json`) : null;
+    const own = this.ledgerDir ? join(this.ledgerDir, `${name}.json`) : null;
+    // This experiment's ledger first, then the ones it reads; only its own is ever written.
+    const ledger = [own, ...this.readLedgers.map((d) => join(d, `${name}.json`))].find((f) => f && existsSync(f)) ?? own;
     const info = (r: { value: T; seconds: number }, cached: boolean, materialize: () => string): StageInfo<T> => ({ key, dir, value: r.value, seconds: r.seconds, cached, materialize });
 
     if (existsSync(done)) {
       this.hits.push(label);
       const record = JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>;
-      if (ledger && !existsSync(ledger)) writeFileAtomic(ledger, JSON.stringify(record, null, 2) + '\n');
+      if (own && !existsSync(ledger ?? own)) writeFileAtomic(own, JSON.stringify(record, null, 2) + '\n');
       return info(record, true, () => dir);
     }
     if (ledger && existsSync(ledger)) {
@@ -147,7 +153,7 @@ export class StageCache {
         return dir;
       });
     }
-    const out = this.compute(kind, key, label, inputs, dir, done, ledger, compute);
+    const out = this.compute(kind, key, label, inputs, dir, done, own, compute);
     return info(out.record, out.cached, () => dir);
   }
 

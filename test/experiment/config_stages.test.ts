@@ -36,7 +36,7 @@ test('configuration: defaults, paths relative to the file, and the shipped confi
     assert.equal(c.tune.method, 'full');
     assert.equal(c.importance.eta, 0.05);
     assert.deepEqual(c.conditions, { privacyGapPct: 5, utilityPct: 5, accuracyPoints: 2, learnableSe: 3 });
-    assert.deepEqual([c.precision, c.repeatSeeds], ['fp32', []]);
+    assert.deepEqual([c.precision, c.repeatSeeds, c.readLedgers], ['fp32', [], []]);
     assert.deepEqual(c.repeatTasks, ['sotu'], 'seeds repeat every task unless repeatTasks narrows them');
     const narrowed = parseExperimentConfig({ name: 'x', model: 'm', tasks: ['sotu', 'wordnet-def'], methods: ['scaleot'], repeatSeeds: [1], repeatTasks: ['sotu'] }, file);
     assert.deepEqual([narrowed.repeatSeeds, narrowed.repeatTasks], [[1], ['sotu']]);
@@ -66,6 +66,7 @@ test('configuration errors name the file, the field and what was expected', () =
       [{ ...base, name: 'a b' }, /field "name" must be letters, digits/],
       [{ ...base, repeatSeeds: [1, 0] }, /field "repeatSeeds" must be distinct seeds other than the selection seeds \(0\)/],
       [{ ...base, repeatSeeds: [1.5] }, /field "repeatSeeds\[0\]" must be an integer/],
+      [{ ...base, readLedgers: ['no-such-dir/stages'] }, /field "readLedgers\[0\]" must be an existing ledger directory/],
       [{ ...base, repeatTasks: ['wordnet-def'] }, /field "repeatTasks\[0\]" must be one of "sotu"/],
       [{ ...base, precision: 'fp16' }, /field "precision" must be one of "fp32", "bf16"/],
     ];
@@ -162,6 +163,27 @@ test('stage ledger: a committed result is done without its cache; artifacts are 
     const bf16 = new StageCache(join(dir, 'cache2'), false, () => {}, { ledgerDir: ledger, precision: 'bf16' }).run('emulator', { x: 1 }, 'emu', compute);
     assert.notEqual(bf16.key, b.key);
     assert.equal(calls, 3);
+  });
+});
+
+test('stage ledger: another experiment\'s ledger is read, never written; a stage finished there is done here', () => {
+  withDir((dir) => {
+    const theirs = join(dir, 'base', 'stages');
+    const ours = join(dir, 'audit', 'stages');
+    let calls = 0;
+    const compute = (d: string) => (writeFileSync(join(d, 'artifact'), 'heavy'), ++calls);
+    new StageCache(join(dir, 'cache1'), false, () => {}, { ledgerDir: theirs }).run('finetune', { x: 1 }, 'ft', compute);
+    const before = readdirSync(theirs).map((f) => readFileSync(join(theirs, f), 'utf8'));
+    rmSync(join(dir, 'cache1'), { recursive: true }); // a fresh machine
+    const audit = new StageCache(join(dir, 'cache2'), false, () => {}, { ledgerDir: ours, readLedgers: [theirs] });
+    const ft = audit.run('finetune', { x: 1 }, 'ft', compute);
+    assert.deepEqual([ft.value, ft.cached, calls], [1, true, 1], 'done in the other ledger: nothing computed');
+    ft.materialize();
+    assert.equal(calls, 2, 'its artifacts rebuilt on demand');
+    const own = audit.run('audit', { y: 2 }, 'own stage', compute);
+    assert.equal(own.cached, false);
+    assert.deepEqual(readdirSync(ours), [`audit-${own.key.slice(0, 16)}.json`], 'only this experiment\'s own stages go to its ledger');
+    assert.deepEqual(readdirSync(theirs).map((f) => readFileSync(join(theirs, f), 'utf8')), before, 'the other ledger is untouched');
   });
 });
 
