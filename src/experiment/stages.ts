@@ -121,19 +121,20 @@ export class StageCache {
     const dir = join(this.root, name);
     const done = join(dir, 'done.json');
     const own = this.ledgerDir ? join(this.ledgerDir, `${name}.json`) : null;
-    // This experiment's ledger first, then the ones it reads; only its own is ever written.
-    const ledger = [own, ...this.readLedgers.map((d) => join(d, `${name}.json`))].find((f) => f && existsSync(f)) ?? own;
+    // The committed record, looked up once: this experiment's ledger first, then the ones it
+    // reads; only its own is ever written.
+    const committed = [own, ...this.readLedgers.map((d) => join(d, `${name}.json`))].find((f): f is string => !!f && existsSync(f));
     const info = (r: { value: T; seconds: number }, cached: boolean, materialize: () => string): StageInfo<T> => ({ key, dir, value: r.value, seconds: r.seconds, cached, materialize });
 
     if (existsSync(done)) {
       this.hits.push(label);
       const record = JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>;
-      if (own && !existsSync(ledger ?? own)) writeFileAtomic(own, JSON.stringify(record, null, 2) + '\n');
+      if (own && !committed) writeFileAtomic(own, JSON.stringify(record, null, 2) + '\n');
       return info(record, true, () => dir);
     }
-    if (ledger && existsSync(ledger)) {
+    if (committed) {
       this.hits.push(label);
-      const record = JSON.parse(readFileSync(ledger, 'utf8')) as DoneRecord<T>;
+      const record = JSON.parse(readFileSync(committed, 'utf8')) as DoneRecord<T>;
       return info(record, true, () => {
         if (!existsSync(done)) {
           this.log(`${label}: done (committed result); rebuilding its artifacts for a downstream stage`);
