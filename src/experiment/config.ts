@@ -67,9 +67,11 @@ export interface AuditSpec {
   pretrainTokens?: number;
   /**
    * Tuning everything: "grid" searches tune.lrs; "main" uses the lr the method's adapters
-   * chose on the task in the main table (Emu FT validation), a cut of the audit's cost.
+   * chose on the task in the main table (Emu FT validation), a cut of the audit's cost;
+   * "main-then-lower" starts there and steps down while the smallest lr tried wins on
+   * validation (at most two steps), since tuning every weight may want a lower lr.
    */
-  tuneLr: 'grid' | 'main';
+  tuneLr: 'grid' | 'main' | 'main-then-lower';
 }
 
 export interface AnalysesSpec {
@@ -300,7 +302,7 @@ function parseAudit(f: Fields, x: Json, taskNames: string[], methods: string[], 
     evalLimit: f.int(x, 'evalLimit', `${p}.evalLimit`, 300, 1),
     ownerWindows: f.int(x, 'ownerWindows', `${p}.ownerWindows`, 64, 1),
     pretrainTokens: f.optInt(x, 'pretrainTokens', `${p}.pretrainTokens`),
-    tuneLr: f.str(x, 'tuneLr', `${p}.tuneLr`, 'grid', ['grid', 'main'] as const),
+    tuneLr: f.str(x, 'tuneLr', `${p}.tuneLr`, 'grid', ['grid', 'main', 'main-then-lower'] as const),
   };
 }
 

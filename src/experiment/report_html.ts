@@ -179,17 +179,17 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
   const out: string[] = [];
   const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}`);
   out.push(`<h2 id="audit">Privacy audit: what an emulator's holder can get out of it</h2>`);
-  out.push(`<p class="note">Each method's default emulator (the main table's). Disclosure: parameters shipped verbatim and the spectral energy of SRC targets shipped (Σ kept σ² / Σ σ²). Tuning everything: every parameter of the emulator fine-tuned with the offsite-tuning budget, ${r.config.analyses.audit?.tuneLr === 'main' ? 'at the lr the method\'s adapters chose on the task (Emu FT validation; a cut of the audit\'s cost)' : 'lr selected on validation'}, scored once on test. Recovery: the holder rebuilds every withheld block (starting as the identity, so budget 0 is the emulator itself) and trains everything on public text; scored on the owner's validation text (D^V loss, lower is better) after ${a.budgets.map((b) => `${100 * b}%`).join(', ')} of the model's ${a.pretrainTokens.toLocaleString('en-US')} pre-training tokens. The service's generate endpoint would add query access to the tuned model (distillation through queries); that is not measured here.</p>`);
+  out.push(`<p class="note">Each method's default emulator (the main table's). Disclosure: parameters shipped verbatim and the spectral energy of SRC targets shipped (Σ kept σ² / Σ σ²). Tuning everything: every parameter of the emulator fine-tuned with the offsite-tuning budget, ${tuneLrNote(r.config.analyses.audit?.tuneLr)}, scored once on test. Recovery: the holder rebuilds every withheld block (starting as the identity, so budget 0 is the emulator itself) and trains everything on public text; scored on the owner's validation text (D^V loss, lower is better) after ${a.budgets.map((b) => `${100 * b}%`).join(', ')} of the model's ${a.pretrainTokens.toLocaleString('en-US')} pre-training tokens. The service's generate endpoint would add query access to the tuned model (distillation through queries); that is not measured here.</p>`);
   out.push(`<table class="audit-disclosure"><thead><tr><th class="l">method</th><th>% of full size</th><th>% parameters verbatim</th><th>% SRC energy shipped</th></tr></thead><tbody>`);
   for (const m of a.methods) out.push(`<tr><td class="l">${esc(m.label)}</td><td>${pct(m.relativeSize)}</td><td>${pct(m.disclosure.verbatimFraction)}</td><td>${pct(m.disclosure.energyShipped)}</td></tr>`);
   out.push(`</tbody></table>`);
-  out.push(`<table class="audit-tuning"><thead><tr><th class="l">method</th><th class="l">task</th><th>Emu ZS</th><th>Emu FT</th><th>tuning everything</th><th>Plug-in</th><th>FT</th></tr></thead><tbody>`);
+  out.push(`<table class="audit-tuning"><thead><tr><th class="l">method</th><th class="l">task</th><th>Emu ZS</th><th>Emu FT</th><th>tuning everything</th><th>its lr (validation)</th><th>Plug-in</th><th>FT</th></tr></thead><tbody>`);
   for (const m of a.methods) {
     const main = r.methods.find((x) => x.method === m.method);
     for (const t of a.tasks) {
       const cell = main?.tasks[t], task = r.tasks.find((x) => x.name === t), te = m.tuneEverything[t];
       const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
-      out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
+      out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${te ? lrCell(te, task?.kind ?? 'lm') : '—'}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
     }
   }
   out.push(`</tbody></table>`);
@@ -217,8 +217,27 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
     return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };
   });
   const resisting = verdicts.filter((v) => Number.isFinite(v.loss)).sort((x, y) => y.loss - x.loss)[0];
-  out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>At equal size the emulator that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>; its Plug-in cost is in the main table.</p>` : ''}</div>`);
+  out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>Of these emulators (sizes above) the one that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>${pluginCost(r, a, resisting.m.method)}</p>` : ''}</div>`);
   return out;
+}
+
+/** How the audit chose the lr for tuning everything, for the section's note. */
+function tuneLrNote(tuneLr: 'grid' | 'main' | 'main-then-lower' | undefined): string {
+  if (tuneLr === 'main') return 'at the lr the method\'s adapters chose on the task (Emu FT validation; a cut of the audit\'s cost)';
+  if (tuneLr === 'main-then-lower') return 'starting at the lr the method\'s adapters chose on the task (Emu FT validation) and stepping down by √10 while the smallest lr tried wins on validation (at most two steps; a cut of the full grid\'s cost)';
+  return 'lr selected on validation';
+}
+
+/** The resisting emulator's price: its Plug-in on each audited task against the other emulators'. */
+function pluginCost(r: ExperimentResults, a: AuditAnalysis, method: string): string {
+  const parts = a.tasks.map((t) => {
+    const of = (m: string) => r.methods.find((x) => x.method === m)?.tasks[t]?.plugin;
+    const own = of(method);
+    if (!own) return null;
+    const others = a.methods.filter((m) => m.method !== method).map((m) => ({ label: m.label, s: of(m.method) })).filter((x) => x.s);
+    return `${esc(t)} ${fmtNum(pplOrAcc(own))} (the others: ${others.map((x) => `${esc(x.label)} ${fmtNum(pplOrAcc(x.s!))}`).join(', ')})`;
+  }).filter((x) => x !== null);
+  return parts.length ? `; its Plug-in on test (seed 0): ${parts.join('; ')}.` : '; its Plug-in is in the main table.';
 }
 
 /** A method's chosen lr; with the grid's Emu FT validation scores where the results have them. */

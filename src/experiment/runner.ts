@@ -13,7 +13,7 @@ import { jsonlTokenStream } from '../data/streams.js';
 import { splitGuard } from '../data/split_guard.js';
 import { loadModel } from '../models/load.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { finetune, scoreTask, trainingExamples, extendLrGridUpward, Example, Score } from '../train/finetune.js';
+import { finetune, scoreTask, trainingExamples, extendLrGridUpward, extendLrGridDownward, Example, Score } from '../train/finetune.js';
 import { defaultImportanceConfig, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import type { EmulatorSettings } from '../offsite/emulator.js';
 import { readEmulatorPackage } from '../offsite/emulator_package.js';
@@ -115,7 +115,9 @@ class ExperimentRun {
   }
 
   private stageDone(): void {
-    this.opts.progress?.({ done: this.cache.runs.length + this.cache.hits.length, free: this.cache.hits.length, total: this.plannedStages(), text: '' });
+    const done = this.cache.runs.length + this.cache.hits.length;
+    // The plan is an estimate (grid extensions and rebuilt artifacts add stages): never show more done than planned.
+    this.opts.progress?.({ done, free: this.cache.hits.length, total: Math.max(done, this.plannedStages()), text: '' });
   }
 
   /** An estimate of the stages this configuration needs (for progress only). */
@@ -126,7 +128,9 @@ class ExperimentRun {
     const seeds = 1 + this.cfg.repeatSeeds.length;
     const cells = (method?: string) => this.tasks.filter((t) => !method || this.runsOn(t, method))
       .reduce((n, t) => n + 1 + this.repeatSeedsOf(t).length, 0); // (task, seed) pairs
-    return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + 3 * points;
+    const au = a.audit;
+    const audit = au ? 1 + au.public.length + au.methods.reduce((n, m) => n + 1 + au.tasks.length + au.public.length * (au.nearestFor.includes(m) ? 2 : 1), 0) : 0;
+    return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + 3 * points + audit;
   }
 
   /** Encoding a training split takes seconds (SOTU: 9 MB of text): once per task and window. */
@@ -353,6 +357,7 @@ class ExperimentRun {
         const text = jsonlTokenStream(this.tok, source.path, this.tok.prefixTokenId, 'before');
         return recoveryRun(emulator, text, init, { ...attack, budgets, stateDir: join(dir, 'state'), log: (s) => this.step(s) }, evaluate, source.name);
       });
+      this.stageDone();
       return { source: source.name, init, points: stage.value };
     };
     const modelReference = this.cache.run('audit-model', { model: this.modelHash, evalSpec, seqLen: T }, 'audit: the model on the attack\'s scores', () => noGrad(() => {
@@ -365,16 +370,29 @@ class ExperimentRun {
       const emu = this.emulatorStage(method, method.settings({ ...cfg.emulator, noSrc: false }));
       const disclosed = this.cache.run('audit-disclosure', { emulator: emu.key, model: this.modelHash }, `audit: disclosure of ${method.label}`, () =>
         disclosure(loadModel(cfg.model), readEmulatorPackage(join(emu.materialize(), 'package')).emulator)).value;
+      this.stageDone();
       const tunedEverywhere = Object.fromEntries(tasks.map((t) => {
         const lt = audited.find((x) => x.spec.name === t.name)!;
-        // tuneLr "main": the lr this method's adapters chose on the task (Emu FT validation), a stated cut.
+        // tuneLr "main" / "main-then-lower": start at the lr this method's adapters chose on the
+        // task (Emu FT validation), a stated cut of the grid; "main-then-lower" then steps down
+        // while the smallest lr tried wins, since every weight tuned may want a lower lr than four
+        // adapter blocks did. Each lr is its own stage, so a finished one stays valid.
         const chosen = main.find((m) => m.method === name)?.tasks[t.name]?.bestLr;
-        const budget = spec.tuneLr === 'main' && chosen !== undefined ? { ...cfg.tune, lrs: [chosen] } : cfg.tune;
-        const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget }, `audit: ${method.label} tuned everywhere on ${t.name}`, (dir) => {
-          const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
-          return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: budget, log: (s) => this.step(s) }, dir);
-        });
-        return [t.name, stage.value];
+        const fromMain = spec.tuneLr !== 'grid' && chosen !== undefined;
+        const tuneAt = (lrs: number[], note = '') => {
+          const budget = { ...cfg.tune, lrs };
+          const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget }, `audit: ${method.label} tuned everywhere on ${t.name}${note}`, (dir) => {
+            const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
+            return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: budget, log: (s) => this.step(s) }, dir);
+          });
+          this.stageDone();
+          return { best: { lr: stage.value.bestLr, validation: stage.value.validation }, value: stage.value };
+        };
+        const lrs = fromMain ? [chosen] : cfg.tune.lrs;
+        const grid = tuneAt(lrs);
+        if (!(fromMain && spec.tuneLr === 'main-then-lower')) return [t.name, grid.value];
+        const { value, extensions } = extendLrGridDownward({ lrs, ...grid }, (lr) => tuneAt([lr], ` (lr extended down to ${lr})`));
+        return [t.name, { ...value, runs: [...grid.value.runs, ...extensions.map((x) => ({ lr: x.lr, validation: x.validation.value }))] }];
       }));
       const inits: RebuildInit[] = spec.nearestFor.includes(name) ? ['fresh', 'nearest'] : ['fresh'];
       return {

@@ -165,16 +165,39 @@ export function exampleBatch(examples: Example[], B: number, rng: Rng): { ids: I
 
 const better = (a: Score, b: Score | null) => !b || (a.metric === 'acc' ? a.value > b.value : a.value < b.value);
 
+/** Snap a learning rate to the grids' steps, 1 or 3 × 10^k (1e-3, 3e-3, 1e-2, ...). */
+function snapLr(x: number): number {
+  const decade = 10 ** Math.floor(Math.log10(x) + 1e-9);
+  const mantissa = x / decade;
+  return Number((mantissa < 2 ? decade : mantissa < 5.5 ? 3 * decade : 10 * decade).toPrecision(12));
+}
+
 /**
  * The next learning rate above `lr`: √10 times higher, snapped to 1 or 3 × 10^k as the
  * grids step (1e-3 → 3e-3 → 1e-2).
  */
 export function nextLrUp(lr: number): number {
   if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`nextLrUp: a positive learning rate, got ${lr}`);
-  const up = lr * Math.sqrt(10);
-  const decade = 10 ** Math.floor(Math.log10(up) + 1e-9);
-  const mantissa = up / decade;
-  return Number((mantissa < 2 ? decade : mantissa < 5.5 ? 3 * decade : 10 * decade).toPrecision(12));
+  return snapLr(lr * Math.sqrt(10));
+}
+
+/** The next learning rate below `lr`: √10 times lower, snapped the same way (1e-2 → 3e-3 → 1e-3). */
+export function nextLrDown(lr: number): number {
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new Error(`nextLrDown: a positive learning rate, got ${lr}`);
+  return snapLr(lr / Math.sqrt(10));
+}
+
+/** Step from `edge` with `next` while the last lr tried is the best, keeping the better (shared by both directions). */
+function extendFrom<T>(edge: number, chosen: { best: LrRun; value: T }, next: (lr: number) => number, runAt: (lr: number) => { best: LrRun; value: T }, maxSteps: number) {
+  const extensions: LrRun[] = [];
+  for (let i = 0; i < maxSteps && chosen.best.lr === edge; i++) {
+    edge = next(edge);
+    const r = runAt(edge);
+    extensions.push(r.best);
+    if (!better(r.best.validation, chosen.best.validation)) break;
+    chosen = r;
+  }
+  return { ...chosen, extensions };
 }
 
 /**
@@ -190,18 +213,24 @@ export function extendLrGridUpward<T>(
   runAt: (lr: number) => { best: LrRun; value: T },
   maxSteps = 3,
 ): { best: LrRun; value: T; extensions: LrRun[] } {
-  let chosen = { best: grid.best, value: grid.value };
-  const extensions: LrRun[] = [];
-  if (grid.lrs.length < 2) return { ...chosen, extensions };
-  let top = Math.max(...grid.lrs);
-  for (let i = 0; i < maxSteps && chosen.best.lr === top; i++) {
-    top = nextLrUp(top);
-    const r = runAt(top);
-    extensions.push(r.best);
-    if (!better(r.best.validation, chosen.best.validation)) break;
-    chosen = r;
-  }
-  return { ...chosen, extensions };
+  const chosen = { best: grid.best, value: grid.value };
+  if (grid.lrs.length < 2) return { ...chosen, extensions: [] };
+  return extendFrom(Math.max(...grid.lrs), chosen, nextLrUp, runAt, maxSteps);
+}
+
+/**
+ * The mirror image, for a search that starts at an lr chosen for fewer trainable
+ * parameters (the audit tunes every weight of an emulator at the lr its adapters chose,
+ * where a lower one may suit): while the smallest lr tried is the best, `runAt` trains the
+ * next lr down, at most `maxSteps` times; a single lr is extended too, since that is the
+ * case it is for.
+ */
+export function extendLrGridDownward<T>(
+  grid: { lrs: number[]; best: LrRun; value: T },
+  runAt: (lr: number) => { best: LrRun; value: T },
+  maxSteps = 2,
+): { best: LrRun; value: T; extensions: LrRun[] } {
+  return extendFrom(Math.min(...grid.lrs), { best: grid.best, value: grid.value }, nextLrDown, runAt, maxSteps);
 }
 
 /** The lr a saved best checkpoint was trained with (its selected.json), or null. */

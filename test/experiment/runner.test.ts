@@ -18,7 +18,7 @@ import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { splitGuard } from '../../src/data/split_guard.js';
 import { learnable } from '../../src/experiment/conditions.js';
 import { buildTable1 } from '../../src/experiment/tables.js';
-import { nextLrUp } from '../../src/train/finetune.js';
+import { nextLrUp, nextLrDown } from '../../src/train/finetune.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..', '..');
@@ -161,7 +161,7 @@ function assertGridExtendedUpward(cell: { bestLr: number; runs?: { lr: number; v
   assert.equal(cell.bestLr, best(runs).lr, `${what}: the chosen lr is the best on validation over grid and extensions`);
 }
 
-test('analyses.lr "main" and audit.tuneLr "main": analysis points and tuning everything use the lr the main cell chose; PEFT rows still search the grid', () => {
+test('analyses.lr "main" and audit.tuneLr "main" / "main-then-lower": analysis points and tuning everything start at the lr the main cell chose (the latter then steps down); PEFT rows still search the grid', () => {
   const files = (p: string, ext: string) => ({ train: `${p}-train.${ext}`, validation: `${p}-validation.${ext}`, test: `${p}-test.${ext}` });
   const raw = {
     name: 'tiny-main-lr', model: 'model',
@@ -183,6 +183,18 @@ test('analyses.lr "main" and audit.tuneLr "main": analysis points and tuning eve
   assert.deepEqual(r.analyses.numAdapters!.points[0].runs!.map((x) => x.lr), [chosen], 'the N_a point tuned at the chosen lr only');
   assertGridExtendedUpward(r.analyses.peft!.rows[0], [1e-4, 3e-3], 'LoRA');
   assert.deepEqual(r.analyses.audit!.methods[0].tuneEverything.lm.runs.map((x) => x.lr), [chosen], 'the audit tuned everything at the chosen lr only');
+  // "main-then-lower": the same first stage (cached, not recomputed), then one lr down at a time while the smallest wins.
+  const lower = runExperiment(parseExperimentConfig({ ...raw, analyses: { ...raw.analyses, audit: { ...raw.analyses.audit, tuneLr: 'main-then-lower' } } }, join(dir, 'experiment-main-lr.json')),
+    { root, resume: false, command: 'test', dataDir: defaultDataDir(root), log: () => {} });
+  const te = lower.analyses.audit!.methods[0].tuneEverything.lm;
+  assert.equal(te.runs[0].lr, chosen, 'it starts at the chosen lr');
+  for (let i = 1; i < te.runs.length; i++) {
+    assert.equal(te.runs[i].lr, nextLrDown(te.runs[i - 1].lr), `step ${i} is the next lr down`);
+    assert.equal(Math.min(...te.runs.slice(0, i).map((x) => x.validation)), te.runs[i - 1].validation, 'extended only while the smallest lr tried was the best');
+  }
+  assert.ok(te.runs.length >= 2 && te.runs.length <= 3, 'at least one step down, at most two');
+  assert.equal(te.bestLr, te.runs.reduce((a, b) => (b.validation < a.validation ? b : a)).lr, 'the best on validation is chosen');
+  assert.equal(lower.stages.computed, te.runs.length - 1, 'only the steps down were computed');
   assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'], analyses: { lr: 'main' } }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
 });
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeCheckpointWithGpt2Tokenizer } from '../helpers.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { loadModel } from '../../src/models/load.js';
-import { finetune, freezeTrunk, trainingExamples, nextLrUp, extendLrGridUpward, type LrRun } from '../../src/train/finetune.js';
+import { finetune, freezeTrunk, trainingExamples, nextLrUp, nextLrDown, extendLrGridUpward, extendLrGridDownward, type LrRun } from '../../src/train/finetune.js';
 import { loadTaskFile } from '../../src/data/tasks.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { AdamW } from '../../src/optim/adamw.js';
@@ -169,4 +169,43 @@ test('a grid whose largest lr wins is extended upward until validation stops imp
   assert.equal(capped.best.lr, 1e-2);
   const byDefault = extendLrGridUpward({ lrs: [1e-4, 1e-3], best: { lr: 1e-3, validation: acc(1e-3) }, value: 'g' }, (lr) => ({ best: { lr, validation: acc(lr) }, value: `e${lr}` }));
   assert.deepEqual(byDefault.extensions.map((x) => x.lr), [3e-3, 1e-2, 3e-2], 'three steps at most by default');
+});
+
+test('nextLrDown steps a grid downward by √10, snapped the same way, and refuses a non-positive lr', () => {
+  assert.equal(nextLrDown(1e-2), 3e-3);
+  assert.equal(nextLrDown(3e-3), 1e-3);
+  assert.equal(nextLrDown(1e-3), 3e-4);
+  assert.equal(nextLrDown(3e-4), 1e-4);
+  for (const lr of [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]) assert.equal(nextLrUp(nextLrDown(lr)), lr, `up after down returns to ${lr}`);
+  assert.throws(() => nextLrDown(-1e-3), /positive/);
+  assert.throws(() => nextLrDown(Number.POSITIVE_INFINITY), /positive/);
+});
+
+test('a search started at one lr is extended downward while its smallest lr wins, at most two steps by default', () => {
+  // Validation perplexity best at 1e-3: from 1e-2 it steps to 3e-3 (better), 1e-3 (better), then stops at the cap.
+  const ppl = (lr: number) => ({ metric: 'word_perplexity' as const, value: 100 + 1e4 * Math.abs(Math.log10(lr / 1e-3)), details: {} });
+  const tried: number[] = [];
+  const runAt = (lr: number) => {
+    tried.push(lr);
+    return { best: { lr, validation: ppl(lr) }, value: `at ${lr}` };
+  };
+  const from = (lr: number) => ({ lrs: [lr], best: { lr, validation: ppl(lr) }, value: `start ${lr}` });
+  const down = extendLrGridDownward(from(1e-2), runAt);
+  assert.deepEqual(tried, [3e-3, 1e-3], 'two steps, each better than the last');
+  assert.equal(down.best.lr, 1e-3);
+  assert.equal(down.value, 'at 0.001');
+
+  tried.length = 0;
+  const stops = extendLrGridDownward(from(1e-3), runAt); // 3e-4 is worse: one step, the start is kept
+  assert.deepEqual(tried, [3e-4]);
+  assert.equal(stops.best.lr, 1e-3);
+  assert.equal(stops.value, 'start 0.001');
+  assert.deepEqual(stops.extensions.map((x) => x.lr), [3e-4]);
+
+  // A grid whose smallest lr does not win is left alone; accuracy counts higher as better.
+  tried.length = 0;
+  const acc = (lr: number) => ({ metric: 'acc' as const, value: -Math.abs(Math.log10(lr / 1e-2)), details: {} });
+  const grid = extendLrGridDownward({ lrs: [3e-3, 1e-2], best: { lr: 1e-2, validation: acc(1e-2) }, value: 'grid' }, runAt);
+  assert.deepEqual(tried, []);
+  assert.equal(grid.value, 'grid');
 });
