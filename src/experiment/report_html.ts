@@ -183,13 +183,13 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
   out.push(`<table class="audit-disclosure"><thead><tr><th class="l">method</th><th>% of full size</th><th>% parameters verbatim</th><th>% SRC energy shipped</th></tr></thead><tbody>`);
   for (const m of a.methods) out.push(`<tr><td class="l">${esc(m.label)}</td><td>${pct(m.relativeSize)}</td><td>${pct(m.disclosure.verbatimFraction)}</td><td>${pct(m.disclosure.energyShipped)}</td></tr>`);
   out.push(`</tbody></table>`);
-  out.push(`<table class="audit-tuning"><thead><tr><th class="l">method</th><th class="l">task</th><th>Emu ZS</th><th>Emu FT</th><th>tuning everything</th><th>its lr (validation)</th><th>Plug-in</th><th>FT</th></tr></thead><tbody>`);
+  out.push(`<table class="audit-tuning"><thead><tr><th class="l">method</th><th class="l">task</th><th>ZS</th><th>Emu ZS</th><th>Emu FT</th><th>tuning everything</th><th>its lr (validation)</th><th>Plug-in</th><th>FT</th></tr></thead><tbody>`);
   for (const m of a.methods) {
     const main = r.methods.find((x) => x.method === m.method);
     for (const t of a.tasks) {
       const cell = main?.tasks[t], task = r.tasks.find((x) => x.name === t), te = m.tuneEverything[t];
       const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
-      out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${te ? lrCell(te, task?.kind ?? 'lm') : '—'}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
+      out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(task?.zs.test)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${te ? lrCell(te, task?.kind ?? 'lm') : '—'}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
     }
   }
   out.push(`</tbody></table>`);
@@ -204,6 +204,7 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
     out.push(figure(`audit-recovery-${source}`, lineChart({ title: `Recovery on public text: ${source}`, xLabel: 'fraction of pre-training tokens', yLabel: "owner's D^V loss", series, xTicksAtData: true, references: [{ name: 'the model', y: a.modelReference.owner_text_loss }] }),
       `Each emulator rebuilt and trained on ${source}; the model's own loss is the line to recover.`));
   }
+  out.push(...recoveryTable(r, a));
   // Verdicts: how far each attacker gets towards the model, relative to starting from scratch.
   const last = a.budgets.length;
   const verdicts = a.methods.map((m) => {
@@ -218,6 +219,24 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
   });
   const resisting = verdicts.filter((v) => Number.isFinite(v.loss)).sort((x, y) => y.loss - x.loss)[0];
   out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>Of these emulators (sizes above) the one that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>${pluginCost(r, a, resisting.m.method)}</p>` : ''}</div>`);
+  return out;
+}
+
+/**
+ * Every recovery point in numbers (the charts show only the owner's text): per run and budget,
+ * the D^V loss and each task's validation score, with the model's own scores as the first row.
+ */
+function recoveryTable(r: ExperimentResults, a: AuditAnalysis): string[] {
+  const isMc = (t: string) => r.tasks.find((x) => x.name === t)?.kind === 'mc';
+  const taskCell = (scores: Record<string, number>, t: string) => (scores[t] === undefined ? '—' : fmtNum(isMc(t) ? 100 * scores[t] : scores[t]));
+  const cell = (scores: Record<string, number>) => `${fmtNum(scores.owner_text_loss)}${a.tasks.map((t) => ` · ${taskCell(scores, t)}`).join('')}`;
+  const budgets = ['0', ...a.budgets.map((b) => `${100 * b}%`)];
+  const out = [`<table class="audit-recovery"><thead><tr><th class="l">attacker</th><th class="l">public text</th>${budgets.map((b) => `<th>${b}</th>`).join('')}</tr></thead><tbody>`];
+  out.push(`<tr><td class="l">the model</td><td class="l">—</td><td colspan="${budgets.length}">${cell(a.modelReference)}</td></tr>`);
+  const row = (label: string, run: RecoveryRun) => `<tr><td class="l">${esc(label)}</td><td class="l">${esc(run.source)}</td>${budgets.map((_, k) => `<td>${run.points[k] ? cell(run.points[k].scores) : '—'}</td>`).join('')}</tr>`;
+  for (const m of a.methods) for (const run of m.recovery) out.push(row(`${m.label}${run.init === 'nearest' ? ' (nearest init)' : ''}`, run));
+  for (const run of a.reference) out.push(row('trunk only, blocks from scratch', run));
+  out.push(`</tbody></table>`, `<p class="note">Each cell: the owner's D^V loss · ${a.tasks.map((t) => esc(t)).join(' · ')} on validation (the first items only, as the attack is scored; perplexity, or accuracy in %), after that share of the model's pre-training tokens.</p>`);
   return out;
 }
 

@@ -179,6 +179,7 @@ test('the privacy audit section renders in headless Chromium: its tables, one re
     const byClass = new Map(page.tables.map((x) => [x.className, x]));
     assert.equal(byClass.get('audit-disclosure')?.rows, 2);
     assert.equal(byClass.get('audit-tuning')?.rows, 2);
+    assert.equal(byClass.get('audit-recovery')?.rows, 1 + 6 + 2, 'the model, six attacker runs (ScaleOT fresh and nearest, OT fresh, on two texts), two references');
     const charts = page.charts.filter((c) => c.id.startsWith('audit-'));
     assert.deepEqual(charts.map((c) => c.id), ['audit-recovery-heldout', 'audit-recovery-other']);
     for (const c of charts) assert.ok(c.width >= 500 && c.marks >= 8, `${c.id}: ${c.width} px, ${c.marks} marks`);
