@@ -215,7 +215,13 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
       const share = (base - got) / (base - target);
       return `on ${run.source} it reaches D^V loss ${fmtNum(got)} after ${100 * a.budgets[last - 1]}% of the pre-training tokens (the model: ${fmtNum(target)}; from scratch: ${fmtNum(base)}${Number.isFinite(share) ? `; the emulator saves the attacker ${(100 * share).toFixed(0)}% of the way` : ''})`;
     });
-    return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };
+    const main = r.methods.find((x) => x.method === m.method);
+    const tuned = a.tasks.filter((t) => m.tuneEverything[t]).map((t) => {
+      const cell = main?.tasks[t], ft = r.tasks.find((x) => x.name === t)?.ft.test;
+      const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
+      return `${esc(t)} ${f(m.tuneEverything[t].test)} (Emu FT ${f(cell?.emuFT.test)}, Plug-in ${f(cell?.plugin)}, FT ${f(ft)})`;
+    });
+    return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; tuning every parameter reaches ${tuned.join(', ') || '—'}; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };
   });
   const resisting = verdicts.filter((v) => Number.isFinite(v.loss)).sort((x, y) => y.loss - x.loss)[0];
   out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>Of these emulators (sizes above) the one that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>${pluginCost(r, a, resisting.m.method)}</p>` : ''}</div>`);
