@@ -192,7 +192,13 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
       out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(task?.zs.test)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${te ? lrCell(te, task?.kind ?? 'lm') : '—'}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
     }
   }
+  for (const t of a.tasks) {
+    const task = r.tasks.find((x) => x.name === t), te = a.modelTuneEverything?.[t];
+    if (!te) continue;
+    out.push(`<tr><td class="l">the model itself (reference)</td><td class="l">${esc(t)}</td><td>${task ? fmtNum(pplOrAcc(task.zs.test)) : '—'}</td><td>—</td><td>—</td><td>${fmtNum(pplOrAcc(te.test))}</td><td>${lrCell(te, task?.kind ?? 'lm')}</td><td>—</td><td>${task ? fmtNum(pplOrAcc(task.ft.test)) : '—'}</td></tr>`);
+  }
   out.push(`</tbody></table>`);
+  out.push(`<p class="note">Tuning everything trains the trunk too (embeddings, final norm, LM head), which every offsite setting and FT keep frozen (METHOD.md); the model itself tuned the same way is the like-for-like line, so an emulator tuned everywhere is judged against that row, not against FT.</p>`);
   const lossAt = (run: RecoveryRun, i: number) => run.points[i]?.scores.owner_text_loss ?? NaN;
   for (const source of a.sources) {
     const series: Series[] = [];
@@ -219,7 +225,7 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
     const tuned = a.tasks.filter((t) => m.tuneEverything[t]).map((t) => {
       const cell = main?.tasks[t], ft = r.tasks.find((x) => x.name === t)?.ft.test;
       const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
-      return `${esc(t)} ${f(m.tuneEverything[t].test)} (Emu FT ${f(cell?.emuFT.test)}, Plug-in ${f(cell?.plugin)}, FT ${f(ft)})`;
+      return `${esc(t)} ${f(m.tuneEverything[t].test)} (Emu FT ${f(cell?.emuFT.test)}, Plug-in ${f(cell?.plugin)}, FT ${f(ft)}${a.modelTuneEverything?.[t] ? `, the model tuned everywhere ${f(a.modelTuneEverything[t].test)}` : ''})`;
     });
     return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; tuning every parameter reaches ${tuned.join(', ') || '—'}; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };
   });

@@ -36,6 +36,8 @@ export interface AuditAnalysis {
   sources: string[];
   /** The model's own scores on what the attacks are scored on: the line to recover. */
   modelReference: Record<string, number>;
+  /** The model itself tuned everywhere (trunk included), per audited task: the like-for-like line for tuning an emulator everywhere (absent in older results). */
+  modelTuneEverything?: Record<string, TuneEverythingResult>;
   /** Per public source: the emulator's trunk with every block trained from scratch. */
   reference: RecoveryRun[];
   methods: {

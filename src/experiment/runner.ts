@@ -12,6 +12,7 @@ import { defaultDataDir, ensureData, BuiltData } from '../data/build.js';
 import { jsonlTokenStream } from '../data/streams.js';
 import { splitGuard } from '../data/split_guard.js';
 import { loadModel } from '../models/load.js';
+import type { CausalLM } from '../models/causal_lm.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { finetune, scoreTask, trainingExamples, extendLrGridUpward, extendLrGridDownward, Example, Score } from '../train/finetune.js';
 import { defaultImportanceConfig, harmonizerGradientSteps, ImportanceConfig } from '../offsite/scaleot/importance.js';
@@ -19,7 +20,7 @@ import type { EmulatorSettings } from '../offsite/emulator.js';
 import { readEmulatorPackage } from '../offsite/emulator_package.js';
 import { disclosure } from '../audit/disclosure.js';
 import { attackModel, type RebuildInit } from '../audit/attacker.js';
-import { auditEvaluator, recoveryRun, tuneEverything, type RecoveryRun } from '../audit/audit.js';
+import { auditEvaluator, recoveryRun, tuneEverything, type RecoveryRun, type TuneEverythingResult } from '../audit/audit.js';
 import { defaultCorpusDir, ensureCorpus, pretrainingTexts, type PretrainingTexts } from '../data/corpus.js';
 import { noGrad } from '../tensor/autograd.js';
 import { getMethod, OffsiteMethod } from '../offsite/methods.js';
@@ -129,7 +130,7 @@ class ExperimentRun {
     const cells = (method?: string) => this.tasks.filter((t) => !method || this.runsOn(t, method))
       .reduce((n, t) => n + 1 + this.repeatSeedsOf(t).length, 0); // (task, seed) pairs
     const au = a.audit;
-    const audit = au ? 1 + au.public.length + au.methods.reduce((n, m) => n + 1 + au.tasks.length + au.public.length * (au.nearestFor.includes(m) ? 2 : 1), 0) : 0;
+    const audit = au ? 1 + au.tasks.length + au.public.length + au.methods.reduce((n, m) => n + 1 + au.tasks.length + au.public.length * (au.nearestFor.includes(m) ? 2 : 1), 0) : 0;
     return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + 3 * points + audit;
   }
 
@@ -305,7 +306,7 @@ class ExperimentRun {
   }
 
   /** The analyses behind Figs. 3-5 and Table 3 (ScaleOT over its settings). */
-  analyses(main: MethodResult[]): ExperimentResults['analyses'] {
+  analyses(main: MethodResult[], full: TaskResult[]): ExperimentResults['analyses'] {
     const a = this.cfg.analyses, m = this.cfg.tune.method;
     const out: ExperimentResults['analyses'] = {};
     if (a.alphaBeta) {
@@ -321,7 +322,7 @@ class ExperimentRun {
       out.numAdapters = { ...a.numAdapters, points: values.map((v) => this.point({ numAdapters: v }, task, m, `ScaleOT N_a=${v}`, main)) };
     }
     if (a.peft) out.peft = { task: a.peft.task, rows: a.peft.methods.map((tm) => this.point({}, a.peft!.task, tm, `ScaleOT ${tm}`, main)) };
-    if (a.audit) out.audit = this.audit(a.audit, main);
+    if (a.audit) out.audit = this.audit(a.audit, main, full);
     return out;
   }
 
@@ -338,7 +339,7 @@ class ExperimentRun {
    * disclosure, tuning everything on each audit task with the offsite-tuning budget, and
    * recovery curves per public text (src/audit). Every piece is a cached stage.
    */
-  private audit(spec: AuditSpec, main: MethodResult[]): AuditAnalysis {
+  private audit(spec: AuditSpec, main: MethodResult[], full: TaskResult[]): AuditAnalysis {
     const { cfg } = this;
     const pretrainTokens = this.pretrainTokens(spec);
     const budgets = [0, ...spec.budgets].map((f) => Math.round(f * pretrainTokens));
@@ -371,39 +372,54 @@ class ExperimentRun {
       const disclosed = this.cache.run('audit-disclosure', { emulator: emu.key, model: this.modelHash }, `audit: disclosure of ${method.label}`, () =>
         disclosure(loadModel(cfg.model), readEmulatorPackage(join(emu.materialize(), 'package')).emulator)).value;
       this.stageDone();
-      const tunedEverywhere = Object.fromEntries(tasks.map((t) => {
-        const lt = audited.find((x) => x.spec.name === t.name)!;
-        // tuneLr "main" / "main-then-lower": start at the lr this method's adapters chose on the
-        // task (Emu FT validation), a stated cut of the grid; "main-then-lower" then steps down
-        // while the smallest lr tried wins, since every weight tuned may want a lower lr than four
-        // adapter blocks did. Each lr is its own stage, so a finished one stays valid.
-        const chosen = main.find((m) => m.method === name)?.tasks[t.name]?.bestLr;
-        const fromMain = spec.tuneLr !== 'grid' && chosen !== undefined;
-        const tuneAt = (lrs: number[], note = '') => {
-          const budget = { ...cfg.tune, lrs };
-          const stage = this.cache.run('audit-tune-everything', { emulator: emu.key, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget }, `audit: ${method.label} tuned everywhere on ${t.name}${note}`, (dir) => {
-            const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
-            return tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model, this.tok, t, { tune: budget, log: (s) => this.step(s) }, dir);
-          });
-          this.stageDone();
-          return { best: { lr: stage.value.bestLr, validation: stage.value.validation }, value: stage.value };
-        };
-        const lrs = fromMain ? [chosen] : cfg.tune.lrs;
-        const grid = tuneAt(lrs);
-        if (!(fromMain && spec.tuneLr === 'main-then-lower')) return [t.name, grid.value];
-        const { value, extensions } = extendLrGridDownward({ lrs, ...grid }, (lr) => tuneAt([lr], ` (lr extended down to ${lr})`));
-        return [t.name, { ...value, runs: [...grid.value.runs, ...extensions.map((x) => ({ lr: x.lr, validation: x.validation.value }))] }];
-      }));
+      const tunedEverywhere = Object.fromEntries(audited.map((lt) => [lt.spec.name, this.tuneEverywhere(spec, lt, main.find((m) => m.method === name)?.tasks[lt.spec.name]?.bestLr,
+        { emulator: emu.key }, method.label, () => {
+          const { emulator } = readEmulatorPackage(join(emu.materialize(), 'package'));
+          return attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: cfg.tune.seed }).model;
+        })]));
       const inits: RebuildInit[] = spec.nearestFor.includes(name) ? ['fresh', 'nearest'] : ['fresh'];
       return {
         method: name, label: method.label, relativeSize: emu.value.parameters.relative_size, disclosure: disclosed, tuneEverything: tunedEverywhere,
         recovery: sources.flatMap((src) => inits.map((init) => recovery(emu, src, init, emu.key))),
       };
     });
+    // Like for like with tuning an emulator everywhere: the model itself, trunk included (FT keeps the trunk frozen).
+    const modelTuneEverything = Object.fromEntries(audited.map((lt) => [lt.spec.name, this.tuneEverywhere(spec, lt, full.find((x) => x.name === lt.spec.name)?.ft.bestLr,
+      { model: this.modelHash }, 'the model', () => {
+        const m = loadModel(cfg.model);
+        m.requiresGrad(true);
+        return m;
+      })]));
     // The reference needs only the trunk, which every emulator ships verbatim: build it from the first.
     const first = this.emulatorStage(getMethod(spec.methods[0]), getMethod(spec.methods[0]).settings({ ...cfg.emulator, noSrc: false }));
     const reference = sources.map((src) => recovery(first, src, 'reference', null));
-    return { tasks: spec.tasks, budgets: spec.budgets, pretrainTokens, sources: sources.map((x) => x.name), modelReference, reference, methods };
+    return { tasks: spec.tasks, budgets: spec.budgets, pretrainTokens, sources: sources.map((x) => x.name), modelReference, modelTuneEverything, reference, methods };
+  }
+
+  /**
+   * Tuning every parameter of a model (an emulator as its holder would, or the model itself
+   * as the like-for-like reference) on one audit task. tuneLr "main" / "main-then-lower":
+   * start at `startLr`, the lr the cell chose on validation in the main run, a stated cut of
+   * the grid; "main-then-lower" then steps down while the smallest lr tried wins, since every
+   * weight tuned may want a lower lr than the blocks alone did. Each lr is its own stage
+   * (keyed by `owner`: the emulator's or the model's identity), so a finished one stays valid.
+   */
+  private tuneEverywhere(spec: AuditSpec, lt: LoadedTask, startLr: number | undefined, owner: Record<string, string>, label: string, make: () => CausalLM): TuneEverythingResult {
+    const { cfg } = this;
+    const task = { name: lt.spec.name, splits: lt.splits };
+    const tuneAt = (lrs: number[], note = '') => {
+      const budget = { ...cfg.tune, lrs };
+      const stage = this.cache.run('audit-tune-everything', { ...owner, data: lt.dataHash, evalSpec: { evalLimit: lt.spec.evalLimit, evalChars: lt.spec.evalChars }, budget }, `audit: ${label} tuned everywhere on ${task.name}${note}`,
+        (dir) => tuneEverything(make, this.tok, task, { tune: budget, log: (s) => this.step(s) }, dir));
+      this.stageDone();
+      return { best: { lr: stage.value.bestLr, validation: stage.value.validation }, value: stage.value };
+    };
+    const fromMain = spec.tuneLr !== 'grid' && startLr !== undefined;
+    const lrs = fromMain ? [startLr] : cfg.tune.lrs;
+    const grid = tuneAt(lrs);
+    if (!(fromMain && spec.tuneLr === 'main-then-lower')) return grid.value;
+    const { value, extensions } = extendLrGridDownward({ lrs, ...grid }, (lr) => tuneAt([lr], ` (lr extended down to ${lr})`));
+    return { ...value, runs: [...grid.value.runs, ...extensions.map((x) => ({ lr: x.lr, validation: x.validation.value }))] };
   }
 
   stages(): ExperimentResults['stages'] {
@@ -420,7 +436,7 @@ export function runExperiment(cfg: ExperimentConfig, opts: ExperimentOptions): E
     const tasks = run.tasks.map((t) => run.fullModel(t));
     const importance = run.importanceStage();
     const methods = run.methodsTable();
-    return { run, tasks, importance, methods, analyses: run.analyses(methods) };
+    return { run, tasks, importance, methods, analyses: run.analyses(methods, tasks) };
   });
   const results: ExperimentResults = {
     format: RESULTS_FORMAT,

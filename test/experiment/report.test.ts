@@ -166,6 +166,7 @@ test('the privacy audit section renders in headless Chromium: its tables, one re
     const te = { runs: [{ lr: 1e-4, validation: 90 }], bestLr: 1e-4, validation: { metric: 'word_perplexity', value: 90, details: {} }, test: { metric: 'word_perplexity', value: 95, details: {} } };
     r.analyses.audit = {
       tasks: ['sotu'], budgets: [0.01, 0.03, 0.1], pretrainTokens: 7_000_000, sources: ['heldout', 'other'], modelReference: { owner_text_loss: 4.5, sotu: 80 },
+      modelTuneEverything: { sotu: te as never },
       reference: ['heldout', 'other'].map((source) => ({ source, init: 'reference' as const, points: points(9, 6.5) })),
       methods: [['scaleot', 'ScaleOT', 0.6, 7], ['ot', 'OT (uniform LayerDrop)', 0.95, 5.5]].map(([method, label, v, end]) => ({
         method: method as string, label: label as string, relativeSize: 0.7, disclosure: disclosure(v as number) as never, tuneEverything: { sotu: te as never },
@@ -178,7 +179,7 @@ test('the privacy audit section renders in headless Chromium: its tables, one re
     assert.deepEqual([page.consoleErrors, page.exceptions, page.requests], [[], [], []]);
     const byClass = new Map(page.tables.map((x) => [x.className, x]));
     assert.equal(byClass.get('audit-disclosure')?.rows, 2);
-    assert.equal(byClass.get('audit-tuning')?.rows, 2);
+    assert.equal(byClass.get('audit-tuning')?.rows, 3, 'two emulators and the model itself on one task');
     assert.equal(byClass.get('audit-recovery')?.rows, 1 + 6 + 2, 'the model, six attacker runs (ScaleOT fresh and nearest, OT fresh, on two texts), two references');
     const charts = page.charts.filter((c) => c.id.startsWith('audit-'));
     assert.deepEqual(charts.map((c) => c.id), ['audit-recovery-heldout', 'audit-recovery-other']);

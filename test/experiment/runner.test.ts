@@ -194,7 +194,12 @@ test('analyses.lr "main" and audit.tuneLr "main" / "main-then-lower": analysis p
   }
   assert.ok(te.runs.length >= 2 && te.runs.length <= 3, 'at least one step down, at most two');
   assert.equal(te.bestLr, te.runs.reduce((a, b) => (b.validation < a.validation ? b : a)).lr, 'the best on validation is chosen');
-  assert.equal(lower.stages.computed, te.runs.length - 1, 'only the steps down were computed');
+  // The model itself, tuned everywhere: from FT's chosen lr, by the same rule.
+  assert.deepEqual(r.analyses.audit!.modelTuneEverything!.lm.runs.map((x) => x.lr), [r.tasks[0].ft.bestLr], 'the model tuned everywhere at FT\'s lr');
+  const mte = lower.analyses.audit!.modelTuneEverything!.lm;
+  assert.equal(mte.runs[0].lr, r.tasks[0].ft.bestLr);
+  for (let i = 1; i < mte.runs.length; i++) assert.equal(mte.runs[i].lr, nextLrDown(mte.runs[i - 1].lr));
+  assert.equal(lower.stages.computed, te.runs.length - 1 + mte.runs.length - 1, 'only the steps down were computed');
   assert.throws(() => parseExperimentConfig({ ...raw, methods: ['ot'], analyses: { lr: 'main' } }, join(dir, 'x.json')), /field "analyses\.lr" must be "grid" \(or list "scaleot"/);
 });
 
