@@ -3,8 +3,9 @@
 //   1. disclosure: parameters shipped verbatim, spectral energy of SRC targets shipped;
 //   2. zero-shot stand-in: ZS and Emu ZS side by side (validation; test once, at the end);
 //   3. tuning everything: every parameter of the emulator fine-tuned on a task (lr selected
-//      on validation, test scored once), against Emu FT / Plug-in / FT of the same budget
-//      where the caller has them (the experiment runner does);
+//      on validation, test scored once), against the model itself tuned the same way (the
+//      like-for-like line: FT keeps the trunk frozen) and Emu FT / Plug-in / FT of the same
+//      budget where the caller has them (the experiment runner does);
 //   4. rebuilding what was withheld: recovery curves of the attacker (attacker.ts) trained on
 //      public text, per public source and block initialisation, with the trunk-only
 //      reference, at nested budgets given as fractions of the model's pre-training tokens.
@@ -70,6 +71,11 @@ export interface AuditResult {
   disclosure?: Disclosure;
   zeroShot?: Record<string, { zs: { validation: Score; test: Score }; emuZS: { validation: Score; test: Score } }>;
   tuneEverything?: Record<string, { runs: { lr: number; validation: number }[]; bestLr: number; validation: Score; test: Score }>;
+  /**
+   * The model itself tuned the same way (trunk included, same grid and budget): the
+   * like-for-like line for tuneEverything, since FT and the offsite settings keep the trunk frozen.
+   */
+  modelTuneEverything?: Record<string, { runs: { lr: number; validation: number }[]; bestLr: number; validation: Score; test: Score }>;
   /** The model's own scores on what the attack scores: the line to recover. */
   modelReference?: Record<string, number>;
   recovery?: RecoveryRun[];
@@ -171,6 +177,16 @@ export function runAudit(o: AuditOptions): AuditResult {
   for (const t of o.tasks) {
     if (r.tuneEverything[t.name]) continue;
     r.tuneEverything[t.name] = tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: o.tune.seed }).model, tok, t, o, join(o.outDir, 'work', `tune-${t.name}`));
+    save();
+  }
+  r.modelTuneEverything ??= {};
+  for (const t of o.tasks) {
+    if (r.modelTuneEverything[t.name]) continue;
+    r.modelTuneEverything[t.name] = tuneEverything(() => {
+      const m = loadModel(o.modelDir);
+      m.requiresGrad(true);
+      return m;
+    }, tok, t, o, join(o.outDir, 'work', `tune-model-${t.name}`));
     save();
   }
 

@@ -86,7 +86,7 @@ export function runAuditCommand(argv: string[]): void {
   else {
     const d = r.disclosure!;
     console.log(`${pkg}: ${(100 * d.verbatimFraction).toFixed(1)}% of the model's parameters shipped verbatim${d.energyShipped === null ? '' : `, ${(100 * d.energyShipped).toFixed(1)}% of the SRC targets' spectral energy`}`);
-    for (const [t, z] of Object.entries(r.zeroShot ?? {})) console.log(`${t}: ZS ${z.zs.test.value.toFixed(4)}, Emu ZS ${z.emuZS.test.value.toFixed(4)}, tuning everything ${r.tuneEverything?.[t]?.test.value.toFixed(4) ?? '—'} (test)`);
+    for (const [t, z] of Object.entries(r.zeroShot ?? {})) console.log(`${t}: ZS ${z.zs.test.value.toFixed(4)}, Emu ZS ${z.emuZS.test.value.toFixed(4)}, tuning everything ${r.tuneEverything?.[t]?.test.value.toFixed(4) ?? '—'}, the model tuned everywhere ${r.modelTuneEverything?.[t]?.test.value.toFixed(4) ?? '—'} (test)`);
     for (const run of r.recovery ?? []) console.log(`recovery ${run.source} ${run.init}: ${run.points.map((p) => `${p.tokens} tokens: owner loss ${p.scores.owner_text_loss.toFixed(3)}`).join('; ')}`);
     console.log(`${join(out, 'audit.json')}`);
   }

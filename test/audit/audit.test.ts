@@ -151,6 +151,7 @@ test('runAudit: every section in audit.json, no test split opened by a selection
   assert.equal(r.disclosure!.verbatim, r.disclosure!.trunk.verbatim + r.disclosure!.blocks.filter((b) => b.role !== 'dropped').reduce((a, b) => a + b.parameters, 0));
   assert.deepEqual(Object.keys(r.zeroShot!), ['lm', 'mc']);
   assert.deepEqual(r.tuneEverything!.mc.runs.map((x) => x.lr), [1e-3, 3e-3]);
+  assert.deepEqual(r.modelTuneEverything!.mc.runs.map((x) => x.lr), [1e-3, 3e-3], 'the model itself tuned everywhere over the same grid');
   assert.deepEqual(r.recovery!.map((x) => `${x.source} ${x.init}`), ['public fresh', 'public reference']);
   assert.deepEqual(r.recovery![0].points.map((p) => p.steps), [0, 2, 6]); // 64 and 192 tokens at 32 per step
   assert.equal(r.recovery![0].points[0].scores.lm, r.zeroShot!.lm.emuZS.validation.value, 'budget 0 of the attack = Emu ZS (all validation documents here)');
