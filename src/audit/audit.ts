@@ -70,12 +70,12 @@ export interface AuditResult {
   pretrainTokens: number;
   disclosure?: Disclosure;
   zeroShot?: Record<string, { zs: { validation: Score; test: Score }; emuZS: { validation: Score; test: Score } }>;
-  tuneEverything?: Record<string, { runs: { lr: number; validation: number }[]; bestLr: number; validation: Score; test: Score }>;
+  tuneEverything?: Record<string, TuneEverythingResult>;
   /**
    * The model itself tuned the same way (trunk included, same grid and budget): the
    * like-for-like line for tuneEverything, since FT and the offsite settings keep the trunk frozen.
    */
-  modelTuneEverything?: Record<string, { runs: { lr: number; validation: number }[]; bestLr: number; validation: Score; test: Score }>;
+  modelTuneEverything?: Record<string, TuneEverythingResult>;
   /** The model's own scores on what the attack scores: the line to recover. */
   modelReference?: Record<string, number>;
   recovery?: RecoveryRun[];
@@ -90,9 +90,17 @@ function textLoss(m: CausalLM, stream: Int32Array, windows: number, T: number): 
   return s / n;
 }
 
-export type TuneEverythingResult = NonNullable<AuditResult['tuneEverything']>[string];
+export interface TuneEverythingResult {
+  runs: { lr: number; validation: number }[];
+  bestLr: number;
+  validation: Score;
+  test: Score;
+}
 
-/** Every parameter of a model fine-tuned on a task over the lr grid, selected on validation, test once. */
+/**
+ * Every parameter of a model fine-tuned on a task over the lr grid, selected on validation,
+ * test once. Whatever `make` froze is made trainable here: tuning everything means it.
+ */
 export function tuneEverything(make: () => CausalLM, tok: TextTokenizer, t: AuditTask, o: Pick<AuditOptions, 'tune' | 'log'>, workDir: string): TuneEverythingResult {
   const log = o.log ?? (() => {});
   let best: { lr: number; validation: Score; model: CausalLM } | null = null;
@@ -100,6 +108,7 @@ export function tuneEverything(make: () => CausalLM, tok: TextTokenizer, t: Audi
   splitGuard.during(`audit: tuning every parameter of the emulator on ${t.name}`, 'selection', () => {
     for (const lr of o.tune.lrs) {
       const model = make();
+      model.requiresGrad(true);
       const examples = trainingExamples(t.splits.train, tok, Math.min(o.tune.seqLen ?? model.maxContext, model.maxContext));
       trainRun(model, model.parameters(), examples, lr, join(workDir, `lr-${lr}`), { steps: o.tune.steps, batchSize: o.tune.batchSize, seed: o.tune.seed, checkpointEvery: 0 }, log);
       const validation = scoreTask(model, tok, t.splits.validation);
@@ -173,22 +182,16 @@ export function runAudit(o: AuditOptions): AuditResult {
     }
     save();
   }
-  r.tuneEverything ??= {};
-  for (const t of o.tasks) {
-    if (r.tuneEverything[t.name]) continue;
-    r.tuneEverything[t.name] = tuneEverything(() => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: o.tune.seed }).model, tok, t, o, join(o.outDir, 'work', `tune-${t.name}`));
-    save();
-  }
-  r.modelTuneEverything ??= {};
-  for (const t of o.tasks) {
-    if (r.modelTuneEverything[t.name]) continue;
-    r.modelTuneEverything[t.name] = tuneEverything(() => {
-      const m = loadModel(o.modelDir);
-      m.requiresGrad(true);
-      return m;
-    }, tok, t, o, join(o.outDir, 'work', `tune-model-${t.name}`));
-    save();
-  }
+  // The emulator tuned everywhere, then the model itself the same way; a task at a time, saved as it goes.
+  const tuneEach = (section: Record<string, TuneEverythingResult>, make: () => CausalLM, workPrefix: string) => {
+    for (const t of o.tasks) {
+      if (section[t.name]) continue;
+      section[t.name] = tuneEverything(make, tok, t, o, join(o.outDir, 'work', `${workPrefix}-${t.name}`));
+      save();
+    }
+  };
+  tuneEach((r.tuneEverything ??= {}), () => attackModel(emulator, { rebuildWithheld: false, init: 'fresh', seed: o.tune.seed }).model, 'tune');
+  tuneEach((r.modelTuneEverything ??= {}), () => loadModel(o.modelDir), 'tune-model');
 
   // Part 4: what the attack scores, for the model itself first (the line to recover).
   const T = Math.min(o.attack.seqLen, model.maxContext);

@@ -178,6 +178,7 @@ export function renderReport(r: ExperimentResults): string {
 function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
   const out: string[] = [];
   const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(1)}`);
+  const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
   out.push(`<h2 id="audit">Privacy audit: what an emulator's holder can get out of it</h2>`);
   out.push(`<p class="note">Each method's default emulator (the main table's). Disclosure: parameters shipped verbatim and the spectral energy of SRC targets shipped (Σ kept σ² / Σ σ²). Tuning everything: every parameter of the emulator fine-tuned with the offsite-tuning budget, ${tuneLrNote(r.config.analyses.audit?.tuneLr)}, scored once on test. Recovery: the holder rebuilds every withheld block (starting as the identity, so budget 0 is the emulator itself) and trains everything on public text; scored on the owner's validation text (D^V loss, lower is better) after ${a.budgets.map((b) => `${100 * b}%`).join(', ')} of the model's ${a.pretrainTokens.toLocaleString('en-US')} pre-training tokens. The service's generate endpoint would add query access to the tuned model (distillation through queries); that is not measured here.</p>`);
   out.push(`<table class="audit-disclosure"><thead><tr><th class="l">method</th><th>% of full size</th><th>% parameters verbatim</th><th>% SRC energy shipped</th></tr></thead><tbody>`);
@@ -188,14 +189,13 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
     const main = r.methods.find((x) => x.method === m.method);
     for (const t of a.tasks) {
       const cell = main?.tasks[t], task = r.tasks.find((x) => x.name === t), te = m.tuneEverything[t];
-      const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
       out.push(`<tr><td class="l">${esc(m.label)}</td><td class="l">${esc(t)}</td><td>${f(task?.zs.test)}</td><td>${f(cell?.emuZS.test)}</td><td>${f(cell?.emuFT.test)}</td><td>${f(te?.test)}</td><td>${te ? lrCell(te, task?.kind ?? 'lm') : '—'}</td><td>${f(cell?.plugin)}</td><td>${f(task?.ft.test)}</td></tr>`);
     }
   }
   for (const t of a.tasks) {
     const task = r.tasks.find((x) => x.name === t), te = a.modelTuneEverything?.[t];
     if (!te) continue;
-    out.push(`<tr><td class="l">the model itself (reference)</td><td class="l">${esc(t)}</td><td>${task ? fmtNum(pplOrAcc(task.zs.test)) : '—'}</td><td>—</td><td>—</td><td>${fmtNum(pplOrAcc(te.test))}</td><td>${lrCell(te, task?.kind ?? 'lm')}</td><td>—</td><td>${task ? fmtNum(pplOrAcc(task.ft.test)) : '—'}</td></tr>`);
+    out.push(`<tr><td class="l">the model itself (reference)</td><td class="l">${esc(t)}</td><td>${f(task?.zs.test)}</td><td>—</td><td>—</td><td>${f(te.test)}</td><td>${lrCell(te, task?.kind ?? 'lm')}</td><td>—</td><td>${f(task?.ft.test)}</td></tr>`);
   }
   out.push(`</tbody></table>`);
   out.push(`<p class="note">Tuning everything trains the trunk too (embeddings, final norm, LM head), which every offsite setting and FT keep frozen (METHOD.md); the model itself tuned the same way is the like-for-like line, so an emulator tuned everywhere is judged against that row, not against FT.</p>`);
@@ -224,7 +224,6 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
     const main = r.methods.find((x) => x.method === m.method);
     const tuned = a.tasks.filter((t) => m.tuneEverything[t]).map((t) => {
       const cell = main?.tasks[t], ft = r.tasks.find((x) => x.name === t)?.ft.test;
-      const f = (s: { metric: string; value: number } | undefined) => (s ? fmtNum(pplOrAcc(s)) : '—');
       return `${esc(t)} ${f(m.tuneEverything[t].test)} (Emu FT ${f(cell?.emuFT.test)}, Plug-in ${f(cell?.plugin)}, FT ${f(ft)}${a.modelTuneEverything?.[t] ? `, the model tuned everywhere ${f(a.modelTuneEverything[t].test)}` : ''})`;
     });
     return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; tuning every parameter reaches ${tuned.join(', ') || '—'}; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };

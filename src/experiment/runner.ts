@@ -385,11 +385,7 @@ class ExperimentRun {
     });
     // Like for like with tuning an emulator everywhere: the model itself, trunk included (FT keeps the trunk frozen).
     const modelTuneEverything = Object.fromEntries(audited.map((lt) => [lt.spec.name, this.tuneEverywhere(spec, lt, full.find((x) => x.name === lt.spec.name)?.ft.bestLr,
-      { model: this.modelHash }, 'the model', () => {
-        const m = loadModel(cfg.model);
-        m.requiresGrad(true);
-        return m;
-      })]));
+      { model: this.modelHash }, 'the model', () => loadModel(cfg.model))]));
     // The reference needs only the trunk, which every emulator ships verbatim: build it from the first.
     const first = this.emulatorStage(getMethod(spec.methods[0]), getMethod(spec.methods[0]).settings({ ...cfg.emulator, noSrc: false }));
     const reference = sources.map((src) => recovery(first, src, 'reference', null));
