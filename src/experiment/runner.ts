@@ -116,9 +116,10 @@ class ExperimentRun {
   }
 
   private stageDone(): void {
-    const done = this.cache.runs.length + this.cache.hits.length;
-    // The plan is an estimate (grid extensions and rebuilt artifacts add stages): never show more done than planned.
-    this.opts.progress?.({ done, free: this.cache.hits.length, total: Math.max(done, this.plannedStages()), text: '' });
+    // Distinct stages: a stage looked up again (a shared emulator, a rebuilt artifact) counts once.
+    const { done, free } = this.cache.distinctStages();
+    // The plan is an estimate (grid extensions add stages): never show more done than planned.
+    this.opts.progress?.({ done, free, total: Math.max(done, this.plannedStages()), text: '' });
   }
 
   /** An estimate of the stages this configuration needs (for progress only). */
@@ -130,7 +131,9 @@ class ExperimentRun {
     const cells = (method?: string) => this.tasks.filter((t) => !method || this.runsOn(t, method))
       .reduce((n, t) => n + 1 + this.repeatSeedsOf(t).length, 0); // (task, seed) pairs
     const au = a.audit;
-    const audit = au ? 1 + au.tasks.length + au.public.length + au.methods.reduce((n, m) => n + 1 + au.tasks.length + au.public.length * (au.nearestFor.includes(m) ? 2 : 1), 0) : 0;
+    // Tuning everything per (owner, task): one stage, or at least two when it steps the lr down; the model is tuned too.
+    const tunes = au ? au.tasks.length * (au.tuneLr === 'main-then-lower' ? 2 : 1) : 0;
+    const audit = au ? 1 + tunes + au.public.length + au.methods.reduce((n, m) => n + 1 + tunes + au.public.length * (au.nearestFor.includes(m) ? 2 : 1), 0) : 0;
     return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + 3 * points + audit;
   }
 

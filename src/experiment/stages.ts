@@ -92,6 +92,8 @@ export interface StageCacheOptions {
 export class StageCache {
   readonly hits: string[] = [];
   readonly runs: string[] = [];
+  /** Every distinct stage this process has looked up, and whether it was already done (progress counts stages, not lookups). */
+  private readonly visited = new Map<string, boolean>();
   /** Stages served from the ledger whose artifacts had to be rebuilt. */
   readonly rebuilt: string[] = [];
   /** Rebuilt stages whose recomputed result was not identical to the committed one. */
@@ -128,12 +130,14 @@ export class StageCache {
 
     if (existsSync(done)) {
       this.hits.push(label);
+      this.visit(key, true);
       const record = JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>;
       if (own && !committed) writeFileAtomic(own, JSON.stringify(record, null, 2) + '\n');
       return info(record, true, () => dir);
     }
     if (committed) {
       this.hits.push(label);
+      this.visit(key, true);
       const record = JSON.parse(readFileSync(committed, 'utf8')) as DoneRecord<T>;
       return info(record, true, () => {
         if (!existsSync(done)) {
@@ -155,7 +159,19 @@ export class StageCache {
       });
     }
     const out = this.compute(kind, key, label, inputs, dir, done, own, compute);
+    this.visit(key, out.cached);
     return info(out.record, out.cached, () => dir);
+  }
+
+  private visit(key: string, cached: boolean): void {
+    if (!this.visited.has(key)) this.visited.set(key, cached);
+  }
+
+  /** Distinct stages looked up so far, and how many of them were done before (for progress). */
+  distinctStages(): { done: number; free: number } {
+    let free = 0;
+    for (const cached of this.visited.values()) if (cached) free++;
+    return { done: this.visited.size, free };
   }
 
   /** Computes a stage under its lock; another process's finished result is taken as is. */

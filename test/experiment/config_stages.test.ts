@@ -112,6 +112,12 @@ test('stage cache: done stages are reused; interrupted ones are cleared, or resu
     assert.deepEqual([a.cached, b.cached, b.value], [false, true, 1]);
     assert.equal(c1.run('k', { x: 2 }, 'stage', () => ++calls).value, 2);
     assert.deepEqual([c1.runs.length, c1.hits.length], [2, 1]);
+    // Progress counts stages, not lookups: the stage looked up twice is one, computed here.
+    assert.deepEqual(c1.distinctStages(), { done: 2, free: 0 });
+    const later = new StageCache(dir, false, () => {});
+    later.run('k', { x: 1 }, 'stage', () => ++calls);
+    later.run('k', { x: 1 }, 'stage', () => ++calls);
+    assert.deepEqual(later.distinctStages(), { done: 1, free: 1 });
 
     // Interrupted: the compute throws after leaving a checkpoint behind.
     assert.throws(() => c1.run('k', { x: 3 }, 'broken', (d) => {
