@@ -7,7 +7,7 @@ import { runAudit, type AuditTask } from '../audit/audit.js';
 import type { RebuildInit } from '../audit/attacker.js';
 import { loadTask, BUILTIN_TASKS } from '../data/tasks.js';
 import { guardedSplits } from '../data/split_guard.js';
-import { defaultCorpusDir, ensureCorpus, pretrainingTexts } from '../data/corpus.js';
+import { auditCorpus, defaultCorpusLocations, pretrainingTexts } from '../data/corpus.js';
 import { DEFAULT_BUDGET } from '../train/finetune.js';
 import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
 import { builtData, parseLrs, root, stderrLog } from './common.js';
@@ -67,7 +67,7 @@ export function runAuditCommand(argv: string[]): void {
   const data = builtData(args);
   const tasks: AuditTask[] = names.map((name) => ({ name, splits: guardedSplits(name, (s) => loadTask(name, s, data.dir)) }));
   const needsCorpus = (args.repeated.get('--public') ?? ['heldout', 'other']).some((p) => p === 'heldout' || p === 'other');
-  const corpus = needsCorpus ? ensureCorpus(defaultCorpusDir(root), data.dir, data.manifest, stderrLog('corpus: ')).dir : '';
+  const corpus = needsCorpus ? auditCorpus(modelDir, defaultCorpusLocations(root), data, stderrLog('corpus: ')) : '';
   const publicText = (args.repeated.get('--public') ?? ['heldout', 'other']).map((p) => {
     if (p === 'heldout' || p === 'other') return { name: p, path: join(corpus, `${p}.jsonl`) };
     if (!existsSync(p)) throw new UsageError(`audit: --public ${p}: no such file (or use heldout / other)`);
@@ -75,7 +75,7 @@ export function runAuditCommand(argv: string[]): void {
   });
   const r = runAudit({
     modelDir, pkg, tasks, publicText, budgets, inits: inits as RebuildInit[],
-    ownerText: args.values.get('--owner-text') ?? pretrainingTexts(modelDir, defaultCorpusDir(root), data, stderrLog('corpus: ')).dv.path,
+    ownerText: args.values.get('--owner-text') ?? pretrainingTexts(modelDir, defaultCorpusLocations(root), data, stderrLog('corpus: ')).dv.path,
     pretrainTokens: pretrainTokens(args.values.get('--pretrain-tokens'), modelDir),
     tune: { lrs: parseLrs(args.values.get('--lrs'), 'audit'), steps: intFlag(args, '--steps', DEFAULT_BUDGET.steps), batchSize: intFlag(args, '--batch', DEFAULT_BUDGET.batchSize), seed: 0 },
     attack: { lr: numberFlag(args, '--attack-lr', 1e-3, 1e-8, 1), batchSize: intFlag(args, '--attack-batch', 16), seqLen: 256, seed: 0 },

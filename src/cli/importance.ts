@@ -11,7 +11,7 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { estimateImportance, defaultImportanceConfig, DEFAULT_IMPORTANCE, ImportanceConfig } from '../offsite/scaleot/importance.js';
 import { FlagSpec, parseArgs, required, intFlag, numberFlag, UsageError } from './args.js';
 import { PRECISION_HELP, builtData, root, stderrLog, withPrecisionFlag } from './common.js';
-import { defaultCorpusDir, pretrainingTexts } from '../data/corpus.js';
+import { defaultCorpusLocations, pretrainingTexts } from '../data/corpus.js';
 import { progressLine } from './progress.js';
 
 const D = DEFAULT_IMPORTANCE;
@@ -48,7 +48,7 @@ export function runImportance(argv: string[]): void {
   const out = required(args, '--out', 'importance');
   // Default: the model's own pre-training distribution (the larger corpus for base-24).
   const given = args.values.get('--data');
-  const own = given === undefined ? pretrainingTexts(dir, defaultCorpusDir(root), builtData(args), stderrLog('corpus: ')) : null;
+  const own = given === undefined ? pretrainingTexts(dir, defaultCorpusLocations(root), builtData(args), stderrLog('corpus: ')) : null;
   const textOf = (p: 'dt' | 'dv') => own?.[p].path ?? join(given!, `${p}.jsonl`);
   const tok = TextTokenizer.fromDir(dir);
   const streamOf = (path: string) => {

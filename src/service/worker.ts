@@ -21,7 +21,7 @@ import { aggregateAdapters } from '../offsite/aggregate.js';
 import { getTuner } from '../peft/registry.js';
 import { generate } from '../inference/generate.js';
 import { ensureData } from '../data/build.js';
-import { defaultCorpusDir, pretrainingTexts } from '../data/corpus.js';
+import { defaultCorpusLocations, pretrainingTexts, type CorpusLocations } from '../data/corpus.js';
 import { packageRoot } from '../util/root.js';
 import { loadTask, loadTaskFile, type Task } from '../data/tasks.js';
 import { jsonlTokenStream } from '../data/streams.js';
@@ -36,8 +36,8 @@ import { Service, type JobRow, type UploadedValidation } from './service.js';
 export interface WorkerOptions {
   /** The built datasets (D^T / D^V for importance, tasks for evaluation). */
   datasetsDir: string;
-  /** The larger pre-training corpus, for models pre-trained on it (default the package's). */
-  corpusDir?: string;
+  /** Where the larger pre-training corpora are, for models pre-trained on one (default the package's). */
+  corpora?: CorpusLocations;
   /** Importance steps (default the method's 400; tests use a few). */
   importanceSteps?: number;
   pollMs?: number;
@@ -114,7 +114,7 @@ export class Worker {
     const known = this.envs.get(modelDir);
     if (known) return known;
     const data = ensureData(this.o.datasetsDir);
-    const texts = pretrainingTexts(modelDir, this.o.corpusDir ?? defaultCorpusDir(packageRoot()), data, this.log);
+    const texts = pretrainingTexts(modelDir, this.o.corpora ?? defaultCorpusLocations(packageRoot()), data, this.log);
     const tok = TextTokenizer.fromDir(modelDir);
     const model = loadModel(modelDir);
     const importance = { ...defaultImportanceConfig(model.spec.hiddenSize), ...(this.o.importanceSteps ? { steps: this.o.importanceSteps } : {}) };

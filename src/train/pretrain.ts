@@ -1,10 +1,12 @@
-// Pre-training a GPT-2-architecture base model from scratch on the offline pretraining
-// corpus (data/build.ts): a byte-level BPE trained on the same text, random windows of
-// the document stream (EOS between documents), AdamW with a cosine schedule, gradient
-// clipping, periodic validation on D^V, resumable checkpoints, and a Hugging Face
-// checkpoint directory (config.json, model.safetensors, tokenizer.json) as the result.
-import { existsSync, mkdirSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Pre-training a GPT-2-architecture base model on the offline pretraining corpus
+// (data/build.ts, data/corpus.ts): from scratch, with a byte-level BPE trained on the same
+// text, or continued from a committed model (`init_from`: its weights and tokenizer, a
+// fresh optimizer); random windows of the document stream (EOS between documents),
+// optionally drawn from named sources at fixed shares (`mix`); AdamW with a cosine
+// schedule, gradient clipping, periodic validation on D^V, resumable checkpoints, and a
+// Hugging Face checkpoint directory (config.json, model.safetensors, tokenizer.json) as the result.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { GPT2LMHeadModel } from '../models/gpt2.js';
 import { AdamW } from '../optim/adamw.js';
 import { cosineWithWarmup } from '../optim/schedule.js';
@@ -13,8 +15,10 @@ import { Rng } from '../util/rng.js';
 import { trainByteLevelBpe } from '../tokenizer/train_bpe.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { saveCheckpoint, readJsonObject, Checkpoint } from '../io/checkpoint.js';
+import { loadModel } from '../models/load.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { jsonlTokenStream, randomWindows } from '../data/streams.js';
+import { jsonlTokenStream, mixedWindows, randomWindows } from '../data/streams.js';
+import { CORPUS_VARIANTS, type CorpusVariant } from '../data/corpus.js';
 import { trainLoop } from './loop.js';
 import type { Progress } from '../util/progress.js';
 
@@ -37,8 +41,20 @@ export interface PretrainConfig {
   eval_batches: number;
   seed: number;
   save_dtype: 'F32' | 'F16' | 'BF16';
-  /** 'small' (the data build's pretrain split, default) or 'large' (data/corpus.ts). */
-  corpus?: 'small' | 'large';
+  /** 'small' (the data build's pretrain split, default), 'large' or 'modern' (data/corpus.ts). */
+  corpus?: 'small' | CorpusVariant;
+  /**
+   * Continue pre-training this model directory (relative to the configuration file): its
+   * weights and tokenizer, with a fresh optimizer and schedule; its shape must match. The
+   * steps before count in pretraining.json's tokens (the audit's budgets are fractions of them).
+   */
+  init_from?: string;
+  /**
+   * Shares of training windows drawn from named sources (a document id's prefix before its
+   * first "/", e.g. {"nlp-corpus": 0.5}); the remaining share comes from every other
+   * document, in the corpus's own proportions. Omitted: one stream of all documents.
+   */
+  mix?: Record<string, number>;
   /** Matrix products in 'fp32' (default) or 'bf16' (mixed precision, tensor/ops/matmul.ts). */
   precision?: 'fp32' | 'bf16';
 }
@@ -52,7 +68,18 @@ export function readPretrainConfig(path: string): PretrainConfig {
     'weight_decay', 'grad_clip', 'eval_every', 'checkpoint_every', 'eval_batches', 'seed'] as const) need(k, 'number');
   need('name', 'string');
   need('save_dtype', 'string');
-  if (c.corpus !== undefined && c.corpus !== 'small' && c.corpus !== 'large') throw new Error(`${path}: "corpus" must be "small" or "large", got ${JSON.stringify(c.corpus)}`);
+  if (c.corpus !== undefined && c.corpus !== 'small' && !(CORPUS_VARIANTS as readonly unknown[]).includes(c.corpus)) throw new Error(`${path}: "corpus" must be one of "small", ${CORPUS_VARIANTS.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(c.corpus)}`);
+  if (c.init_from !== undefined) {
+    if (typeof c.init_from !== 'string' || !c.init_from) throw new Error(`${path}: "init_from" must be a model directory (relative to the file), got ${JSON.stringify(c.init_from)}`);
+    if (!isAbsolute(c.init_from)) c.init_from = resolve(dirname(path), c.init_from);
+  }
+  if (c.mix !== undefined) {
+    const m = c.mix as Record<string, unknown>;
+    if (typeof m !== 'object' || m === null || Array.isArray(m) || Object.keys(m).length === 0) throw new Error(`${path}: "mix" must be an object of source name -> share, e.g. {"nlp-corpus": 0.5}`);
+    for (const [k, v] of Object.entries(m)) if (typeof v !== 'number' || !(v > 0 && v < 1)) throw new Error(`${path}: "mix.${k}" must be a share in (0, 1), got ${JSON.stringify(v)}`);
+    const total = Object.values(m as Record<string, number>).reduce((a, b) => a + b, 0);
+    if (!(total < 1)) throw new Error(`${path}: the shares in "mix" add up to ${total}; they must leave some share (< 1) for the other documents`);
+  }
   if (c.precision !== undefined && c.precision !== 'fp32' && c.precision !== 'bf16') throw new Error(`${path}: "precision" must be "fp32" or "bf16", got ${JSON.stringify(c.precision)}`);
   if ((c.n_embd as number) % (c.n_head as number) !== 0) throw new Error(`${path}: "n_embd" must be divisible by "n_head"`);
   return c as unknown as PretrainConfig;
@@ -72,19 +99,45 @@ export interface PretrainResult {
  */
 function prepareModelDirectory(cfg: PretrainConfig, corpusDir: string, outDir: string, resume: boolean, log: (s: string) => void): { model: GPT2LMHeadModel; tok: TextTokenizer } {
   const tokPath = join(outDir, 'tokenizer.json');
-  if (!existsSync(tokPath) || !resume) {
+  if (cfg.init_from) {
+    // Continued pre-training: the committed model's tokenizer (its ids are what its weights know).
+    copyFileSync(join(cfg.init_from, 'tokenizer.json'), tokPath);
+  } else if (!existsSync(tokPath) || !resume) {
     log(`training a ${cfg.vocab_size}-token byte-level BPE on ${join(corpusDir, 'train.jsonl')}`);
     const docs = readFileSync(join(corpusDir, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { text: string }).text);
     writeFileAtomic(tokPath, JSON.stringify(trainByteLevelBpe(docs, { vocabSize: cfg.vocab_size })));
   }
   const eos = cfg.vocab_size - 1; // <|endoftext|> is the last token, as in GPT-2
   writeFileAtomic(join(outDir, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|endoftext|>', eos_token: '<|endoftext|>', model_max_length: cfg.n_positions }, null, 2) + '\n');
-  const model = new GPT2LMHeadModel({ vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head }, cfg.seed);
+  const model = cfg.init_from ? initialModel(cfg) : new GPT2LMHeadModel({ vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head }, cfg.seed);
   // config.json first, so the tokenizer can read bos/eos ids from it
   writeFileAtomic(join(outDir, 'config.json'), JSON.stringify({ ...model.hfConfig, bos_token_id: eos, eos_token_id: eos }, null, 2) + '\n');
   const tok = TextTokenizer.fromDir(outDir);
   if (tok.tokenToId('<|endoftext|>') !== eos) throw new Error('tokenizer: <|endoftext|> is not the last id');
   return { model, tok };
+}
+
+/** The model pre-training continues from: a GPT-2 checkpoint of exactly the configured shape. */
+function initialModel(cfg: PretrainConfig): GPT2LMHeadModel {
+  const dir = cfg.init_from!;
+  if (!existsSync(join(dir, 'config.json'))) throw new Error(`init_from: ${dir} is not a model directory (no config.json)`);
+  const hf = readJsonObject(join(dir, 'config.json')) as Record<string, unknown>;
+  const shape: [keyof PretrainConfig, string][] = [['vocab_size', 'vocab_size'], ['n_layer', 'n_layer'], ['n_embd', 'n_embd'], ['n_head', 'n_head'], ['n_positions', 'n_positions']];
+  for (const [ours, theirs] of shape) {
+    if (hf[theirs] !== cfg[ours]) throw new Error(`init_from: ${dir}/config.json has ${theirs} ${JSON.stringify(hf[theirs])}, the configuration says ${cfg[ours]}`);
+  }
+  const model = loadModel(dir);
+  if (!(model instanceof GPT2LMHeadModel)) throw new Error(`init_from: ${dir} is not a GPT-2 checkpoint`);
+  return model;
+}
+
+/** Tokens the init_from model was pre-trained on (its pretraining.json), 0 for a model from scratch. */
+function tokensBefore(cfg: PretrainConfig): number {
+  if (!cfg.init_from) return 0;
+  const path = join(cfg.init_from, 'pretraining.json');
+  const tokens = existsSync(path) ? (readJsonObject(path) as { tokens?: unknown }).tokens : undefined;
+  if (typeof tokens !== 'number') throw new Error(`init_from: ${path} must exist and give "tokens" (the tokens that model was pre-trained on)`);
+  return tokens;
 }
 
 /** Mean loss on the same eval_batches windows of D^V every time (a fixed seed). */
@@ -120,16 +173,24 @@ export function pretrain(
   const corpusDir = opts.corpusDir ?? join(dataDir, 'pretrain');
   const { model, tok } = prepareModelDirectory(cfg, corpusDir, outDir, !!opts.resume, log);
   const eos = cfg.vocab_size - 1;
-  const train = jsonlTokenStream(tok, join(corpusDir, 'train.jsonl'), eos, 'after');
+  const B = cfg.batch_size, T = cfg.n_positions;
+  const trainPath = join(corpusDir, 'train.jsonl');
+  const sourceOf = (id: string) => id.split('/')[0];
+  const named = Object.keys(cfg.mix ?? {});
+  // With a mix: one stream per named source, and the rest; without: one stream.
+  const streams = cfg.mix
+    ? [...named.map((n) => ({ name: n, share: cfg.mix![n], stream: jsonlTokenStream(tok, trainPath, eos, 'after', (id) => sourceOf(id) === n) })),
+      { name: 'the rest', share: 1 - named.reduce((a, n) => a + cfg.mix![n], 0), stream: jsonlTokenStream(tok, trainPath, eos, 'after', (id) => !named.includes(sourceOf(id))) }]
+    : [{ name: 'all', share: 1, stream: jsonlTokenStream(tok, trainPath, eos, 'after') }];
+  for (const s of streams) if (s.stream.length < B * (T + 1)) throw new Error(`pretrain: ${trainPath} holds ${s.stream.length} tokens of ${s.name === 'all' ? 'training text' : `source "${s.name}"`}, fewer than one batch (mix names sources by the prefix of a document id)`);
   const valid = jsonlTokenStream(tok, join(corpusDir, 'dv.jsonl'), eos, 'after');
-  log(`corpus: ${train.length} training tokens, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters`);
+  log(`corpus: ${streams.map((s) => `${s.stream.length} training tokens${cfg.mix ? ` from ${s.name} (share ${s.share.toFixed(2)})` : ''}`).join(', ')}, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters${cfg.init_from ? `, continued from ${cfg.init_from}` : ''}`);
 
   const decay = model.parameters().filter((p) => p.ndim >= 2);
   const noDecay = model.parameters().filter((p) => p.ndim < 2);
   const opt = new AdamW([{ params: decay }, { params: noDecay, weightDecay: 0 }], { lr: cfg.lr, weightDecay: cfg.weight_decay, betas: [0.9, 0.95] });
   if (!opts.resume || !existsSync(join(stateDir, 'state.json'))) rmSync(logPath, { force: true });
 
-  const B = cfg.batch_size, T = cfg.n_positions;
   const evalLoss = (): number => meanValidationLoss(model, valid, B, T, cfg.eval_batches);
 
   let elapsedBefore = 0;
@@ -145,7 +206,7 @@ export function pretrain(
   }, {
     optimizer: opt, params: model.parameters(), stateModule: model,
     forward: (_step, rng) => {
-      const { ids, targets } = randomWindows(train, B, T, rng);
+      const { ids, targets } = streams.length === 1 ? randomWindows(streams[0].stream, B, T, rng) : mixedWindows(streams, B, T, rng);
       return model.loss(ids, targets, B, T);
     },
     record: () => ({ seconds: seconds() }),
@@ -175,8 +236,12 @@ export function pretrain(
     model.hfTensors().map((t) => ({ ...t, dtype: cfg.save_dtype })));
   rmSync(stateDir, { recursive: true, force: true });
   // What the privacy audit measures attack budgets against: the tokens pre-training saw.
+  // A continued model counts the tokens of the model it continued; init_from is written relative to outDir (no machine paths).
+  const before = tokensBefore(cfg);
   writeJsonAtomic(join(outDir, 'pretraining.json'), {
-    tokens: cfg.steps * B * T, steps: cfg.steps, batch_size: B, seq_len: T, seconds: Math.round(seconds()), config: cfg,
+    tokens: before + cfg.steps * B * T, steps: cfg.steps, batch_size: B, seq_len: T, seconds: Math.round(seconds()),
+    ...(cfg.init_from ? { continued_from: { model: relative(outDir, cfg.init_from), tokens: before } } : {}),
+    config: cfg.init_from ? { ...cfg, init_from: relative(outDir, cfg.init_from) } : cfg,
   });
   // The shipped weights are rounded to save_dtype: check they still load.
   Checkpoint.open(outDir).close();

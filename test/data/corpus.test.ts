@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addNgrams } from '../../src/data/build.js';
-import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources, pretrainingTexts, CORPUS_VERSION } from '../../src/data/corpus.js';
+import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources, pretrainingTexts, CORPUS_VERSION, CORPUS_VERSIONS } from '../../src/data/corpus.js';
+import { nlpCorpusDocuments } from '../../src/data/nlp_corpus.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,19 +76,55 @@ test("a model's D^T / D^V follow its pretraining.json: the small corpus by defau
     writeFileSync(join(corpus, 'manifest.json'), JSON.stringify({ version: CORPUS_VERSION, files, notes: { downstream_data: 'data-x' } }));
     const model = join(dir, 'model');
     mkdirSync(model);
-    const small = pretrainingTexts(model, corpus, data);
+    const where = { dirOf: (v: string) => (v === 'large' ? corpus : join(dir, 'no-such-corpus')), nlpDir: join(dir, 'no-nlp') };
+    const small = pretrainingTexts(model, where, data);
     assert.equal(small.corpus, 'small');
     assert.equal(small.dv.path, join(dir, 'data', 'pretrain', 'dv.jsonl'));
     assert.equal(small.dt.sha256, 'a'.repeat(64));
     writeFileSync(join(model, 'pretraining.json'), JSON.stringify({ config: { corpus: 'large' } }));
-    const large = pretrainingTexts(model, corpus, data);
+    const large = pretrainingTexts(model, where, data);
     assert.equal(large.corpus, 'large');
     assert.equal(large.dt.path, join(corpus, 'dt.jsonl'));
     assert.equal(large.dv.sha256, files['dv.jsonl'].sha256);
     writeFileSync(join(model, 'pretraining.json'), JSON.stringify({ config: { corpus: 'huge' } }));
-    assert.throws(() => pretrainingTexts(model, corpus, data), /pretraining\.json: config\.corpus must be "small" or "large", got "huge"/);
+    assert.throws(() => pretrainingTexts(model, where, data), /pretraining\.json: config\.corpus must be one of "small", "large", "modern", got "huge"/);
     writeFileSync(join(model, 'pretraining.json'), '{');
-    assert.throws(() => pretrainingTexts(model, corpus, data), /pretraining\.json: not valid JSON/);
+    assert.throws(() => pretrainingTexts(model, where, data), /pretraining\.json: not valid JSON/);
+    // A model of the modern corpus gets that variant's parts; building it needs nlp-corpus, and its absence is named.
+    writeFileSync(join(model, 'pretraining.json'), JSON.stringify({ config: { corpus: 'modern' } }));
+    assert.throws(() => pretrainingTexts(model, where, data), /no-nlp is missing: run scripts\/install-corpus-sources\.sh/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nlp-corpus: sentences grouped in file order (doc-2 before doc-10), one per line; the modern variant adds it; bad files are named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'scaleot-nlp-'));
+  try {
+    const sentence = (f: number, i: number) => `Sentence ${i} of file ${f},\n  with   a line break.`;
+    for (const f of [10, 2]) writeFileSync(join(dir, `doc-${f}.json`), JSON.stringify(Array.from({ length: 45 }, (_, i) => sentence(f, i))));
+    writeFileSync(join(dir, 'README.md'), 'not a build file');
+    const docs = nlpCorpusDocuments(dir);
+    assert.deepEqual(docs.map((d) => d.id), ['nlp-corpus/doc-2/0', 'nlp-corpus/doc-2/1', 'nlp-corpus/doc-2/2', 'nlp-corpus/doc-10/0', 'nlp-corpus/doc-10/1', 'nlp-corpus/doc-10/2']);
+    assert.deepEqual(docs.map((d) => d.text.split('\n').length), [20, 20, 5, 20, 20, 5]);
+    assert.equal(docs[0].text.split('\n')[1], 'Sentence 1 of file 2, with a line break.');
+    // Decontamination works per sentence: a contaminated sentence goes, its document stays.
+    const grams = new Set<string>();
+    addNgrams(downstream, 13, grams);
+    const withTask = [{ ...docs[0], text: docs[0].text.replace('Sentence 3 of file 2, with a line break.', downstream) }];
+    const built = assembleCorpus([{ name: 'nlp-corpus', docs: () => withTask }], grams);
+    assert.deepEqual([built.perSource['nlp-corpus'].dropped, built.perSource['nlp-corpus'].kept, built.perSource['nlp-corpus'].documents], [1, 19, 1]);
+    const modern = corpusSources({ variant: 'modern', nlpDir: dir });
+    assert.deepEqual(modern.map((s) => s.name).slice(-2), ['moby-dick', 'nlp-corpus']);
+    assert.equal(modern.at(-1)!.docs().length, 6);
+    assert.ok(!corpusSources().some((s) => s.name === 'nlp-corpus'), 'the large variant (base-24\'s) is unchanged');
+    assert.throws(() => corpusSources({ variant: 'modern' }), /modern corpus needs the nlp-corpus folder/);
+    assert.notEqual(CORPUS_VERSIONS.modern, CORPUS_VERSIONS.large);
+    writeFileSync(join(dir, 'doc-3.json'), '{"not": "an array"}');
+    assert.throws(() => nlpCorpusDocuments(dir), /doc-3\.json: expected a JSON array of sentences/);
+    writeFileSync(join(dir, 'doc-3.json'), '[');
+    assert.throws(() => nlpCorpusDocuments(dir), /doc-3\.json: not valid JSON/);
+    assert.throws(() => nlpCorpusDocuments(join(dir, 'absent')), /absent is missing: run scripts\/install-corpus-sources\.sh/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,12 +1,15 @@
 // Pre-training end to end on a tiny corpus: the tokenizer is trained and shipped, the loss
 // falls, the result is a loadable checkpoint, and a run stopped at a checkpoint and resumed
-// ends with the same weights as an uninterrupted run.
+// ends with the same weights as an uninterrupted run; continued pre-training starts from the
+// given model's weights and tokenizer and draws its windows from sources at fixed shares.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pretrain, PretrainConfig } from '../../src/train/pretrain.js';
+import { pretrain, readPretrainConfig, PretrainConfig } from '../../src/train/pretrain.js';
+import { mixedWindows } from '../../src/data/streams.js';
+import { Rng } from '../../src/util/rng.js';
 import { loadModel } from '../../src/models/load.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
@@ -54,4 +57,58 @@ test('a pre-training run stopped and resumed ends with the same weights as an un
   for (const n of full.names()) assert.deepEqual(again.readFloat32(n), full.readFloat32(n), `${n}: runs are not reproducible`);
   full.close();
   again.close();
+});
+
+test('continued pre-training starts from the model it names (weights, tokenizer, its tokens counted) and mixes sources at fixed shares', () => {
+  const init = join(dir, 'straight');
+  if (!existsSync(join(init, 'model.safetensors'))) pretrain(cfg, join(dir, 'data'), init, { log: () => {} });
+  const corpus = join(dir, 'mixed-corpus');
+  mkdirSync(corpus, { recursive: true });
+  const doc = (src: string, i: number) => JSON.stringify({ id: `${src}/${i}`, text: `${src} document ${i}: the lazy dog sleeps while the fox runs, ${i} times.`.repeat(5) });
+  writeFileSync(join(corpus, 'train.jsonl'), [...Array.from({ length: 30 }, (_, i) => doc('old', i)), ...Array.from({ length: 4 }, (_, i) => doc('modern', i))].join('\n') + '\n');
+  writeFileSync(join(corpus, 'dv.jsonl'), doc('old', 99) + '\n');
+  const out = join(dir, 'continued');
+  // An lr too small to move anything: the result must be the initial model's weights.
+  const cont: PretrainConfig = { ...cfg, steps: 4, lr: 1e-12, min_lr: 1e-12, weight_decay: 0, init_from: init, mix: { modern: 0.5 } };
+  pretrain(cont, join(dir, 'data'), out, { corpusDir: corpus, log: () => {} });
+  assert.equal(readFileSync(join(out, 'tokenizer.json'), 'utf8'), readFileSync(join(init, 'tokenizer.json'), 'utf8'), 'the tokenizer is the initial model\'s');
+  const a = SafetensorsFile.open(join(init, 'model.safetensors')), b = SafetensorsFile.open(join(out, 'model.safetensors'));
+  for (const n of a.names()) {
+    const x = a.readFloat32(n), y = b.readFloat32(n);
+    for (let i = 0; i < x.length; i++) assert.ok(Math.abs(x[i] - y[i]) <= 1e-6, `${n}[${i}]: ${x[i]} vs ${y[i]}`);
+  }
+  a.close();
+  b.close();
+  const record = JSON.parse(readFileSync(join(out, 'pretraining.json'), 'utf8'));
+  assert.equal(record.tokens, 12 * 4 * 32 + 4 * 4 * 32, 'the initial model\'s tokens count');
+  assert.deepEqual(record.continued_from, { model: '../straight', tokens: 12 * 4 * 32 });
+  assert.equal(record.config.init_from, '../straight', 'no machine paths in the record');
+
+  // Errors name what is wrong.
+  assert.throws(() => pretrain({ ...cont, n_embd: 32 }, join(dir, 'data'), join(dir, 'bad1'), { corpusDir: corpus, log: () => {} }), /straight\/config\.json has n_embd 16, the configuration says 32/);
+  assert.throws(() => pretrain({ ...cont, mix: { nosuch: 0.3 } }, join(dir, 'data'), join(dir, 'bad2'), { corpusDir: corpus, log: () => {} }), /0 tokens of source "nosuch", fewer than one batch/);
+  const path = join(dir, 'cfg.json');
+  writeFileSync(path, JSON.stringify({ ...cfg, init_from: 'straight', mix: { modern: 0.6, old: 0.5 } }));
+  assert.throws(() => readPretrainConfig(path), /cfg\.json: the shares in "mix" add up to 1\.1/);
+  writeFileSync(path, JSON.stringify({ ...cfg, init_from: 'straight', mix: { modern: 0.5 } }));
+  assert.equal(readPretrainConfig(path).init_from, join(dir, 'straight'), 'init_from is relative to the configuration file');
+});
+
+test('mixed windows follow the shares, whatever the streams\' sizes, and are deterministic', () => {
+  const small = new Int32Array(100).fill(1), large = new Int32Array(100000).fill(2);
+  const draw = () => {
+    const rng = new Rng(7);
+    let fromSmall = 0;
+    for (let k = 0; k < 100; k++) {
+      const { ids, targets } = mixedWindows([{ share: 0.25, stream: small }, { share: 0.75, stream: large }], 8, 16, rng);
+      for (let b = 0; b < 8; b++) {
+        assert.equal(ids[b * 16], targets[b * 16], 'a window comes from one stream');
+        if (ids[b * 16] === 1) fromSmall++;
+      }
+    }
+    return fromSmall / 800;
+  };
+  const share = draw();
+  assert.ok(Math.abs(share - 0.25) < 0.05, `share of the small stream ${share}`);
+  assert.equal(draw(), share);
 });
