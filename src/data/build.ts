@@ -266,7 +266,7 @@ function sha256(data: string | Uint8Array): string {
 
 /** Where datasets are cached: $SCALEOT_DATA_DIR, else <package>/.cache/data/<version>. */
 export function defaultDataDir(root: string): string {
-  return process.env.SCALEOT_DATA_DIR ?? join(root, '.cache', 'data', DATA_VERSION);
+  return process.env.SCALEOT_DATA_DIR || join(root, '.cache', 'data', DATA_VERSION);
 }
 
 /** Builds every dataset into `dir` (atomically: a temporary directory renamed into place). */

@@ -51,7 +51,7 @@ export function corpusPartOf(id: string): CorpusPart {
 /** Where a variant is built: .cache/data/<version> (SCALEOT_CORPUS_DIR / SCALEOT_MODERN_CORPUS_DIR override). */
 export function defaultCorpusDir(root: string, variant: CorpusVariant = 'large'): string {
   const env = variant === 'large' ? process.env.SCALEOT_CORPUS_DIR : process.env.SCALEOT_MODERN_CORPUS_DIR;
-  return env ?? join(root, '.cache', 'data', CORPUS_VERSIONS[variant]);
+  return env || join(root, '.cache', 'data', CORPUS_VERSIONS[variant]); // an empty variable is unset, never the current directory
 }
 
 /** Where each variant is built and where the modern one's nlp-corpus is read from. */

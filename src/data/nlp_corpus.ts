@@ -18,7 +18,7 @@ export const NLP_SENTENCES_PER_DOCUMENT = 20;
 
 /** Where the install script puts the package's builds/ folder (SCALEOT_NLP_CORPUS_DIR overrides). */
 export function nlpCorpusDir(root: string): string {
-  return process.env.SCALEOT_NLP_CORPUS_DIR ?? join(root, '.cache', 'sources', `nlp-corpus-${NLP_CORPUS_VERSION}`, 'package', 'builds');
+  return process.env.SCALEOT_NLP_CORPUS_DIR || join(root, '.cache', 'sources', `nlp-corpus-${NLP_CORPUS_VERSION}`, 'package', 'builds');
 }
 
 /**

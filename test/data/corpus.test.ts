@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addNgrams } from '../../src/data/build.js';
-import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources, pretrainingTexts, CORPUS_VERSION, CORPUS_VERSIONS } from '../../src/data/corpus.js';
+import { assembleCorpus, brownReservedForTasks, corpusPartOf, corpusSources, defaultCorpusDir, pretrainingTexts, CORPUS_VERSION, CORPUS_VERSIONS } from '../../src/data/corpus.js';
 import { nlpCorpusDocuments } from '../../src/data/nlp_corpus.js';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -127,5 +127,22 @@ test('nlp-corpus: sentences grouped in file order (doc-2 before doc-10), one per
     assert.throws(() => nlpCorpusDocuments(join(dir, 'absent')), /absent is missing: run scripts\/install-corpus-sources\.sh/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('corpus directories: one per variant under .cache/data; an empty override variable counts as unset', () => {
+  const saved = [process.env.SCALEOT_CORPUS_DIR, process.env.SCALEOT_MODERN_CORPUS_DIR];
+  try {
+    process.env.SCALEOT_CORPUS_DIR = '';
+    process.env.SCALEOT_MODERN_CORPUS_DIR = '';
+    assert.equal(defaultCorpusDir('/r'), join('/r', '.cache', 'data', 'corpus-large-v1'));
+    assert.equal(defaultCorpusDir('/r', 'modern'), join('/r', '.cache', 'data', 'corpus-modern-v1'));
+    process.env.SCALEOT_MODERN_CORPUS_DIR = '/elsewhere';
+    assert.equal(defaultCorpusDir('/r', 'modern'), '/elsewhere');
+    assert.equal(defaultCorpusDir('/r', 'large'), join('/r', '.cache', 'data', 'corpus-large-v1'));
+  } finally {
+    const restore = (k: string, v: string | undefined) => (v === undefined ? delete process.env[k] : (process.env[k] = v));
+    restore('SCALEOT_CORPUS_DIR', saved[0]);
+    restore('SCALEOT_MODERN_CORPUS_DIR', saved[1]);
   }
 });
