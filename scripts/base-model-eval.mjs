@@ -12,6 +12,8 @@
 //     after pre-training.
 // Usage: node scripts/base-model-eval.mjs MODEL_DIR [--limit N] [--steps N] [--lrs a,b]
 //        [--tasks t1,t2] [--importance-steps N] [--out DIR] [--continue] [--all-diagnostics]
+//        [--evidence-prefix P]   (writes docs/evidence/P-eval.json and P-spectra.svg;
+//                                 default base-model, the files of base-24)
 // Selection is on validation only; the test split is read by the final scoring alone.
 // The JSON is rewritten (atomically) after every section, cheapest first, so a run cut
 // short still leaves its finished sections; --continue keeps the sections an earlier run
@@ -27,7 +29,7 @@ import { jsonlTokenStream } from '../dist/src/data/streams.js';
 import { GPT2LMHeadModel, gpt2ConfigFromHF } from '../dist/src/models/gpt2.js';
 import { svd } from '../dist/src/linalg/svd.js';
 import { lineChart } from '../dist/src/experiment/svg.js';
-import { defaultCorpusDir, ensureCorpus } from '../dist/src/data/corpus.js';
+import { defaultCorpusLocations, pretrainingTexts } from '../dist/src/data/corpus.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -49,7 +51,8 @@ const splits = (name) => ({ train: loadTask(name, 'train', dataDir), validation:
 const round = (v, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
 const acc = (s) => ({ acc: round(s.value), stderr: round(s.details.acc_stderr ?? NaN), n: s.details.n ?? null });
 const evidence = join(root, 'docs', 'evidence');
-const jsonPath = join(evidence, 'base-model-eval.json');
+const prefix = flag('--evidence-prefix', 'base-model');
+const jsonPath = join(evidence, `${prefix}-eval.json`);
 let out = { model: relative(root, modelDir), limit, steps, lrs, commands: [`node scripts/base-model-eval.mjs ${args.join(' ')}`] };
 if (args.includes('--continue') && existsSync(jsonPath)) {
   const prev = JSON.parse(readFileSync(jsonPath, 'utf8'));
@@ -102,7 +105,7 @@ for (const path of ['attn.c_attn', 'mlp.c_fc']) {
 const chart = lineChart({ title: `Singular values of block ${mid}'s weights`, xLabel: 'index', yLabel: 'singular value', series, logY: true })
   // A standalone file: the report page's chart styles go inside the SVG.
   .replace(/^(<svg[^>]*>)/, '$1<style>.grid{stroke:#e6e6e6}.plot{fill:none;stroke:#999}.tick{font-size:11px;fill:#444}.axis{font-size:12px;fill:#222}.title{font-size:13px;font-weight:600;fill:#111}.legend{font-size:11px;fill:#222}</style>');
-writeFileSync(join(evidence, 'base-model-spectra.svg'), chart + '\n');
+writeFileSync(join(evidence, `${prefix}-spectra.svg`), chart + '\n');
 save();
 
 /** A copy of the model with every block re-initialised (the trunk kept): how much pre-training matters. */
@@ -118,8 +121,9 @@ function randomBlocksCopy(dir) {
 // The default emulator (importance on the model's own D^T / D^V), with and without SRC;
 // built even when its scores are known, since Emu FT below tunes it.
 log('importance and the default emulators');
-const corpus = ensureCorpus(defaultCorpusDir(root), dataDir, data.manifest).dir;
-const stream = (f) => jsonlTokenStream(tok, join(corpus, f), tok.prefixTokenId, 'before');
+// The model's own pre-training distribution (the corpus variant its pretraining.json names).
+const own = pretrainingTexts(modelDir, defaultCorpusLocations(root), data);
+const stream = (f) => jsonlTokenStream(tok, own[f.replace('.jsonl', '')].path, tok.prefixTokenId, 'before');
 const impCfg = { ...defaultImportanceConfig(model.spec.hiddenSize), steps: Number(flag('--importance-steps', 400)) };
 estimateImportance(loadModel(modelDir), model.spec.hiddenSize, stream('dt.jsonl'), stream('dv.jsonl'), impCfg, join(work, 'importance'), { resume: true });
 // An emulator directory appears whole (written under a temporary name), so one that exists is done.
