@@ -78,6 +78,8 @@ class ExperimentRun {
   private readonly maxContext: number;
   readonly tasks: LoadedTask[];
   private readonly encoded = new Map<string, Example[]>();
+  /** Distinct stages the main table took, once it is done (progress counts them instead of estimating). */
+  private mainTableStages: number | null = null;
   private readonly pretrainHash: { dt: string; dv: string };
   private readonly pretraining: PretrainingTexts;
   readonly impCfg: ImportanceConfig;
@@ -122,19 +124,25 @@ class ExperimentRun {
     this.opts.progress?.({ done, free, total: Math.max(done, this.plannedStages()), text: '' });
   }
 
-  /** An estimate of the stages this configuration needs (for progress only). */
+  /**
+   * An estimate of the stages this configuration needs (for progress only). Once the main
+   * table is done its stages are counted, not estimated (cached cells, lr extensions and
+   * shared emulators make the estimate of that part loose), and only the analyses are.
+   */
   plannedStages(): number {
     const a = this.cfg.analyses;
     const points = (a.alphaBeta ? a.alphaBeta.alphas.length * a.alphaBeta.betas.length : 0) + (a.srcTargets ? a.srcTargets.targets.length * a.srcTargets.betas.length : 0)
       + (a.numAdapters?.values.length ?? 0) + (a.peft?.methods.length ?? 0);
-    const seeds = 1 + this.cfg.repeatSeeds.length;
-    const cells = (method?: string) => this.tasks.filter((t) => !method || this.runsOn(t, method))
-      .reduce((n, t) => n + 1 + this.repeatSeedsOf(t).length, 0); // (task, seed) pairs
     const au = a.audit;
     // Tuning everything per (owner, task): one stage, or at least two when it steps the lr down; the model is tuned too.
     const tunes = au ? au.tasks.length * (au.tuneLr === 'main-then-lower' ? 2 : 1) : 0;
     const audit = au ? 1 + tunes + au.public.length + au.methods.reduce((n, m) => n + 1 + tunes + au.public.length * (au.nearestFor.includes(m) ? 2 : 1), 0) : 0;
-    return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + 3 * points + audit;
+    const analyses = 3 * points + audit;
+    if (this.mainTableStages !== null) return this.mainTableStages + analyses;
+    const seeds = 1 + this.cfg.repeatSeeds.length;
+    const cells = (method?: string) => this.tasks.filter((t) => !method || this.runsOn(t, method))
+      .reduce((n, t) => n + 1 + this.repeatSeedsOf(t).length, 0); // (task, seed) pairs
+    return cells() + seeds + this.cfg.methods.reduce((n, m) => n + seeds + 2 * cells(m), 0) + analyses;
   }
 
   /** Encoding a training split takes seconds (SOTU: 9 MB of text): once per task and window. */
@@ -310,6 +318,7 @@ class ExperimentRun {
 
   /** The analyses behind Figs. 3-5 and Table 3 (ScaleOT over its settings). */
   analyses(main: MethodResult[], full: TaskResult[]): ExperimentResults['analyses'] {
+    this.mainTableStages = this.cache.distinctStages().done;
     const a = this.cfg.analyses, m = this.cfg.tune.method;
     const out: ExperimentResults['analyses'] = {};
     if (a.alphaBeta) {
