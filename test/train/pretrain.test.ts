@@ -112,3 +112,10 @@ test('mixed windows follow the shares, whatever the streams\' sizes, and are det
   assert.ok(Math.abs(share - 0.25) < 0.05, `share of the small stream ${share}`);
   assert.equal(draw(), share);
 });
+
+test('the shipped pre-training configurations parse; base-24m continues the committed base-24', () => {
+  for (const f of ['base-16.json', 'base-24.json', 'base-24m.json']) readPretrainConfig(join('configs', f));
+  const m = readPretrainConfig(join('configs', 'base-24m.json'));
+  assert.equal(m.init_from, join(process.cwd(), 'models', 'scaleot-base-24'));
+  assert.deepEqual([m.corpus, m.mix], ['modern', { 'nlp-corpus': 0.5 }]);
+});
