@@ -172,6 +172,7 @@ export function pretrain(
 
   const corpusDir = opts.corpusDir ?? join(dataDir, 'pretrain');
   const { model, tok } = prepareModelDirectory(cfg, corpusDir, outDir, !!opts.resume, log);
+  const before = tokensBefore(cfg); // read now: a missing record must stop the run before it trains, not after
   const eos = cfg.vocab_size - 1;
   const B = cfg.batch_size, T = cfg.n_positions;
   const trainPath = join(corpusDir, 'train.jsonl');
@@ -237,7 +238,6 @@ export function pretrain(
   rmSync(stateDir, { recursive: true, force: true });
   // What the privacy audit measures attack budgets against: the tokens pre-training saw.
   // A continued model counts the tokens of the model it continued; init_from is written relative to outDir (no machine paths).
-  const before = tokensBefore(cfg);
   writeJsonAtomic(join(outDir, 'pretraining.json'), {
     tokens: before + cfg.steps * B * T, steps: cfg.steps, batch_size: B, seq_len: T, seconds: Math.round(seconds()),
     ...(cfg.init_from ? { continued_from: { model: relative(outDir, cfg.init_from), tokens: before } } : {}),
