@@ -249,6 +249,11 @@ export function pretrainingCorpusOf(modelDir: string): 'small' | CorpusVariant {
   return c as 'small' | CorpusVariant;
 }
 
+/** A variant built (on first use) where `where` puts it. */
+function ensureVariant(variant: CorpusVariant, where: CorpusLocations, data: { dir: string; manifest: Manifest }, log: (s: string) => void): { dir: string; manifest: Manifest } {
+  return ensureCorpus(where.dirOf(variant), data.dir, data.manifest, log, { variant, nlpDir: where.nlpDir });
+}
+
 /**
  * The built larger corpus a model's audit draws public text from (heldout, other): the
  * variant it was pre-trained on, or the large one for a model of the small corpus.
@@ -256,7 +261,7 @@ export function pretrainingCorpusOf(modelDir: string): 'small' | CorpusVariant {
 export function auditCorpus(modelDir: string, where: CorpusLocations, data: { dir: string; manifest: Manifest }, log: (s: string) => void = () => {}): string {
   const c = pretrainingCorpusOf(modelDir);
   const variant = c === 'small' ? 'large' : c;
-  return ensureCorpus(where.dirOf(variant), data.dir, data.manifest, log, { variant, nlpDir: where.nlpDir }).dir;
+  return ensureVariant(variant, where, data, log).dir;
 }
 
 /**
@@ -272,7 +277,7 @@ export function pretrainingTexts(modelDir: string, where: CorpusLocations, data:
     const at = (p: 'dt' | 'dv') => ({ path: join(data.dir, 'pretrain', `${p}.jsonl`), sha256: data.manifest.files[`pretrain/${p}.jsonl`].sha256 });
     return { corpus, dt: at('dt'), dv: at('dv') };
   }
-  const built = ensureCorpus(where.dirOf(corpus), data.dir, data.manifest, log, { variant: corpus, nlpDir: where.nlpDir });
+  const built = ensureVariant(corpus, where, data, log);
   const at = (p: 'dt' | 'dv') => ({ path: join(built.dir, `${p}.jsonl`), sha256: built.manifest.files[`${p}.jsonl`].sha256 });
   return { corpus, dt: at('dt'), dv: at('dv') };
 }

@@ -45,21 +45,22 @@ export function jsonlTokenStream(tok: Encodes, path: string, separator: number, 
  * probability `share` (shares sum to 1): a fixed mixture of sources whatever their sizes.
  */
 export function mixedWindows(streams: { share: number; stream: Int32Array }[], B: number, T: number, rng: Rng): { ids: Int32Array; targets: Int32Array } {
-  const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
+  return drawWindows(B, T, rng, () => {
     let u = rng.uniform();
-    const pick = streams.find((s) => (u -= s.share) < 0) ?? streams[streams.length - 1];
-    const s = rng.int(pick.stream.length - T - 1);
-    ids.set(pick.stream.subarray(s, s + T), b * T);
-    targets.set(pick.stream.subarray(s + 1, s + T + 1), b * T);
-  }
-  return { ids, targets };
+    return (streams.find((s) => (u -= s.share) < 0) ?? streams[streams.length - 1]).stream;
+  });
 }
 
 /** B windows of T + 1 consecutive tokens at random offsets: inputs and next-token targets. */
 export function randomWindows(stream: Int32Array, B: number, T: number, rng: Rng): { ids: Int32Array; targets: Int32Array } {
+  return drawWindows(B, T, rng, () => stream);
+}
+
+/** One window per row, from the stream `streamFor` gives for that row, at a random offset. */
+function drawWindows(B: number, T: number, rng: Rng, streamFor: () => Int32Array): { ids: Int32Array; targets: Int32Array } {
   const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
   for (let b = 0; b < B; b++) {
+    const stream = streamFor();
     const s = rng.int(stream.length - T - 1);
     ids.set(stream.subarray(s, s + T), b * T);
     targets.set(stream.subarray(s + 1, s + T + 1), b * T);
