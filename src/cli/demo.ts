@@ -12,6 +12,7 @@ import { noGrad } from '../tensor/autograd.js';
 import { maxAlong } from '../tensor/ops/reduce.js';
 import { Rng } from '../util/rng.js';
 import { trainLoop } from '../train/loop.js';
+import { randomWindows } from '../data/streams.js';
 import { FlagSpec, parseArgs, intFlag } from './args.js';
 import { root } from './common.js';
 import { runExperimentCommand } from './experiment.js';
@@ -54,12 +55,7 @@ export function runDemo(opts: DemoOptions, log: (s: string) => void = console.lo
   trainLoop({ steps: opts.steps, seed: 0, schedule: (step) => cosineWithWarmup(step, schedule) }, {
     optimizer: opt, params: model.parameters(), stateModule: model,
     forward: () => {
-      const ids = new Int32Array(B * T), targets = new Int32Array(B * T);
-      for (let b = 0; b < B; b++) {
-        const start = rng.int(data.length - T - 1);
-        ids.set(data.subarray(start, start + T), b * T);
-        targets.set(data.subarray(start + 1, start + T + 1), b * T);
-      }
+      const { ids, targets } = randomWindows(data, B, T, rng);
       return model.loss(ids, targets, B, T);
     },
     afterStep: ({ step, loss, lr }) => {
