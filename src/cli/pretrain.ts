@@ -2,7 +2,7 @@
 // base model from scratch; `scaleot data [--dir DIR] [--rebuild]` builds the datasets.
 import { join } from 'node:path';
 import { buildData, defaultDataDir, ensureData } from '../data/build.js';
-import { buildCorpus, defaultCorpusDir, ensureCorpus, CORPUS_VARIANTS } from '../data/corpus.js';
+import { buildCorpus, defaultCorpusDir, defaultCorpusLocations, ensureCorpus, ensureVariant, CORPUS_VARIANTS } from '../data/corpus.js';
 import { nlpCorpusDir } from '../data/nlp_corpus.js';
 import { pretrain, readPretrainConfig } from '../train/pretrain.js';
 import { FlagSpec, parseArgs, intFlag, required, choiceFlag } from './args.js';
@@ -30,7 +30,7 @@ export function runPretrain(argv: string[]): void {
   const data = builtData(args);
   // The larger corpora are built from Debian packages and nlp-corpus (scripts/install-corpus-sources.sh) on first use.
   const variant = cfg.corpus === undefined || cfg.corpus === 'small' ? null : cfg.corpus;
-  const corpusDir = variant ? ensureCorpus(defaultCorpusDir(root, variant), data.dir, data.manifest, stderrLog('corpus: '), { variant, nlpDir: nlpCorpusDir(root) }).dir : undefined;
+  const corpusDir = variant ? ensureVariant(variant, defaultCorpusLocations(root), data, stderrLog('corpus: ')).dir : undefined;
   const out = args.values.get('--out') ?? join(root, 'models', cfg.name);
   const stopAfter = args.values.has('--stop-after') ? intFlag(args, '--stop-after', 1) : undefined;
   const r = pretrain(cfg, data.dir, out, { resume: args.switches.has('--resume'), stopAfter, corpusDir, log: stderrLog(), progress: progressLine('pretrain') });

@@ -250,7 +250,7 @@ export function pretrainingCorpusOf(modelDir: string): 'small' | CorpusVariant {
 }
 
 /** A variant built (on first use) where `where` puts it. */
-function ensureVariant(variant: CorpusVariant, where: CorpusLocations, data: { dir: string; manifest: Manifest }, log: (s: string) => void): { dir: string; manifest: Manifest } {
+export function ensureVariant(variant: CorpusVariant, where: CorpusLocations, data: { dir: string; manifest: Manifest }, log: (s: string) => void): { dir: string; manifest: Manifest } {
   return ensureCorpus(where.dirOf(variant), data.dir, data.manifest, log, { variant, nlpDir: where.nlpDir });
 }
 
