@@ -153,6 +153,35 @@ function meanValidationLoss(model: GPT2LMHeadModel, valid: Int32Array, B: number
   });
 }
 
+/** The training token streams: with a mix, one per named source and one for the rest; without, one. */
+function trainingStreams(cfg: PretrainConfig, tok: TextTokenizer, trainPath: string, eos: number): { name: string; share: number; stream: Int32Array }[] {
+  const B = cfg.batch_size, T = cfg.n_positions;
+  const sourceOf = (id: string) => id.split('/')[0];
+  const named = Object.keys(cfg.mix ?? {});
+  const streams = cfg.mix
+    ? [...named.map((n) => ({ name: n, share: cfg.mix![n], stream: jsonlTokenStream(tok, trainPath, eos, 'after', (id) => sourceOf(id) === n) })),
+      { name: 'the rest', share: 1 - named.reduce((a, n) => a + cfg.mix![n], 0), stream: jsonlTokenStream(tok, trainPath, eos, 'after', (id) => !named.includes(sourceOf(id))) }]
+    : [{ name: 'all', share: 1, stream: jsonlTokenStream(tok, trainPath, eos, 'after') }];
+  for (const s of streams) if (s.stream.length < B * (T + 1)) throw new Error(`pretrain: ${trainPath} holds ${s.stream.length} tokens of ${s.name === 'all' ? 'training text' : `source "${s.name}"`}, fewer than one batch (mix names sources by the prefix of a document id)`);
+  return streams;
+}
+
+/** Writes the finished model (weights rounded to save_dtype) and its pretraining.json, then checks it loads. */
+function saveTrainedModel(cfg: PretrainConfig, model: GPT2LMHeadModel, outDir: string, before: number, seconds: number): void {
+  const B = cfg.batch_size, T = cfg.n_positions, eos = cfg.vocab_size - 1;
+  saveCheckpoint(outDir, { ...model.hfConfig, bos_token_id: eos, eos_token_id: eos },
+    model.hfTensors().map((t) => ({ ...t, dtype: cfg.save_dtype })));
+  // What the privacy audit measures attack budgets against: the tokens pre-training saw.
+  // A continued model counts the tokens of the model it continued; init_from is written relative to outDir (no machine paths).
+  writeJsonAtomic(join(outDir, 'pretraining.json'), {
+    tokens: before + cfg.steps * B * T, steps: cfg.steps, batch_size: B, seq_len: T, seconds: Math.round(seconds),
+    ...(cfg.init_from ? { continued_from: { model: relative(outDir, cfg.init_from), tokens: before } } : {}),
+    config: cfg.init_from ? { ...cfg, init_from: relative(outDir, cfg.init_from) } : cfg,
+  });
+  // The shipped weights are rounded to save_dtype: check they still load.
+  Checkpoint.open(outDir).close();
+}
+
 /**
  * Runs (or resumes) pre-training. dataDir holds the built datasets (the small corpus is
  * dataDir/pretrain; opts.corpusDir names another, e.g. the larger corpus); outDir receives the
@@ -176,14 +205,7 @@ export function pretrain(
   const eos = cfg.vocab_size - 1;
   const B = cfg.batch_size, T = cfg.n_positions;
   const trainPath = join(corpusDir, 'train.jsonl');
-  const sourceOf = (id: string) => id.split('/')[0];
-  const named = Object.keys(cfg.mix ?? {});
-  // With a mix: one stream per named source, and the rest; without: one stream.
-  const streams = cfg.mix
-    ? [...named.map((n) => ({ name: n, share: cfg.mix![n], stream: jsonlTokenStream(tok, trainPath, eos, 'after', (id) => sourceOf(id) === n) })),
-      { name: 'the rest', share: 1 - named.reduce((a, n) => a + cfg.mix![n], 0), stream: jsonlTokenStream(tok, trainPath, eos, 'after', (id) => !named.includes(sourceOf(id))) }]
-    : [{ name: 'all', share: 1, stream: jsonlTokenStream(tok, trainPath, eos, 'after') }];
-  for (const s of streams) if (s.stream.length < B * (T + 1)) throw new Error(`pretrain: ${trainPath} holds ${s.stream.length} tokens of ${s.name === 'all' ? 'training text' : `source "${s.name}"`}, fewer than one batch (mix names sources by the prefix of a document id)`);
+  const streams = trainingStreams(cfg, tok, trainPath, eos);
   const valid = jsonlTokenStream(tok, join(corpusDir, 'dv.jsonl'), eos, 'after');
   log(`corpus: ${streams.map((s) => `${s.stream.length} training tokens${cfg.mix ? ` from ${s.name} (share ${s.share.toFixed(2)})` : ''}`).join(', ')}, ${valid.length} validation tokens (D^V); model ${model.numParameters().toLocaleString()} parameters${cfg.init_from ? `, continued from ${cfg.init_from}` : ''}`);
 
@@ -233,17 +255,7 @@ export function pretrain(
     return { outDir, steps: run.steps, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss: NaN };
   }
   const validationLoss = evalLoss();
-  saveCheckpoint(outDir, { ...model.hfConfig, bos_token_id: eos, eos_token_id: eos },
-    model.hfTensors().map((t) => ({ ...t, dtype: cfg.save_dtype })));
+  saveTrainedModel(cfg, model, outDir, before, seconds());
   rmSync(stateDir, { recursive: true, force: true });
-  // What the privacy audit measures attack budgets against: the tokens pre-training saw.
-  // A continued model counts the tokens of the model it continued; init_from is written relative to outDir (no machine paths).
-  writeJsonAtomic(join(outDir, 'pretraining.json'), {
-    tokens: before + cfg.steps * B * T, steps: cfg.steps, batch_size: B, seq_len: T, seconds: Math.round(seconds()),
-    ...(cfg.init_from ? { continued_from: { model: relative(outDir, cfg.init_from), tokens: before } } : {}),
-    config: cfg.init_from ? { ...cfg, init_from: relative(outDir, cfg.init_from) } : cfg,
-  });
-  // The shipped weights are rounded to save_dtype: check they still load.
-  Checkpoint.open(outDir).close();
   return { outDir, steps: cfg.steps, seconds: seconds(), finalTrainLoss: lossAvg, validationLoss };
 }
