@@ -244,9 +244,13 @@ export function pretrainingCorpusOf(modelDir: string): 'small' | CorpusVariant {
   } catch (e) {
     throw new Error(`${record}: not valid JSON (${(e as Error).message})`);
   }
-  const c = parsed.config?.corpus ?? 'small';
-  if (c !== 'small' && !(CORPUS_VARIANTS as readonly unknown[]).includes(c)) throw new Error(`${record}: config.corpus must be one of "small", ${CORPUS_VARIANTS.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(c)}`);
-  return c as 'small' | CorpusVariant;
+  return checkedCorpusName(parsed.config?.corpus ?? 'small', `${record}: config.corpus`);
+}
+
+/** A pre-training corpus name ("small" or a variant) checked; `where` names the file and field for the error. */
+export function checkedCorpusName(value: unknown, where: string): 'small' | CorpusVariant {
+  if (value !== 'small' && !(CORPUS_VARIANTS as readonly unknown[]).includes(value)) throw new Error(`${where} must be one of "small", ${CORPUS_VARIANTS.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(value)}`);
+  return value as 'small' | CorpusVariant;
 }
 
 /** A variant built (on first use) where `where` puts it. */

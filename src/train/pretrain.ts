@@ -18,7 +18,7 @@ import { saveCheckpoint, readJsonObject, Checkpoint } from '../io/checkpoint.js'
 import { loadModel } from '../models/load.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { jsonlTokenStream, mixedWindows, randomWindows } from '../data/streams.js';
-import { CORPUS_VARIANTS, type CorpusVariant } from '../data/corpus.js';
+import { checkedCorpusName, type CorpusVariant } from '../data/corpus.js';
 import { trainLoop } from './loop.js';
 import type { Progress } from '../util/progress.js';
 
@@ -68,7 +68,7 @@ export function readPretrainConfig(path: string): PretrainConfig {
     'weight_decay', 'grad_clip', 'eval_every', 'checkpoint_every', 'eval_batches', 'seed'] as const) need(k, 'number');
   need('name', 'string');
   need('save_dtype', 'string');
-  if (c.corpus !== undefined && c.corpus !== 'small' && !(CORPUS_VARIANTS as readonly unknown[]).includes(c.corpus)) throw new Error(`${path}: "corpus" must be one of "small", ${CORPUS_VARIANTS.map((v) => `"${v}"`).join(', ')}, got ${JSON.stringify(c.corpus)}`);
+  if (c.corpus !== undefined) checkedCorpusName(c.corpus, `${path}: "corpus"`);
   if (c.init_from !== undefined) {
     if (typeof c.init_from !== 'string' || !c.init_from) throw new Error(`${path}: "init_from" must be a model directory (relative to the file), got ${JSON.stringify(c.init_from)}`);
     if (!isAbsolute(c.init_from)) c.init_from = resolve(dirname(path), c.init_from);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pretrain, readPretrainConfig, PretrainConfig } from '../../src/train/pretrain.js';
 import { mixedWindows } from '../../src/data/streams.js';
+import { pretrainingCorpusOf } from '../../src/data/corpus.js';
 import { Rng } from '../../src/util/rng.js';
 import { loadModel } from '../../src/models/load.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
@@ -118,4 +119,17 @@ test('the shipped pre-training configurations parse; base-24m continues the comm
   const m = readPretrainConfig(join('configs', 'base-24m.json'));
   assert.equal(m.init_from, join(process.cwd(), 'models', 'scaleot-base-24'));
   assert.deepEqual([m.corpus, m.mix], ['modern', { 'nlp-corpus': 0.5 }]);
+});
+
+test('an unknown corpus name is refused with the file and field, in a configuration and in a model record', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corpus-name-'));
+  try {
+    const cfg = JSON.parse(readFileSync(join('configs', 'base-24.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...cfg, corpus: 'huge' }));
+    assert.throws(() => readPretrainConfig(join(dir, 'bad.json')), /bad\.json: "corpus" must be one of "small", "large", "modern", got "huge"/);
+    writeFileSync(join(dir, 'pretraining.json'), JSON.stringify({ config: { corpus: 7 } }));
+    assert.throws(() => pretrainingCorpusOf(dir), /pretraining\.json: config\.corpus must be one of "small", "large", "modern", got 7/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
