@@ -161,6 +161,7 @@ export function withRelativePaths(cfg: ExperimentConfig, root: string): Experime
     tasks: cfg.tasks.map((t) => (t.files ? { ...t, files: { train: rel(t.files.train), validation: rel(t.files.validation), test: rel(t.files.test) } } : t)),
     cacheDir: rel(cfg.cacheDir),
     outDir: rel(cfg.outDir),
+    readLedgers: cfg.readLedgers.map(rel),
     ...(cfg.analyses.audit ? { analyses: { ...cfg.analyses, audit: { ...cfg.analyses.audit, public: cfg.analyses.audit.public.map(rel) } } } : {}),
   };
 }

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseExperimentConfig, readExperimentConfig, ConfigFileError } from '../../src/experiment/config.js';
 import { StageCache, canonicalJson, hashOf } from '../../src/experiment/stages.js';
 import { sha256Directory as hashDirectory, modelIdentity } from '../../src/io/hash.js';
 import { truncateDocuments } from '../../src/experiment/tasks.js';
+import { withRelativePaths } from '../../src/experiment/results.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -235,4 +236,16 @@ test('perplexity documents are cut at a white-space boundary within the characte
   assert.deepEqual(truncateDocuments(['one two three', 'four'], 9), ['one two']);
   assert.deepEqual(truncateDocuments(['ab', 'cd ef'], 5), ['ab', 'cd']);
   assert.deepEqual(truncateDocuments(['short'], 100), ['short']);
+});
+
+test('results.json records a configuration without machine paths (model, tasks, cache, output, ledgers read)', () => {
+  for (const f of ['experiment-demo.json', 'experiment-base24.json', 'audit-base24.json']) {
+    const c = withRelativePaths(readExperimentConfig(join('configs', f)), process.cwd());
+    const absolute: string[] = [];
+    JSON.stringify(c, (_k, v: unknown) => {
+      if (typeof v === 'string' && isAbsolute(v)) absolute.push(v);
+      return v;
+    });
+    assert.deepEqual(absolute, [], `${f}: absolute paths in the recorded configuration`);
+  }
 });
