@@ -148,7 +148,11 @@ export interface ExperimentResults {
    * artifacts, and the labels of rebuilt stages whose recomputed result was not identical to
    * the committed one (another machine's kernels); the last two absent in older results.
    */
-  stages: { computed: number; cached: number; rebuilt?: number; rebuiltDiffering?: string[] };
+  stages: {
+    computed: number; cached: number; rebuilt?: number; rebuiltDiffering?: string[];
+    /** Sum of the distinct stages' recorded wall times (each as computed, in whichever session): the whole experiment's cost. */
+    recordedSeconds?: number;
+  };
 }
 
 

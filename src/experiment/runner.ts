@@ -431,7 +431,7 @@ class ExperimentRun {
   }
 
   stages(): ExperimentResults['stages'] {
-    return { computed: this.cache.runs.length, cached: this.cache.hits.length, rebuilt: this.cache.rebuilt.length, rebuiltDiffering: [...this.cache.rebuiltDiffering] };
+    return { computed: this.cache.runs.length, cached: this.cache.hits.length, rebuilt: this.cache.rebuilt.length, rebuiltDiffering: [...this.cache.rebuiltDiffering], recordedSeconds: this.cache.recordedSeconds() };
   }
 }
 

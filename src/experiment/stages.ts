@@ -93,7 +93,7 @@ export class StageCache {
   readonly hits: string[] = [];
   readonly runs: string[] = [];
   /** Every distinct stage this process has looked up, and whether it was already done (progress counts stages, not lookups). */
-  private readonly visited = new Map<string, boolean>();
+  private readonly visited = new Map<string, { cached: boolean; seconds: number }>();
   /** Stages served from the ledger whose artifacts had to be rebuilt. */
   readonly rebuilt: string[] = [];
   /** Rebuilt stages whose recomputed result was not identical to the committed one. */
@@ -130,15 +130,15 @@ export class StageCache {
 
     if (existsSync(done)) {
       this.hits.push(label);
-      this.visit(key, true);
       const record = JSON.parse(readFileSync(done, 'utf8')) as DoneRecord<T>;
+      this.visit(key, true, record.seconds);
       if (own && !committed) writeFileAtomic(own, JSON.stringify(record, null, 2) + '\n');
       return info(record, true, () => dir);
     }
     if (committed) {
       this.hits.push(label);
-      this.visit(key, true);
       const record = JSON.parse(readFileSync(committed, 'utf8')) as DoneRecord<T>;
+      this.visit(key, true, record.seconds);
       return info(record, true, () => {
         if (!existsSync(done)) {
           this.log(`${label}: done (committed result); rebuilding its artifacts for a downstream stage`);
@@ -159,19 +159,30 @@ export class StageCache {
       });
     }
     const out = this.compute(kind, key, label, inputs, dir, done, own, compute);
-    this.visit(key, out.cached);
+    this.visit(key, out.cached, out.record.seconds);
     return info(out.record, out.cached, () => dir);
   }
 
-  private visit(key: string, cached: boolean): void {
-    if (!this.visited.has(key)) this.visited.set(key, cached);
+  private visit(key: string, cached: boolean, seconds: number): void {
+    if (!this.visited.has(key)) this.visited.set(key, { cached, seconds });
   }
 
   /** Distinct stages looked up so far, and how many of them were done before (for progress). */
   distinctStages(): { done: number; free: number } {
     let free = 0;
-    for (const cached of this.visited.values()) if (cached) free++;
+    for (const v of this.visited.values()) if (v.cached) free++;
     return { done: this.visited.size, free };
+  }
+
+  /**
+   * The wall time the distinct stages looked up took when they were computed, as their
+   * records hold it (whichever session or machine computed them): what the whole experiment
+   * cost, where a resumed run's own wall time counts only its part.
+   */
+  recordedSeconds(): number {
+    let s = 0;
+    for (const v of this.visited.values()) s += Number.isFinite(v.seconds) ? v.seconds : 0;
+    return Math.round(s);
   }
 
   /** Computes a stage under its lock; another process's finished result is taken as is. */

@@ -123,6 +123,8 @@ test('every method and analysis runs, results and report are written, and a reru
   const r2 = runExperiment(cfg, opts);
   assert.equal(r2.stages.computed, 0, 'a rerun computes nothing');
   assert.ok(r2.stages.cached > 20);
+  assert.ok(r1.stages.recordedSeconds! > 0);
+  assert.equal(r2.stages.recordedSeconds, r1.stages.recordedSeconds, 'a rerun reports what its stages took when computed, not its own seconds');
   assert.deepEqual(r2.methods, r1.methods);
   assert.deepEqual(r2.analyses, r1.analyses);
 
