@@ -19,7 +19,7 @@
 // short still leaves its finished sections; --continue keeps the sections an earlier run
 // of the same model and settings wrote and computes the rest.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import {
   loadModel, TextTokenizer, finetune, scoreTask, ensureData, defaultDataDir, estimateImportance, defaultImportanceConfig,
   createEmulator, loadEmulator, offsiteTune, DEFAULT_EMULATOR, saveCheckpoint,
@@ -53,7 +53,7 @@ const acc = (s) => ({ acc: round(s.value), stderr: round(s.details.acc_stderr ??
 const evidence = join(root, 'docs', 'evidence');
 const prefix = flag('--evidence-prefix', 'base-model');
 const jsonPath = join(evidence, `${prefix}-eval.json`);
-let out = { model: relative(root, modelDir), limit, steps, lrs, commands: [`node scripts/base-model-eval.mjs ${args.join(' ')}`] };
+let out = { model: relative(root, modelDir), limit, steps, lrs, commands: [`node scripts/base-model-eval.mjs ${args.map((a) => (isAbsolute(a) ? relative(root, a) : a)).join(' ')}`] }; // no machine paths in the evidence
 if (args.includes('--continue') && existsSync(jsonPath)) {
   const prev = JSON.parse(readFileSync(jsonPath, 'utf8'));
   const same = ['model', 'limit', 'steps'].every((k) => prev[k] === out[k]) && JSON.stringify(prev.lrs) === JSON.stringify(lrs);
