@@ -228,9 +228,22 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
     });
     return { m, text: `<b>${esc(m.label)}</b> (${pct(m.relativeSize)}% of the size): ships ${pct(m.disclosure.verbatimFraction)}% of the parameters verbatim; tuning every parameter reaches ${tuned.join(', ') || '—'}; ${parts.join('; ')}.`, loss: runs.length ? Math.min(...runs.map((run) => lossAt(run, last))) : NaN };
   });
-  const resisting = verdicts.filter((v) => Number.isFinite(v.loss)).sort((x, y) => y.loss - x.loss)[0];
-  out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>Of these emulators (sizes above) the one that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>${pluginCost(r, a, resisting.m.method)}</p>` : ''}</div>`);
+  const ranked = verdicts.filter((v) => Number.isFinite(v.loss)).sort((x, y) => y.loss - x.loss);
+  const resisting = ranked[0];
+  out.push(`<div class="note">${verdicts.map((v) => `<p>${v.text}</p>`).join('')}${resisting ? `<p>Of these emulators (sizes above) the one that resists best (highest D^V loss left to the attacker at the largest budget, best public source) is <b>${esc(resisting.m.label)}</b>${pluginCost(r, a, resisting.m.method)}${equalSizeCaveat(ranked.map((v) => v.m), resisting.m)}</p>` : ''}</div>`);
   return out;
+}
+
+/**
+ * A smaller emulator withholds more, so "resists best" compares like with like only at equal
+ * size (the issue asks for that): when the winner is more than a point smaller than the
+ * largest emulator, say so and name the best among those of the largest size.
+ */
+function equalSizeCaveat(ranked: AuditAnalysis['methods'], best: AuditAnalysis['methods'][number]): string {
+  const largest = Math.max(...ranked.map((m) => m.relativeSize));
+  if (best.relativeSize >= largest - 0.01) return '';
+  const peers = ranked.filter((m) => m.relativeSize >= largest - 0.01);
+  return `. It is also smaller than the others (${(100 * best.relativeSize).toFixed(1)}% of the model against up to ${(100 * largest).toFixed(1)}%), so this is not a comparison at equal size; among the emulators within a point of ${(100 * largest).toFixed(1)}%, the one that resists best is <b>${esc(peers[0].label)}</b>`;
 }
 
 /**

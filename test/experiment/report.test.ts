@@ -185,6 +185,11 @@ test('the privacy audit section renders in headless Chromium: its tables, one re
     assert.deepEqual(charts.map((c) => c.id), ['audit-recovery-heldout', 'audit-recovery-other']);
     for (const c of charts) assert.ok(c.width >= 500 && c.marks >= 8, `${c.id}: ${c.width} px, ${c.marks} marks`);
     assert.match(readFileSync(file, 'utf8'), /resists best[^<]*<b>ScaleOT<\/b>/);
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /not a comparison at equal size/, 'equal sizes: no caveat');
+    // A smaller winner: the verdict says so and names the best of the largest size.
+    r.analyses.audit.methods[0].relativeSize = 0.6;
+    writeFileSync(file, renderReport(r));
+    assert.match(readFileSync(file, 'utf8'), /resists best[^<]*<b>ScaleOT<\/b>[^<]*smaller than the others \(60\.0% of the model against up to 70\.0%\)[^<]*not a comparison at equal size[^<]*<b>OT \(uniform LayerDrop\)<\/b>/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
