@@ -237,13 +237,14 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
 /**
  * A smaller emulator withholds more, so "resists best" compares like with like only at equal
  * size (the issue asks for that): when the winner is more than a point smaller than the
- * largest emulator, say so and name the best among those of the largest size.
+ * largest emulator, say so and name the best among those of the largest size (a sentence
+ * after pluginCost's).
  */
 function equalSizeCaveat(ranked: AuditAnalysis['methods'], best: AuditAnalysis['methods'][number]): string {
   const largest = Math.max(...ranked.map((m) => m.relativeSize));
   if (best.relativeSize >= largest - 0.01) return '';
   const peers = ranked.filter((m) => m.relativeSize >= largest - 0.01);
-  return `. It is also smaller than the others (${(100 * best.relativeSize).toFixed(1)}% of the model against up to ${(100 * largest).toFixed(1)}%), so this is not a comparison at equal size; among the emulators within a point of ${(100 * largest).toFixed(1)}%, the one that resists best is <b>${esc(peers[0].label)}</b>`;
+  return ` It is also smaller than the others (${(100 * best.relativeSize).toFixed(1)}% of the model against up to ${(100 * largest).toFixed(1)}%), so this is not a comparison at equal size; among the emulators within a point of ${(100 * largest).toFixed(1)}%, the one that resists best is <b>${esc(peers[0].label)}</b>.`;
 }
 
 /**

@@ -189,7 +189,7 @@ test('the privacy audit section renders in headless Chromium: its tables, one re
     // A smaller winner: the verdict says so and names the best of the largest size.
     r.analyses.audit.methods[0].relativeSize = 0.6;
     writeFileSync(file, renderReport(r));
-    assert.match(readFileSync(file, 'utf8'), /resists best[^<]*<b>ScaleOT<\/b>[^<]*smaller than the others \(60\.0% of the model against up to 70\.0%\)[^<]*not a comparison at equal size[^<]*<b>OT \(uniform LayerDrop\)<\/b>/);
+    assert.match(readFileSync(file, 'utf8'), /resists best[^<]*<b>ScaleOT<\/b>[^<]*smaller than the others \(60\.0% of the model against up to 70\.0%\)[^<]*not a comparison at equal size[^<]*<b>OT \(uniform LayerDrop\)<\/b>\.<\/p>/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
