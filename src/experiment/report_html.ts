@@ -242,8 +242,9 @@ function auditSection(r: ExperimentResults, a: AuditAnalysis): string[] {
  */
 function equalSizeCaveat(ranked: AuditAnalysis['methods'], best: AuditAnalysis['methods'][number]): string {
   const largest = Math.max(...ranked.map((m) => m.relativeSize));
-  if (best.relativeSize >= largest - 0.01) return '';
-  const peers = ranked.filter((m) => m.relativeSize >= largest - 0.01);
+  const ofLargestSize = (m: AuditAnalysis['methods'][number]) => m.relativeSize >= largest - 0.01;
+  if (ofLargestSize(best)) return '';
+  const peers = ranked.filter(ofLargestSize);
   return ` It is also smaller than the others (${(100 * best.relativeSize).toFixed(1)}% of the model against up to ${(100 * largest).toFixed(1)}%), so this is not a comparison at equal size; among the emulators within a point of ${(100 * largest).toFixed(1)}%, the one that resists best is <b>${esc(peers[0].label)}</b>.`;
 }
 
