@@ -12,7 +12,7 @@
 //     after pre-training.
 // Usage: node scripts/base-model-eval.mjs MODEL_DIR [--limit N] [--steps N] [--lrs a,b]
 //        [--tasks t1,t2] [--importance-steps N] [--out DIR] [--continue] [--all-diagnostics]
-//        [--evidence-prefix P]   (writes docs/evidence/P-eval.json and P-spectra.svg;
+//        [--diagnose t1,t2] [--evidence-prefix P]   (writes docs/evidence/P-eval.json and P-spectra.svg;
 //                                 default base-model, the files of base-24)
 // Selection is on validation only; the test split is read by the final scoring alone.
 // The JSON is rewritten (atomically) after every section, cheapest first, so a run cut
@@ -165,8 +165,10 @@ for (const name of mcTasks) {
   save();
 }
 // The diagnostics are for the tasks that meet the criterion (the ones experiments will use);
-// --all-diagnostics runs them on every task.
-const diagnosed = mcTasks.filter((n) => args.includes('--all-diagnostics') || out.tasks[n].validation.ft_minus_zs_in_stderr >= 5);
+// --all-diagnostics runs them on every task, --diagnose t1,t2 on these tasks as well.
+const alsoDiagnosed = flag('--diagnose', '').split(',').filter(Boolean);
+for (const name of alsoDiagnosed) if (!mcTasks.includes(name)) throw new Error(`--diagnose ${name}: not one of the tasks measured (${mcTasks.join(', ')})`);
+const diagnosed = mcTasks.filter((n) => args.includes('--all-diagnostics') || alsoDiagnosed.includes(n) || out.tasks[n].validation.ft_minus_zs_in_stderr >= 5);
 for (const name of diagnosed) {
   const v = out.tasks[name].validation;
   if (v.fine_tuned_from_random_blocks && v.emu_ft_default_emulator) continue;
