@@ -115,7 +115,7 @@ test('mixed windows follow the shares, whatever the streams\' sizes, and are det
 });
 
 test('the shipped pre-training configurations parse; base-24m continues the committed base-24', () => {
-  for (const f of ['base-16.json', 'base-24.json', 'base-24m.json']) readPretrainConfig(join('configs', f));
+  for (const f of ['base-16.json', 'base-24.json', 'base-24m.json', 'base-24m2.json']) readPretrainConfig(join('configs', f));
   const m = readPretrainConfig(join('configs', 'base-24m.json'));
   assert.equal(m.init_from, join(process.cwd(), 'models', 'scaleot-base-24'));
   assert.deepEqual([m.corpus, m.mix], ['modern', { 'nlp-corpus': 0.5 }]);
