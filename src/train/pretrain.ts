@@ -17,6 +17,7 @@ import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { saveCheckpoint, readJsonObject, Checkpoint } from '../io/checkpoint.js';
 import { loadModel } from '../models/load.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { cutStepLogAt } from '../io/step-log.js';
 import { jsonlTokenStream, mixedWindows, randomWindows } from '../data/streams.js';
 import { checkedCorpusName, type CorpusVariant } from '../data/corpus.js';
 import { trainLoop } from './loop.js';
@@ -236,6 +237,10 @@ export function pretrain(
     restore: (r) => (elapsedBefore = r.seconds as number),
     onResume: (step) => {
       start = step;
+      // Steps logged after the checkpoint (a kill between two) are done again: drop them, and
+      // carry the running mean on from the checkpoint's entry rather than restart it.
+      const last = cutStepLogAt(logPath, step);
+      if (typeof last?.loss_avg === 'number') lossAvg = last.loss_avg;
       log(`resuming at step ${step}`);
     },
     afterStep: (r) => {

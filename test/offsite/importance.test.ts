@@ -3,7 +3,7 @@
 // harmonizers while the model stays frozen, and a stopped run resumes exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sampleCandidate, scoreUpdate, estimateImportance, loadImportance, defaultImportanceConfig, RunningStd, rewardScale, dynamicLayerReplace, HarmonizerBank, harmonizerGradientSteps } from '../../src/offsite/scaleot/importance.js';
@@ -72,9 +72,15 @@ test('importance estimation trains harmonizers only, writes its outputs and resu
     const loaded = loadImportance(join(dir, 'a'), 16);
     assert.deepEqual(loaded.scores, a.scores);
     // stop after 6 steps, resume: identical scores and harmonizers
+    // (and, as a kill between checkpoints would leave, steps 7-8 logged and a torn line: the
+    // resumed run logs each step once)
     estimateImportance(model, 16, dT, dV, cfg, join(dir, 'b'), { stopAfter: 6, log: () => {} });
+    const logA = readFileSync(join(dir, 'a', 'training_log.jsonl'), 'utf8');
+    const logB = join(dir, 'b', 'training_log.jsonl');
+    writeFileSync(logB, readFileSync(logB, 'utf8') + logA.trim().split('\n').slice(6, 8).join('\n') + '\n{"step":9,');
     const b = estimateImportance(model, 16, dT, dV, cfg, join(dir, 'b'), { resume: true, log: () => {} });
     assert.deepEqual(b.scores, a.scores);
+    assert.equal(readFileSync(logB, 'utf8'), logA);
     const pa = a.harmonizers.parameters(), pb = b.harmonizers.parameters();
     pa.forEach((p, i) => assert.deepEqual(pb[i].data, p.data));
     // Resuming a finished run returns its result without training again (the log is kept);

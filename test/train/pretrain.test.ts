@@ -1,5 +1,5 @@
 // Pre-training end to end on a tiny corpus: the tokenizer is trained and shipped, the loss
-// falls, the result is a loadable checkpoint, and a run stopped at a checkpoint and resumed
+// falls, the result is a loadable checkpoint, a run stopped at a checkpoint (or killed between two) and resumed
 // ends with the same weights as an uninterrupted run; continued pre-training starts from the
 // given model's weights and tokenizer and draws its windows from sources at fixed shares.
 import { test, before, after } from 'node:test';
@@ -58,6 +58,23 @@ test('a pre-training run stopped and resumed ends with the same weights as an un
   for (const n of full.names()) assert.deepEqual(again.readFloat32(n), full.readFloat32(n), `${n}: runs are not reproducible`);
   full.close();
   again.close();
+});
+
+test('a run killed between two checkpoints logs each step once after resuming, as an uninterrupted run does', () => {
+  const out = join(dir, 'killed');
+  pretrain(cfg, join(dir, 'data'), out, { stopAfter: 6, log: () => {} });
+  // What a kill at step 8 leaves: steps 7 and 8 logged, the state still at step 6, a torn line.
+  const logPath = join(out, 'training_log.jsonl');
+  const straight = readFileSync(join(dir, 'straight', 'training_log.jsonl'), 'utf8').trim().split('\n');
+  writeFileSync(logPath, readFileSync(logPath, 'utf8') + straight.slice(6, 8).join('\n') + '\n{"step":9,"lo');
+  pretrain(cfg, join(dir, 'data'), out, { resume: true, log: () => {} });
+  const log = readFileSync(logPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(log.map((e) => e.step), Array.from({ length: 12 }, (_, i) => i + 1));
+  const ref = straight.map((l) => JSON.parse(l));
+  for (let i = 0; i < 12; i++) {
+    assert.equal(log[i].loss, ref[i].loss, `step ${i + 1}: loss`);
+    assert.equal(log[i].loss_avg, ref[i].loss_avg, `step ${i + 1}: the running mean carries on from the checkpoint`);
+  }
 });
 
 test('continued pre-training starts from the model it names (weights, tokenizer, its tokens counted) and mixes sources at fixed shares', () => {

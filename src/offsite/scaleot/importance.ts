@@ -11,6 +11,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { join } from 'node:path';
 import type { CausalLM, Block } from '../../models/causal_lm.js';
 import { noGrad } from '../../tensor/autograd.js';
+import { cutStepLogAt } from '../../io/step-log.js';
 import { AdamW } from '../../optim/adamw.js';
 import { Rng } from '../../util/rng.js';
 import type { Progress } from '../../util/progress.js';
@@ -275,7 +276,10 @@ export function estimateImportance(
   if (!opts.resume || !existsSync(join(stateDir, 'state.json'))) rmSync(logPath, { force: true });
   const r = dynamicLayerReplace(model, bank, dT, dV, cfg, {
     stateDir, resume: opts.resume, stopAfter: opts.stopAfter,
-    onResume: (step) => log(`importance: resuming at step ${step}`),
+    onResume: (step) => {
+      cutStepLogAt(logPath, step); // steps logged after the checkpoint are done again
+      log(`importance: resuming at step ${step}`);
+    },
     onStep: (entry) => {
       appendFileSync(logPath, JSON.stringify(entry) + '\n');
       const step = entry.step as number;
