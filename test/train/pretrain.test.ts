@@ -1,7 +1,8 @@
 // Pre-training end to end on a tiny corpus: the tokenizer is trained and shipped, the loss
-// falls, the result is a loadable checkpoint, a run stopped at a checkpoint (or killed between two) and resumed
-// ends with the same weights as an uninterrupted run; continued pre-training starts from the
-// given model's weights and tokenizer and draws its windows from sources at fixed shares.
+// falls, the result is a loadable checkpoint, a run stopped at a checkpoint and resumed ends
+// with the same weights as an uninterrupted run (and, killed between two checkpoints, with
+// the same step log); continued pre-training starts from the given model's weights and
+// tokenizer and draws its windows from sources at fixed shares.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
